@@ -1,0 +1,448 @@
+package ansible
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/url"
+	"os"
+	"os/signal"
+	"runtime/debug"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+)
+
+// Module is what a running module knows about its invocation, and where it
+// collects warnings and its progress.
+type Module struct {
+	Name      string
+	CheckMode bool
+	Diff      bool
+	Verbosity int
+	Debug     bool
+	NoLog     bool
+	Tmpdir    string
+	Params    Params
+
+	mu           sync.Mutex
+	warnings     []string
+	deprecations []map[string]any
+	progress     string
+	secrets      []string
+}
+
+// Warn adds a warning that Ansible shows as [WARNING].
+func (m *Module) Warn(format string, args ...any) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.warnings = append(m.warnings, fmt.Sprintf(format, args...))
+}
+
+// Deprecate adds a deprecation notice; version may be empty.
+func (m *Module) Deprecate(msg, version string) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	d := map[string]any{"msg": msg}
+	if version != "" {
+		d["version"] = version
+	}
+	m.deprecations = append(m.deprecations, d)
+}
+
+// Progress records what the module is doing now, in words a user can act on
+// ("deregistered from web-tg, waiting for the target to drain"). It is
+// reported when the module is interrupted or times out.
+func (m *Module) Progress(format string, args ...any) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.progress = fmt.Sprintf(format, args...)
+}
+
+// AddSecret registers a value derived from a secret (an encoded header, a
+// URL carrying a password) so that it is scrubbed from the result too.
+func (m *Module) AddSecret(s string) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.secrets = appendSecret(m.secrets, s)
+}
+
+// appendSecret adds s and the encoded forms it takes in URLs and JSON.
+func appendSecret(secrets []string, s string) []string {
+	if s == "" {
+		return secrets
+	}
+	secrets = append(secrets, s)
+	for _, enc := range []string{url.QueryEscape(s), url.PathEscape(s), jsonEscape(s)} {
+		if enc != s {
+			secrets = append(secrets, enc)
+		}
+	}
+	return secrets
+}
+
+func jsonEscape(s string) string {
+	b, _ := json.Marshal(s)
+	return string(b[1 : len(b)-1])
+}
+
+// Scrub removes every registered secret from s.
+func (m *Module) Scrub(s string) string {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return scrubString(s, m.secrets)
+}
+
+// Result is what a module returns. Data holds the module's own return values.
+type Result struct {
+	Changed bool
+	Msg     string
+	Diff    *Diff
+	Data    map[string]any
+}
+
+// Diff is shown by ansible-playbook --diff.
+type Diff struct {
+	Before       any    `json:"before"`
+	After        any    `json:"after"`
+	BeforeHeader string `json:"before_header,omitempty"`
+	AfterHeader  string `json:"after_header,omitempty"`
+}
+
+// Error is a module failure that carries extra result keys, such as
+// failure: {provider, code, resource}.
+type Error struct {
+	Msg  string
+	Data map[string]any
+	Err  error
+}
+
+func (e *Error) Error() string { return e.Msg }
+func (e *Error) Unwrap() error { return e.Err }
+
+// ErrInterrupted is the context cause when the module got SIGTERM or SIGINT.
+var ErrInterrupted = errors.New("interrupted by a signal")
+
+// RunFunc runs a module with its options decoded into A.
+type RunFunc[A any] func(ctx context.Context, m *Module, args A) (Result, error)
+
+// Main runs a module as Ansible does: argv[1] names the arguments file, one
+// JSON result goes to stdout. It returns the process exit code.
+func Main[A any](spec Spec, run RunFunc[A]) int {
+	if len(os.Args) < 2 {
+		fmt.Fprintf(os.Stderr, "usage: %s ARGS_FILE\n\nARGS_FILE holds the module options as JSON, e.g. {\"ANSIBLE_MODULE_ARGS\": {...}}.\n", spec.Name)
+		writeResult(os.Stdout, map[string]any{"failed": true, "msg": "no arguments file given: run this module through Ansible, or pass a JSON file as the first argument"})
+		return 1
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
+	defer stop()
+	return Run(ctx, spec, os.Args[1], os.Stdout, run)
+}
+
+// Run is Main without the process: it reads the arguments file at path, runs
+// the module and writes the result to w. It never exits the process.
+func Run[A any](ctx context.Context, spec Spec, path string, w io.Writer, run RunFunc[A]) int {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return writeResult(w, map[string]any{"failed": true, "msg": fmt.Sprintf("cannot read the module arguments file: %v", err)})
+	}
+	return RunArgs(ctx, spec, data, w, run)
+}
+
+// RunArgs runs a module on the JSON arguments in data and writes the result
+// to w.
+func RunArgs[A any](ctx context.Context, spec Spec, data []byte, w io.Writer, run RunFunc[A]) int {
+	m, raw, err := parseArgs(spec.Name, data)
+	if err != nil {
+		return writeResult(w, map[string]any{"failed": true, "msg": err.Error()})
+	}
+	// Secrets are known from the raw options, before validation, so that
+	// even a rejected value is scrubbed from the error.
+	for k, v := range raw {
+		if _, o, ok := spec.option(k); ok && o.NoLog {
+			if s, err := toStr(v); err == nil {
+				m.secrets = appendSecret(m.secrets, s)
+			}
+		}
+	}
+	for name, o := range spec.Options {
+		if o.NoLog && len(o.EnvFallback) > 0 {
+			if _, given := raw[name]; !given {
+				for _, env := range o.EnvFallback {
+					m.secrets = appendSecret(m.secrets, os.Getenv(env))
+				}
+			}
+		}
+	}
+
+	params, warnings, err := spec.validate(raw)
+	m.warnings = append(m.warnings, warnings...)
+	if err != nil {
+		return m.finish(w, spec, nil, Result{}, err)
+	}
+	m.Params = params
+	if m.CheckMode && !spec.SupportsCheckMode {
+		return m.write(w, map[string]any{
+			"changed": false, "skipped": true,
+			"msg": fmt.Sprintf("remote module (%s) does not support check mode", spec.Name),
+		}, spec, params)
+	}
+
+	var args A
+	if err := decodeParams(params, &args); err != nil {
+		return m.finish(w, spec, params, Result{}, fmt.Errorf("internal error decoding the options of %s: %v", spec.Name, err))
+	}
+
+	runCtx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	if spec.TimeoutOption != "" {
+		if secs, ok := params[spec.TimeoutOption].(int64); ok && secs > 0 {
+			grace := spec.TimeoutGrace
+			if grace == 0 {
+				grace = 10 * time.Second
+			}
+			var c context.CancelFunc
+			runCtx, c = context.WithTimeout(runCtx, time.Duration(secs)*time.Second+grace)
+			defer c()
+		}
+	}
+
+	type outcome struct {
+		res Result
+		err error
+	}
+	done := make(chan outcome, 1)
+	go func() {
+		defer func() {
+			if r := recover(); r != nil {
+				if m.Debug {
+					fmt.Fprintf(os.Stderr, "panic: %v\n%s", r, debug.Stack())
+				}
+				done <- outcome{err: fmt.Errorf("internal error in module %s: %v (this is a bug; please report it with the task that triggered it)", spec.Name, r)}
+			}
+		}()
+		res, err := run(runCtx, m, args)
+		done <- outcome{res, err}
+	}()
+
+	select {
+	case o := <-done:
+		return m.finish(w, spec, params, o.res, o.err)
+	case <-ctx.Done():
+		// Signalled: give the module a moment to stop its work and report
+		// where it stands, then report ourselves.
+		cancel(ErrInterrupted)
+		select {
+		case o := <-done:
+			if o.err == nil {
+				return m.finish(w, spec, params, o.res, nil)
+			}
+			return m.finish(w, spec, params, o.res, m.interrupted())
+		case <-time.After(3 * time.Second):
+			return m.finish(w, spec, params, Result{}, m.interrupted())
+		}
+	}
+}
+
+func (m *Module) interrupted() error {
+	m.mu.Lock()
+	p := m.progress
+	m.mu.Unlock()
+	if p == "" {
+		p = "nothing had been changed yet"
+	}
+	return fmt.Errorf("%s was interrupted by a signal; state left: %s", m.Name, p)
+}
+
+func parseArgs(name string, data []byte) (*Module, map[string]any, error) {
+	var raw map[string]any
+	d := json.NewDecoder(strings.NewReader(string(data)))
+	d.UseNumber()
+	if err := d.Decode(&raw); err != nil {
+		return &Module{Name: name}, nil, fmt.Errorf("the module arguments file is not a JSON object: %v", err)
+	}
+	if wrapped, ok := raw["ANSIBLE_MODULE_ARGS"].(map[string]any); ok && len(raw) == 1 {
+		raw = wrapped
+	}
+	m := &Module{Name: name}
+	user := map[string]any{}
+	for k, v := range raw {
+		if !strings.HasPrefix(k, "_ansible_") {
+			user[k] = v
+			continue
+		}
+		switch k {
+		case "_ansible_check_mode":
+			m.CheckMode, _ = toBool(v)
+		case "_ansible_diff":
+			m.Diff, _ = toBool(v)
+		case "_ansible_no_log":
+			m.NoLog, _ = toBool(v)
+		case "_ansible_debug":
+			m.Debug, _ = toBool(v)
+		case "_ansible_verbosity":
+			if i, err := toInt(v); err == nil {
+				m.Verbosity = int(i)
+			}
+		case "_ansible_tmpdir":
+			m.Tmpdir, _ = v.(string)
+		}
+		// Other _ansible_* keys (version, syslog facility, selinux, ...) are
+		// ignored, and so are keys newer Ansible versions may add.
+	}
+	return m, user, nil
+}
+
+func decodeParams(p Params, into any) error {
+	b, err := json.Marshal(p)
+	if err != nil {
+		return err
+	}
+	return json.Unmarshal(b, into)
+}
+
+// finish turns a module's result and error into Ansible's result object.
+func (m *Module) finish(w io.Writer, spec Spec, params Params, res Result, err error) int {
+	out := map[string]any{}
+	for k, v := range res.Data {
+		out[k] = v
+	}
+	out["changed"] = res.Changed
+	if res.Msg != "" {
+		out["msg"] = res.Msg
+	}
+	if res.Diff != nil && m.Diff {
+		out["diff"] = res.Diff
+	}
+	if err != nil {
+		out["failed"] = true
+		out["msg"] = err.Error()
+		var e *Error
+		if errors.As(err, &e) {
+			for k, v := range e.Data {
+				out[k] = v
+			}
+		}
+		m.mu.Lock()
+		progress := m.progress
+		m.mu.Unlock()
+		if errors.Is(err, context.DeadlineExceeded) && progress != "" {
+			out["msg"] = fmt.Sprintf("%s; state left: %s", err.Error(), progress)
+		}
+	}
+	return m.write(w, out, spec, params)
+}
+
+func (m *Module) write(w io.Writer, out map[string]any, spec Spec, params Params) int {
+	if _, ok := out["failed"]; !ok {
+		out["failed"] = false
+	}
+	m.mu.Lock()
+	if len(m.warnings) > 0 {
+		out["warnings"] = m.warnings
+	}
+	if len(m.deprecations) > 0 {
+		out["deprecations"] = m.deprecations
+	}
+	secrets := append([]string(nil), m.secrets...)
+	m.mu.Unlock()
+	if params != nil {
+		out["invocation"] = map[string]any{"module_args": maskParams(spec, params)}
+	}
+	// Scrub secrets from everything but the masked invocation (whose no_log
+	// values are already replaced) so that no error text, however it was
+	// built, carries a secret out.
+	clean := scrub(out, secrets).(map[string]any)
+	return writeResult(w, clean)
+}
+
+// NoLogValue replaces no_log options in invocation, as AnsibleModule does.
+const NoLogValue = "VALUE_SPECIFIED_IN_NO_LOG_PARAMETER"
+
+func maskParams(spec Spec, p Params) map[string]any {
+	out := make(map[string]any, len(spec.Options))
+	for name, o := range spec.Options {
+		v, ok := p[name]
+		switch {
+		case !ok:
+			out[name] = nil
+		case o.NoLog:
+			out[name] = NoLogValue
+		default:
+			out[name] = v
+		}
+	}
+	return out
+}
+
+func scrub(v any, secrets []string) any {
+	if len(secrets) == 0 {
+		return v
+	}
+	switch x := v.(type) {
+	case string:
+		return scrubString(x, secrets)
+	case []string:
+		out := make([]string, len(x))
+		for i, s := range x {
+			out[i] = scrubString(s, secrets)
+		}
+		return out
+	case []any:
+		out := make([]any, len(x))
+		for i, e := range x {
+			out[i] = scrub(e, secrets)
+		}
+		return out
+	case map[string]any:
+		out := make(map[string]any, len(x))
+		for k, e := range x {
+			out[k] = scrub(e, secrets)
+		}
+		return out
+	case []map[string]any:
+		out := make([]any, len(x))
+		for i, e := range x {
+			out[i] = scrub(e, secrets)
+		}
+		return out
+	case nil, bool, int, int64, float64:
+		return v
+	}
+	// Structs and other typed values: round-trip through JSON so their
+	// strings are scrubbed too.
+	b, err := json.Marshal(v)
+	if err != nil {
+		return fmt.Sprint(v)
+	}
+	var generic any
+	if err := json.Unmarshal(b, &generic); err != nil {
+		return nil
+	}
+	return scrub(generic, secrets)
+}
+
+func scrubString(s string, secrets []string) string {
+	for _, sec := range secrets {
+		if sec != "" && strings.Contains(s, sec) {
+			s = strings.ReplaceAll(s, sec, "********")
+		}
+	}
+	return s
+}
+
+func writeResult(w io.Writer, out map[string]any) int {
+	b, err := json.Marshal(out)
+	if err != nil {
+		b, _ = json.Marshal(map[string]any{"failed": true, "msg": "cannot encode the module result: " + err.Error()})
+		out = map[string]any{"failed": true}
+	}
+	w.Write(append(b, '\n'))
+	if f, _ := out["failed"].(bool); f {
+		return 1
+	}
+	return 0
+}

@@ -1,0 +1,177 @@
+// Package wait polls a check until it reports success or failure, or a
+// maximum wait passes. It is shaped like the aws-sdk-go-v2 waiters, with named
+// outcomes, a failure acceptor and the last observed state in the timeout
+// error.
+package wait
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"time"
+)
+
+// Outcome is what a check concluded.
+type Outcome int
+
+// Outcomes of a check.
+const (
+	Retry Outcome = iota
+	Success
+	Failure
+)
+
+// Check observes the state once. observed describes it in words for the
+// user ("draining, 2 sessions"). A non-nil error with Retry is transient and
+// is remembered as the last observation; with Failure it ends the wait.
+type Check func(ctx context.Context) (o Outcome, observed string, err error)
+
+// Waiter polls a Check with exponential backoff and jitter.
+type Waiter struct {
+	check    Check
+	minDelay time.Duration
+	maxDelay time.Duration
+	sleep    func(ctx context.Context, d time.Duration) error
+	now      func() time.Time
+	jitter   func(d time.Duration) time.Duration
+}
+
+// Option configures a Waiter.
+type Option func(*Waiter)
+
+// WithDelay sets the first and the largest delay between checks.
+func WithDelay(min, max time.Duration) Option {
+	return func(w *Waiter) { w.minDelay, w.maxDelay = min, max }
+}
+
+// WithClock replaces time for tests: sleep and now.
+func WithClock(sleep func(context.Context, time.Duration) error, now func() time.Time) Option {
+	return func(w *Waiter) { w.sleep, w.now = sleep, now }
+}
+
+// WithoutJitter makes delays deterministic (tests, benchmarks).
+func WithoutJitter() Option {
+	return func(w *Waiter) { w.jitter = func(d time.Duration) time.Duration { return d } }
+}
+
+// New returns a Waiter with delays from 200 ms to 2 s by default.
+func New(check Check, opts ...Option) *Waiter {
+	w := &Waiter{
+		check:    check,
+		minDelay: 200 * time.Millisecond,
+		maxDelay: 2 * time.Second,
+		sleep:    sleepCtx,
+		now:      time.Now,
+		jitter: func(d time.Duration) time.Duration {
+			// ±20 %, so parallel hosts do not poll in lockstep.
+			return time.Duration(float64(d) * (0.8 + 0.4*rand.Float64()))
+		},
+	}
+	for _, o := range opts {
+		o(w)
+	}
+	return w
+}
+
+// Result is what a wait saw.
+type Result struct {
+	Observed string        // the last observation
+	Attempts int           // how many times the check ran
+	Elapsed  time.Duration // from the start of Wait to its end
+}
+
+// TimeoutError is returned when maxWait passes before success.
+type TimeoutError struct {
+	MaxWait  time.Duration
+	Observed string
+	LastErr  error
+}
+
+func (e *TimeoutError) Error() string {
+	msg := fmt.Sprintf("still not done after %s", e.MaxWait.Round(time.Millisecond))
+	if e.Observed != "" {
+		msg += "; last observed: " + e.Observed
+	}
+	if e.LastErr != nil {
+		msg += "; last error: " + e.LastErr.Error()
+	}
+	return msg
+}
+
+// FailureError is returned when a check reports Failure.
+type FailureError struct {
+	Observed string
+	Err      error
+}
+
+func (e *FailureError) Error() string {
+	if e.Err != nil {
+		return e.Err.Error()
+	}
+	return e.Observed
+}
+
+func (e *FailureError) Unwrap() error { return e.Err }
+
+// ErrInvalidWait reports a misconfigured waiter.
+var ErrInvalidWait = errors.New("wait: invalid configuration")
+
+// Wait runs the check until Success, Failure or maxWait. The first check runs
+// at once; the last sleep is shortened so the final check lands at the
+// deadline rather than past it.
+func (w *Waiter) Wait(ctx context.Context, maxWait time.Duration) (Result, error) {
+	if maxWait <= 0 {
+		return Result{}, fmt.Errorf("%w: maximum wait must be > 0, got %s", ErrInvalidWait, maxWait)
+	}
+	if w.minDelay <= 0 || w.maxDelay < w.minDelay {
+		return Result{}, fmt.Errorf("%w: delays must satisfy 0 < min (%s) <= max (%s)", ErrInvalidWait, w.minDelay, w.maxDelay)
+	}
+	start := w.now()
+	deadline := start.Add(maxWait)
+	delay := w.minDelay
+	var res Result
+	var lastErr error
+	for {
+		res.Attempts++
+		o, observed, err := w.check(ctx)
+		if observed != "" {
+			res.Observed = observed
+		}
+		res.Elapsed = w.now().Sub(start)
+		switch o {
+		case Success:
+			return res, nil
+		case Failure:
+			return res, &FailureError{Observed: res.Observed, Err: err}
+		}
+		lastErr = err
+		if ctx.Err() != nil {
+			return res, fmt.Errorf("%w (last observed: %s)", context.Cause(ctx), res.Observed)
+		}
+		remaining := deadline.Sub(w.now())
+		if remaining <= 0 {
+			return res, &TimeoutError{MaxWait: maxWait, Observed: res.Observed, LastErr: lastErr}
+		}
+		d := w.jitter(delay)
+		if d > remaining {
+			d = remaining
+		}
+		if err := w.sleep(ctx, d); err != nil {
+			res.Elapsed = w.now().Sub(start)
+			return res, fmt.Errorf("%w (last observed: %s)", err, res.Observed)
+		}
+		delay = min(delay*2, w.maxDelay)
+	}
+}
+
+func sleepCtx(ctx context.Context, d time.Duration) error {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return context.Cause(ctx)
+	case <-t.C:
+		return nil
+	}
+}
