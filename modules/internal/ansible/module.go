@@ -435,12 +435,15 @@ func scrubString(s string, secrets []string) string {
 }
 
 func writeResult(w io.Writer, out map[string]any) int {
-	b, err := json.Marshal(out)
-	if err != nil {
-		b, _ = json.Marshal(map[string]any{"failed": true, "msg": "cannot encode the module result: " + err.Error()})
+	var buf strings.Builder
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false) // bodies and messages stay readable: <, >, &
+	if err := enc.Encode(out); err != nil {
+		buf.Reset()
+		enc.Encode(map[string]any{"failed": true, "msg": "cannot encode the module result: " + err.Error()})
 		out = map[string]any{"failed": true}
 	}
-	w.Write(append(b, '\n'))
+	io.WriteString(w, buf.String())
 	if f, _ := out["failed"].(bool); f {
 		return 1
 	}

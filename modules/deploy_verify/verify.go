@@ -1,0 +1,294 @@
+package main
+
+import (
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/url"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/zerodowntime/rolling/modules/internal/ansible"
+	"github.com/zerodowntime/rolling/modules/internal/wait"
+)
+
+var spec = ansible.Spec{
+	Name: "deploy_verify",
+	Options: map[string]ansible.Option{
+		"url":              {Type: ansible.Str, Required: true},
+		"method":           {Type: ansible.Str, Default: "GET"},
+		"headers":          {Type: ansible.Dict},
+		"body":             {Type: ansible.Str},
+		"expect_status":    {Type: ansible.List, Elements: ansible.Int, Default: []any{200}},
+		"expect_body":      {Type: ansible.Str},
+		"expect_regex":     {Type: ansible.Str},
+		"expect_json":      {Type: ansible.Dict},
+		"expect_headers":   {Type: ansible.Dict},
+		"consecutive":      {Type: ansible.Int, Default: 1},
+		"interval":         {Type: ansible.Float, Default: 0.5},
+		"timeout":          {Type: ansible.Int, Default: 60},
+		"request_timeout":  {Type: ansible.Float, Default: 10},
+		"url_username":     {Type: ansible.Str, Aliases: []string{"user"}},
+		"url_password":     {Type: ansible.Str, Aliases: []string{"password"}, NoLog: true},
+		"validate_certs":   {Type: ansible.Bool, Default: true},
+		"ca_path":          {Type: ansible.Path},
+		"client_cert":      {Type: ansible.Path},
+		"client_key":       {Type: ansible.Path},
+		"follow_redirects": {Type: ansible.Str, Default: "safe", Choices: []string{"all", "safe", "none", "yes", "no"}},
+		"excerpt_length":   {Type: ansible.Int, Default: 512},
+	},
+	RequiredTogether:  [][]string{{"client_cert", "client_key"}},
+	SupportsCheckMode: true,
+	TimeoutOption:     "timeout",
+}
+
+type args struct {
+	URL             string         `json:"url"`
+	Method          string         `json:"method"`
+	Headers         map[string]any `json:"headers"`
+	Body            *string        `json:"body"`
+	ExpectStatus    []int          `json:"expect_status"`
+	ExpectBody      *string        `json:"expect_body"`
+	ExpectRegex     *string        `json:"expect_regex"`
+	ExpectJSON      map[string]any `json:"expect_json"`
+	ExpectHeaders   map[string]any `json:"expect_headers"`
+	Consecutive     int            `json:"consecutive"`
+	Interval        float64        `json:"interval"`
+	Timeout         int            `json:"timeout"`
+	RequestTimeout  float64        `json:"request_timeout"`
+	URLUsername     string         `json:"url_username"`
+	URLPassword     string         `json:"url_password"`
+	ValidateCerts   bool           `json:"validate_certs"`
+	CAPath          string         `json:"ca_path"`
+	ClientCert      string         `json:"client_cert"`
+	ClientKey       string         `json:"client_key"`
+	FollowRedirects string         `json:"follow_redirects"`
+	ExcerptLength   int            `json:"excerpt_length"`
+}
+
+// msgExcerpt bounds the body shown in a failure message; the full excerpt is
+// in body_excerpt.
+const msgExcerpt = 160
+
+// maxBody bounds how much of a response is read for matching.
+const maxBody = 1 << 20
+
+func run(ctx context.Context, m *ansible.Module, a args) (ansible.Result, error) {
+	exp, err := newExpectations(a)
+	if err != nil {
+		return ansible.Result{}, err
+	}
+	client, err := newClient(m, a)
+	if err != nil {
+		return ansible.Result{}, err
+	}
+	if u, err := url.Parse(a.URL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return ansible.Result{}, fmt.Errorf("url %q is not an absolute http:// or https:// URL", a.URL)
+	} else if p, ok := u.User.Password(); ok {
+		m.AddSecret(p)
+	}
+	for k, v := range a.Headers {
+		if h := http.CanonicalHeaderKey(k); h == "Authorization" || h == "Cookie" || h == "Proxy-Authorization" {
+			m.AddSecret(fmt.Sprint(v))
+		}
+	}
+	if a.URLPassword != "" && a.URLUsername == "" {
+		// Without a user name no credentials would be sent at all.
+		return ansible.Result{}, errors.New("url_password is set but url_username is not; set url_username too")
+	}
+	if a.Consecutive < 1 {
+		return ansible.Result{}, fmt.Errorf("consecutive must be at least 1, got %d", a.Consecutive)
+	}
+	if a.Interval <= 0 {
+		return ansible.Result{}, fmt.Errorf("interval must be a positive number of seconds, got %v", a.Interval)
+	}
+	if a.Timeout <= 0 {
+		return ansible.Result{}, fmt.Errorf("timeout must be a positive number of seconds, got %d", a.Timeout)
+	}
+	if a.RequestTimeout <= 0 {
+		return ansible.Result{}, fmt.Errorf("request_timeout must be a positive number of seconds, got %v", a.RequestTimeout)
+	}
+
+	var last observation
+	passes := 0
+	check := func(ctx context.Context) (wait.Outcome, string, error) {
+		last = fetch(ctx, client, a)
+		if problem := exp.mismatch(last); problem != "" {
+			passes = 0
+			last.problem = problem
+			return wait.Retry, last.describe(a.ExcerptLength), nil
+		}
+		passes++
+		if passes >= a.Consecutive {
+			return wait.Success, last.describe(a.ExcerptLength), nil
+		}
+		return wait.Retry, last.describe(a.ExcerptLength), nil
+	}
+	m.Progress("polling %s (nothing is changed by this module)", a.URL)
+	interval := time.Duration(a.Interval * float64(time.Second))
+	w := wait.New(check, wait.WithDelay(interval, interval), wait.WithoutJitter())
+	res, err := w.Wait(ctx, time.Duration(a.Timeout)*time.Second)
+
+	data := map[string]any{
+		"url":          a.URL,
+		"attempts":     res.Attempts,
+		"elapsed":      res.Elapsed.Round(time.Millisecond).Seconds(),
+		"status":       last.status,
+		"body_excerpt": excerpt(last.body, a.ExcerptLength),
+		"passes":       passes,
+	}
+	if last.err != nil {
+		data["error"] = last.err.Error()
+	}
+	out := ansible.Result{Changed: false, Data: data}
+	if err != nil {
+		var te *wait.TimeoutError
+		if errors.As(err, &te) {
+			return out, fmt.Errorf("%s did not answer as expected within %ds (%d attempts): expected %s; last observed: %s",
+				a.URL, a.Timeout, res.Attempts, exp.describe(), last.describe(msgExcerpt))
+		}
+		return out, fmt.Errorf("verifying %s stopped after %d attempts: %v", a.URL, res.Attempts, err)
+	}
+	out.Msg = fmt.Sprintf("%s answered as expected after %d attempt(s) in %.1fs", a.URL, res.Attempts, res.Elapsed.Seconds())
+	return out, nil
+}
+
+// observation is one response, or the error that stood in its place.
+type observation struct {
+	status  int
+	header  http.Header
+	body    []byte
+	err     error
+	problem string
+}
+
+func (o observation) describe(n int) string {
+	if o.err != nil {
+		return "request failed: " + o.err.Error()
+	}
+	s := fmt.Sprintf("status %d, body %q", o.status, excerpt(o.body, n))
+	if o.problem != "" {
+		s += " (" + o.problem + ")"
+	}
+	return s
+}
+
+func excerpt(b []byte, n int) string {
+	if n <= 0 || len(b) <= n {
+		return strings.ToValidUTF8(string(b), "\uFFFD")
+	}
+	return strings.ToValidUTF8(string(b[:n]), "\uFFFD") + fmt.Sprintf("... (%d more bytes)", len(b)-n)
+}
+
+func fetch(ctx context.Context, c *http.Client, a args) observation {
+	var body io.Reader
+	if a.Body != nil {
+		body = strings.NewReader(*a.Body)
+	}
+	ctx, cancel := context.WithTimeout(ctx, time.Duration(a.RequestTimeout*float64(time.Second)))
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, strings.ToUpper(a.Method), a.URL, body)
+	if err != nil {
+		return observation{err: err}
+	}
+	for k, v := range a.Headers {
+		req.Header.Set(k, fmt.Sprint(v))
+	}
+	if a.URLUsername != "" {
+		req.SetBasicAuth(a.URLUsername, a.URLPassword)
+	}
+	resp, err := c.Do(req)
+	if err != nil {
+		return observation{err: simplifyError(err)}
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(io.LimitReader(resp.Body, maxBody))
+	if err != nil {
+		return observation{status: resp.StatusCode, header: resp.Header, body: b, err: fmt.Errorf("reading the body: %w", simplifyError(err))}
+	}
+	return observation{status: resp.StatusCode, header: resp.Header, body: b}
+}
+
+// simplifyError drops the request line Go puts in front of transport errors
+// ("Get \"http://...\": ") since the message already names the URL.
+func simplifyError(err error) error {
+	var ue *url.Error
+	if errors.As(err, &ue) {
+		if errors.Is(ue.Err, context.DeadlineExceeded) {
+			return errors.New("no response within request_timeout")
+		}
+		var opErr *net.OpError
+		if errors.As(ue.Err, &opErr) {
+			return opErr
+		}
+		return ue.Err
+	}
+	return err
+}
+
+func newClient(m *ansible.Module, a args) (*http.Client, error) {
+	tlsConf := &tls.Config{MinVersion: tls.VersionTLS12}
+	if !a.ValidateCerts {
+		tlsConf.InsecureSkipVerify = true
+		m.Warn("validate_certs is false: the TLS certificate of %s is not verified", a.URL)
+	}
+	if a.CAPath != "" {
+		pem, err := os.ReadFile(a.CAPath)
+		if err != nil {
+			return nil, fmt.Errorf("ca_path: cannot read %s: %v", a.CAPath, err)
+		}
+		pool, err := x509.SystemCertPool()
+		if err != nil || pool == nil {
+			pool = x509.NewCertPool()
+		}
+		if !pool.AppendCertsFromPEM(pem) {
+			return nil, fmt.Errorf("ca_path: %s holds no PEM certificate", a.CAPath)
+		}
+		tlsConf.RootCAs = pool
+	}
+	if a.ClientCert != "" {
+		cert, err := tls.LoadX509KeyPair(a.ClientCert, a.ClientKey)
+		if err != nil {
+			return nil, fmt.Errorf("client_cert/client_key: %v", err)
+		}
+		tlsConf.Certificates = []tls.Certificate{cert}
+	}
+	tr := &http.Transport{
+		Proxy:           http.ProxyFromEnvironment,
+		TLSClientConfig: tlsConf,
+		// A fresh connection per attempt: a kept-alive connection to an old
+		// worker would keep answering with the old code after a restart.
+		DisableKeepAlives:   true,
+		TLSHandshakeTimeout: 10 * time.Second,
+	}
+	c := &http.Client{Transport: tr}
+	method := strings.ToUpper(a.Method)
+	switch a.FollowRedirects {
+	case "none", "no":
+		c.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+	case "safe":
+		c.CheckRedirect = func(req *http.Request, via []*http.Request) error {
+			if method != "GET" && method != "HEAD" {
+				return http.ErrUseLastResponse
+			}
+			if len(via) >= 10 {
+				return errors.New("stopped after 10 redirects")
+			}
+			return nil
+		}
+	default: // all, yes
+		c.CheckRedirect = func(req *http.Request, via []*http.Request) error {
+			if len(via) >= 10 {
+				return errors.New("stopped after 10 redirects")
+			}
+			return nil
+		}
+	}
+	return c, nil
+}
