@@ -1,0 +1,230 @@
+package app
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"io"
+	"log"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+// syncBuffer is a log destination the server goroutines and the test share.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+func testConfig(t *testing.T) Config {
+	t.Helper()
+	dir := t.TempDir()
+	token := filepath.Join(dir, "token")
+	if err := os.WriteFile(token, []byte("  tok-1\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return Config{
+		Listen:          "127.0.0.1:0",
+		Version:         "v1",
+		TokenFile:       token,
+		PIDFile:         filepath.Join(dir, "pid"),
+		ShutdownTimeout: 5 * time.Second,
+		StartTimeout:    time.Second,
+	}
+}
+
+type result struct {
+	status int
+	body   string
+	err    error
+}
+
+func getAsync(url string) <-chan result {
+	c := make(chan result, 1)
+	go func() {
+		resp, err := http.Get(url)
+		if err != nil {
+			c <- result{err: err}
+			return
+		}
+		defer resp.Body.Close()
+		body, err := io.ReadAll(resp.Body)
+		c <- result{resp.StatusCode, string(body), err}
+	}()
+	return c
+}
+
+// TestServeGraceful checks the zero-downtime contract: once told to stop, the
+// server refuses new connections but finishes the request in flight.
+func TestServeGraceful(t *testing.T) {
+	cfg := testConfig(t)
+	logs := &syncBuffer{}
+	ctx, cancel := context.WithCancelCause(context.Background())
+	defer cancel(nil)
+	s, err := Start(ctx, cfg, log.New(logs, "", 0))
+	if err != nil {
+		t.Fatalf("Start() error = %v", err)
+	}
+	if pid, err := readPIDFile(cfg.PIDFile); err != nil || pid != os.Getpid() {
+		t.Errorf("pid file after Start() = %d, %v; want %d", pid, err, os.Getpid())
+	}
+	// The token is read once: a later write must not change what is served.
+	if err := os.WriteFile(cfg.TokenFile, []byte("tok-2"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	served := make(chan error, 1)
+	go func() { served <- s.Serve(ctx) }()
+
+	url := "http://" + s.Addr()
+	if r := <-getAsync(url + "/token"); r.err != nil || r.body != "tok-1\n" {
+		t.Errorf("GET /token = %q, %v; want tok-1 as read at start", r.body, r.err)
+	}
+	slow := getAsync(url + "/slow?ms=800")
+	time.Sleep(200 * time.Millisecond) // let the request reach the handler
+	cancel(errors.New("test stop"))
+
+	waitRefused(t, s.Addr())
+	if r := <-slow; r.err != nil || r.status != 200 || r.body != "v1\n" {
+		t.Errorf("in-flight GET /slow = %d %q, %v; want 200 v1", r.status, r.body, r.err)
+	}
+	if err := <-served; err != nil {
+		t.Errorf("Serve() error = %v", err)
+	}
+	if _, err := os.Stat(cfg.PIDFile); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("pid file after Serve(): %v, want it removed", err)
+	}
+	for _, line := range []string{"starting version v1", "listening on " + s.Addr(), "shutting down (test stop)", "stopped"} {
+		if !strings.Contains(logs.String(), line) {
+			t.Errorf("log lacks %q:\n%s", line, logs)
+		}
+	}
+}
+
+// waitRefused fails the test unless addr stops accepting connections soon.
+func waitRefused(t *testing.T, addr string) {
+	t.Helper()
+	for deadline := time.Now().Add(2 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+		conn, err := net.Dial("tcp", addr)
+		if err != nil {
+			return
+		}
+		conn.Close()
+	}
+	t.Errorf("%s still accepts connections after the stop", addr)
+}
+
+func TestServeShutdownTimeout(t *testing.T) {
+	cfg := testConfig(t)
+	cfg.ShutdownTimeout = 100 * time.Millisecond
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	s, err := Start(ctx, cfg, log.New(io.Discard, "", 0))
+	if err != nil {
+		t.Fatalf("Start() error = %v", err)
+	}
+	served := make(chan error, 1)
+	go func() { served <- s.Serve(ctx) }()
+
+	slow := getAsync("http://" + s.Addr() + "/slow?ms=10000")
+	time.Sleep(200 * time.Millisecond)
+	cancel()
+	err = <-served
+	if err == nil || !strings.Contains(err.Error(), "still running after -shutdown-timeout 100ms were cut off") {
+		t.Errorf("Serve() error = %v, want requests cut off", err)
+	}
+	if r := <-slow; r.err == nil {
+		t.Errorf("cut-off GET /slow = %d %q, want a connection error", r.status, r.body)
+	}
+	if _, err := os.Stat(cfg.PIDFile); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("pid file after Serve(): %v, want it removed", err)
+	}
+}
+
+func TestStartErrors(t *testing.T) {
+	busy, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer busy.Close()
+
+	tests := []struct {
+		name    string
+		change  func(*Config)
+		wantErr string
+	}{
+		{"missing token file", func(c *Config) { c.TokenFile += ".missing" }, "read -token-file: open"},
+		{"empty token file", func(c *Config) { os.WriteFile(c.TokenFile, []byte(" \n"), 0o644) }, "is empty; the deploy must write"},
+		{"port in use", func(c *Config) { c.Listen = busy.Addr().String() }, "address already in use; is the previous process still running?"},
+		{"pid file directory missing", func(c *Config) { c.PIDFile = filepath.Join(c.PIDFile, "x", "pid") }, "write -pid-file"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			cfg := testConfig(t)
+			tt.change(&cfg)
+			s, err := Start(context.Background(), cfg, log.New(io.Discard, "", 0))
+			if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
+				t.Fatalf("Start() = %v, %v; want error containing %q", s, err, tt.wantErr)
+			}
+		})
+	}
+}
+
+// TestStartDelayCanceled checks that SIGTERM during a slow boot stops the app
+// before it listens or writes its pid file.
+func TestStartDelayCanceled(t *testing.T) {
+	cfg := testConfig(t)
+	cfg.StartDelay = time.Hour
+	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+	defer cancel()
+	if _, err := Start(ctx, cfg, log.New(io.Discard, "", 0)); !errors.Is(err, context.DeadlineExceeded) {
+		t.Errorf("Start() error = %v, want the context's", err)
+	}
+	if _, err := os.Stat(cfg.PIDFile); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("pid file: %v, want none", err)
+	}
+}
+
+func TestMainExitCodes(t *testing.T) {
+	dir := t.TempDir()
+	tests := []struct {
+		name     string
+		args     []string
+		wantCode int
+		wantLog  string
+	}{
+		{"help", []string{"-h"}, 0, "Usage: demoapp [flags]"},
+		{"unknown flag", []string{"-x"}, 2, "flag provided but not defined: -x\nUsage"},
+		{"invalid config", []string{"-broken", "sometimes"}, 2, `-broken "sometimes": want one of`},
+		{"nostart", []string{"-broken", "nostart", "-version", "v5"}, 1, "release v5 is broken (-broken nostart): refusing to start"},
+		{"stop without pid file", []string{"-stop", "-pid-file", filepath.Join(dir, "none")}, 0, "nothing to stop"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var out bytes.Buffer
+			if code := Main(tt.args, &out); code != tt.wantCode {
+				t.Errorf("Main(%q) = %d, want %d; output:\n%s", tt.args, code, tt.wantCode, &out)
+			}
+			if !strings.Contains(out.String(), tt.wantLog) {
+				t.Errorf("Main(%q) output lacks %q:\n%s", tt.args, tt.wantLog, &out)
+			}
+		})
+	}
+}
