@@ -1,0 +1,184 @@
+# -*- coding: utf-8 -*-
+# Copyright: zerodowntime.rolling contributors
+# Apache License 2.0 (see the collection's LICENSE)
+# Documentation only: the module is a Go binary run by plugins/action/deploy_verify.py.
+
+from __future__ import annotations
+
+DOCUMENTATION = r'''
+module: deploy_verify
+short_description: Poll a URL until the newly deployed version answers
+version_added: 0.1.0
+description:
+  - After a restart, proves that the new code is what answers, by polling I(url) until the
+    response meets every expectation given (status, exact body, regular expression, JSON
+    values, headers), I(consecutive) times in a row, or failing at I(timeout).
+  - A hot restart can fail silently while the old workers keep serving. Expect something only
+    the new release serves, such as a token written before the restart or the new version string.
+  - Each attempt opens a fresh connection, so a kept-alive connection to an old worker cannot
+    answer for the new one.
+  - Runs on the host it is delegated to, as a static Go binary picked for that host's platform
+    (linux and darwin, amd64 and arm64); the host needs no Python packages.
+author: zerodowntime.rolling contributors
+options:
+  url:
+    description: The http:// or https:// URL to poll.
+    type: str
+    required: true
+  method:
+    description: HTTP method.
+    type: str
+    default: GET
+  headers:
+    description: Request headers. Values of C(Authorization) and C(Cookie) are kept out of the result.
+    type: dict
+  body:
+    description: Request body.
+    type: str
+  expect_status:
+    description: Status codes that count as a pass.
+    type: list
+    elements: int
+    default: [200]
+  expect_body:
+    description: The exact body expected, trailing newlines ignored.
+    type: str
+  expect_regex:
+    description: A regular expression (Go RE2 syntax) the body must match.
+    type: str
+  expect_json:
+    description:
+      - Dotted paths into a JSON body and the values expected there, such as
+        C({"version": "v2", "build.commit": "abc1234", "items.0.ready": true}).
+      - A quoted scalar matches a JSON number or string of the same text.
+    type: dict
+  expect_headers:
+    description: Response headers and their exact expected values; names are case-insensitive.
+    type: dict
+  consecutive:
+    description: Passes in a row required before success.
+    type: int
+    default: 1
+  interval:
+    description: Seconds between attempts.
+    type: float
+    default: 0.5
+  timeout:
+    description: Seconds to keep polling before failing.
+    type: int
+    default: 60
+  request_timeout:
+    description: Seconds one request may take.
+    type: float
+    default: 10
+  url_username:
+    description: User name for HTTP basic authentication.
+    type: str
+    aliases: [user]
+  url_password:
+    description: Password for HTTP basic authentication. Never returned or logged.
+    type: str
+    aliases: [password]
+  validate_certs:
+    description: Verify the server's TLS certificate. Turning it off yields a warning.
+    type: bool
+    default: true
+  ca_path:
+    description: PEM file of CA certificates trusted in addition to the system's.
+    type: path
+  client_cert:
+    description: PEM client certificate for mutual TLS; needs I(client_key).
+    type: path
+  client_key:
+    description: PEM private key of I(client_cert).
+    type: path
+  follow_redirects:
+    description:
+      - C(safe) follows redirects for GET and HEAD only, C(all) for every method, C(none) never
+        (the redirect response itself is then checked). C(yes) and C(no) mean C(all) and C(none).
+    type: str
+    default: safe
+    choices: [all, safe, none, 'yes', 'no']
+  excerpt_length:
+    description: Bytes of the last body returned in RV(body_excerpt).
+    type: int
+    default: 512
+attributes:
+  check_mode:
+    support: full
+    description: The module only reads; it polls in check mode too.
+  diff_mode:
+    support: none
+  platform:
+    platforms: [linux, darwin]
+notes:
+  - Use it on the app host itself (or C(delegate_to) a host that reaches the app directly),
+    not through the load balancer, which may still route to other hosts.
+seealso:
+  - module: ansible.builtin.uri
+'''
+
+EXAMPLES = r'''
+- name: Write a fresh token for this deploy
+  ansible.builtin.copy:
+    content: "{{ lookup('ansible.builtin.password', '/dev/null length=24 chars=ascii_letters,digits') }}"
+    dest: /srv/app/current/DEPLOY_TOKEN
+  register: token
+
+- name: Restart the app
+  ansible.builtin.service:
+    name: app
+    state: restarted
+
+- name: The restarted process serves the new token
+  zerodowntime.rolling.deploy_verify:
+    url: "http://127.0.0.1:8080/token"
+    expect_body: "{{ lookup('ansible.builtin.file', token.dest) }}"
+    timeout: 60
+
+- name: The health endpoint reports the new version three times in a row
+  zerodowntime.rolling.deploy_verify:
+    url: "https://{{ inventory_hostname }}:8443/healthz"
+    ca_path: /etc/ssl/internal-ca.pem
+    expect_json:
+      status: ok
+      build.version: "{{ app_version }}"
+    consecutive: 3
+    interval: 1
+'''
+
+RETURN = r'''
+url:
+  description: The URL polled.
+  returned: always
+  type: str
+attempts:
+  description: Requests made.
+  returned: always
+  type: int
+  sample: 5
+elapsed:
+  description: Seconds spent polling.
+  returned: always
+  type: float
+  sample: 2.004
+status:
+  description: Status code of the last response (0 when the last attempt got no response).
+  returned: always
+  type: int
+  sample: 200
+body_excerpt:
+  description: The start of the last body, at most I(excerpt_length) bytes.
+  returned: always
+  type: str
+  sample: v2
+passes:
+  description: Consecutive passes at the end.
+  returned: always
+  type: int
+error:
+  description: The connection error of the last attempt.
+  returned: when the last attempt got no response
+  type: str
+  sample: "dial tcp 127.0.0.1:8080: connect: connection refused"
+'''

@@ -1,0 +1,330 @@
+// Package ansibletest runs real ansible-playbook and ansible commands against
+// the built zerodowntime.rolling collection, installed into a temporary
+// collections path, and reads their results through the json callback.
+package ansibletest
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// Collection is an installed collection and the environment to run Ansible with.
+type Collection struct {
+	// CollectionsPath holds ansible_collections/zerodowntime/rolling.
+	CollectionsPath string
+	// Root is the installed collection's directory.
+	Root string
+	// Tarball is the collection archive that was installed.
+	Tarball string
+}
+
+var (
+	installOnce sync.Once
+	installed   *Collection
+	installErr  error
+)
+
+// RepoRoot returns the repository's top directory.
+func RepoRoot() string {
+	_, file, _, _ := runtime.Caller(0)
+	return filepath.Clean(filepath.Join(filepath.Dir(file), "..", ".."))
+}
+
+// Install builds the collection (unless ZDT_COLLECTION names a built tarball)
+// and installs it into a temporary collections path, once per test binary.
+// It fails the test when ansible-galaxy is missing.
+func Install(t testing.TB) *Collection {
+	t.Helper()
+	if _, err := exec.LookPath("ansible-playbook"); err != nil {
+		t.Fatalf("ansible-playbook not found: install ansible-core (apt-get install ansible-core); .ci/run does")
+	}
+	installOnce.Do(func() { installed, installErr = install() })
+	if installErr != nil {
+		t.Fatalf("installing the collection: %v", installErr)
+	}
+	return installed
+}
+
+func install() (*Collection, error) {
+	tarball := os.Getenv("ZDT_COLLECTION")
+	if tarball == "" || !fileExists(tarball) {
+		var err error
+		if tarball, err = build(); err != nil {
+			return nil, err
+		}
+	}
+	dir, err := os.MkdirTemp("", "zdt-collections-")
+	if err != nil {
+		return nil, err
+	}
+	out, err := exec.Command("ansible-galaxy", "collection", "install", "--force", "-p", dir, tarball).CombinedOutput()
+	if err != nil {
+		return nil, fmt.Errorf("ansible-galaxy collection install %s: %v\n%s", tarball, err, out)
+	}
+	return &Collection{
+		CollectionsPath: dir,
+		Root:            filepath.Join(dir, "ansible_collections", "zerodowntime", "rolling"),
+		Tarball:         tarball,
+	}, nil
+}
+
+// build runs `make collection` in the repository, serialised by a file lock
+// because `go test ./...` runs several test binaries at once.
+func build() (string, error) {
+	root := RepoRoot()
+	lock, err := os.OpenFile(filepath.Join(root, "collection", ".build.lock"), os.O_CREATE|os.O_RDWR, 0o644)
+	if err != nil {
+		return "", err
+	}
+	defer lock.Close()
+	if err := syscall.Flock(int(lock.Fd()), syscall.LOCK_EX); err != nil {
+		return "", err
+	}
+	defer syscall.Flock(int(lock.Fd()), syscall.LOCK_UN)
+	cmd := exec.Command("make", "-s", "collection")
+	cmd.Dir = root
+	if out, err := cmd.CombinedOutput(); err != nil {
+		return "", fmt.Errorf("make collection: %v\n%s", err, out)
+	}
+	matches, _ := filepath.Glob(filepath.Join(root, "collection", "zerodowntime-rolling-*.tar.gz"))
+	if len(matches) == 0 {
+		return "", fmt.Errorf("make collection built no tarball in %s/collection", root)
+	}
+	return matches[len(matches)-1], nil
+}
+
+func fileExists(p string) bool {
+	st, err := os.Stat(p)
+	return err == nil && !st.IsDir()
+}
+
+// Option adjusts one ansible run.
+type Option func(*runConfig)
+
+type runConfig struct {
+	vars      map[string]any
+	inventory string
+	args      []string
+	env       []string
+	dir       string
+	timeout   time.Duration
+}
+
+// Vars passes extra variables (-e as JSON).
+func Vars(v map[string]any) Option { return func(c *runConfig) { c.vars = v } }
+
+// Inventory uses the given INI or YAML inventory text instead of localhost.
+func Inventory(text string) Option { return func(c *runConfig) { c.inventory = text } }
+
+// Check runs in check mode.
+func Check() Option { return func(c *runConfig) { c.args = append(c.args, "--check") } }
+
+// Diff shows diffs.
+func Diff() Option { return func(c *runConfig) { c.args = append(c.args, "--diff") } }
+
+// Verbose adds -v flags (n of them).
+func Verbose(n int) Option {
+	return func(c *runConfig) { c.args = append(c.args, "-"+strings.Repeat("v", n)) }
+}
+
+// Args adds raw command-line arguments.
+func Args(a ...string) Option { return func(c *runConfig) { c.args = append(c.args, a...) } }
+
+// Env adds KEY=VALUE environment variables.
+func Env(kv ...string) Option { return func(c *runConfig) { c.env = append(c.env, kv...) } }
+
+// Timeout bounds the run (default 5 minutes).
+func Timeout(d time.Duration) Option { return func(c *runConfig) { c.timeout = d } }
+
+// Run is one finished ansible-playbook run.
+type Run struct {
+	ExitCode int
+	Stdout   string // the json callback's document
+	Stderr   string
+	Elapsed  time.Duration
+	doc      callbackDoc
+}
+
+type callbackDoc struct {
+	Plays []struct {
+		Tasks []struct {
+			Task struct {
+				Name string `json:"name"`
+			} `json:"task"`
+			Hosts map[string]map[string]any `json:"hosts"`
+		} `json:"tasks"`
+	} `json:"plays"`
+	Stats map[string]map[string]int `json:"stats"`
+}
+
+// Playbook writes playbook (YAML text) to a temporary directory and runs it
+// with the json stdout callback. The run's output is logged on failure.
+func (e *Collection) Playbook(t testing.TB, playbook string, opts ...Option) *Run {
+	t.Helper()
+	dir := t.TempDir()
+	path := filepath.Join(dir, "playbook.yml")
+	if err := os.WriteFile(path, []byte(playbook), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return e.run(t, dir, "ansible-playbook", []string{path}, opts...)
+}
+
+// PlaybookFile runs an existing playbook file (or a collection playbook name
+// such as zerodowntime.rolling.deploy).
+func (e *Collection) PlaybookFile(t testing.TB, playbook string, opts ...Option) *Run {
+	t.Helper()
+	return e.run(t, t.TempDir(), "ansible-playbook", []string{playbook}, opts...)
+}
+
+func (e *Collection) run(t testing.TB, dir, bin string, args []string, opts ...Option) *Run {
+	t.Helper()
+	c := runConfig{timeout: 5 * time.Minute, dir: dir}
+	for _, o := range opts {
+		o(&c)
+	}
+	inv := c.inventory
+	if inv == "" {
+		inv = "localhost ansible_connection=local ansible_python_interpreter=/usr/bin/python3\n"
+	}
+	invPath := filepath.Join(dir, "inventory")
+	if err := os.WriteFile(invPath, []byte(inv), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	full := append([]string{"-i", invPath}, args...)
+	if c.vars != nil {
+		b, err := json.Marshal(c.vars)
+		if err != nil {
+			t.Fatal(err)
+		}
+		full = append(full, "-e", string(b))
+	}
+	full = append(full, c.args...)
+	cmd := exec.Command(bin, full...)
+	cmd.Dir = c.dir
+	cmd.Env = append(e.Environ(), c.env...)
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	start := time.Now()
+	if err := cmd.Start(); err != nil {
+		t.Fatalf("%s: %v", bin, err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	var err error
+	select {
+	case err = <-done:
+	case <-time.After(c.timeout):
+		cmd.Process.Kill()
+		<-done
+		t.Fatalf("%s did not finish within %s\nstdout:\n%s\nstderr:\n%s", bin, c.timeout, stdout.String(), stderr.String())
+	}
+	r := &Run{Stdout: stdout.String(), Stderr: stderr.String(), Elapsed: time.Since(start)}
+	if ee, ok := err.(*exec.ExitError); ok {
+		r.ExitCode = ee.ExitCode()
+	} else if err != nil {
+		t.Fatalf("%s: %v", bin, err)
+	}
+	{
+		if jerr := parseDoc(stdout.String(), &r.doc); jerr != nil {
+			t.Fatalf("ansible-playbook output is not the json callback's document (%v); exit %d\nstdout:\n%s\nstderr:\n%s",
+				jerr, r.ExitCode, stdout.String(), stderr.String())
+		}
+	}
+	t.Cleanup(func() {
+		if t.Failed() {
+			t.Logf("%s exit %d in %s\nstdout:\n%s\nstderr:\n%s", bin, r.ExitCode, r.Elapsed, r.Stdout, r.Stderr)
+		}
+	})
+	return r
+}
+
+// parseDoc reads the json callback's document, which follows any verbose
+// display lines (-vvv) on stdout.
+func parseDoc(out string, doc *callbackDoc) error {
+	err := json.Unmarshal([]byte(out), doc)
+	if err == nil {
+		return nil
+	}
+	if i := strings.Index(out, "\n{\n"); i >= 0 {
+		return json.Unmarshal([]byte(out[i+1:]), doc)
+	}
+	return err
+}
+
+// Environ is the process environment for Ansible commands: the installed
+// collection first on the collections path, the json callback, and no
+// user configuration files.
+func (e *Collection) Environ() []string {
+	env := []string{}
+	for _, kv := range os.Environ() {
+		if strings.HasPrefix(kv, "ANSIBLE_") {
+			continue
+		}
+		env = append(env, kv)
+	}
+	return append(env,
+		"ANSIBLE_COLLECTIONS_PATH="+e.CollectionsPath,
+		"ANSIBLE_COLLECTIONS_SCAN_SYS_PATH=false",
+		"ANSIBLE_STDOUT_CALLBACK=json",
+		"ANSIBLE_CALLBACKS_ENABLED=",
+		"ANSIBLE_HOST_KEY_CHECKING=false",
+		"ANSIBLE_RETRY_FILES_ENABLED=false",
+		"ANSIBLE_NOCOLOR=1",
+		"ANSIBLE_LOCALHOST_WARNING=false",
+		"ANSIBLE_INVENTORY_UNPARSED_WARNING=false",
+		"ANSIBLE_DEPRECATION_WARNINGS=false",
+		"ANSIBLE_CONFIG=/dev/null",
+	)
+}
+
+// Task returns the results of the first task named name, per host.
+func (r *Run) Task(name string) map[string]map[string]any {
+	for _, p := range r.doc.Plays {
+		for _, task := range p.Tasks {
+			if task.Task.Name == name {
+				return task.Hosts
+			}
+		}
+	}
+	return nil
+}
+
+// Tasks returns the results of every task named name, in order, per host.
+func (r *Run) Tasks(name string) []map[string]map[string]any {
+	var out []map[string]map[string]any
+	for _, p := range r.doc.Plays {
+		for _, task := range p.Tasks {
+			if task.Task.Name == name {
+				out = append(out, task.Hosts)
+			}
+		}
+	}
+	return out
+}
+
+// Stats returns the play recap per host (ok, changed, failures, ...).
+func (r *Run) Stats() map[string]map[string]int { return r.doc.Stats }
+
+// AdHoc runs `ansible localhost -m MODULE -a ARGS` and returns the run and
+// the module's result.
+func (e *Collection) AdHoc(t testing.TB, module, args string, opts ...Option) (*Run, map[string]any) {
+	t.Helper()
+	r := e.run(t, t.TempDir(), "ansible", []string{"localhost", "-m", module, "-a", args},
+		append([]Option{Env("ANSIBLE_LOAD_CALLBACK_PLUGINS=1")}, opts...)...)
+	for _, p := range r.doc.Plays {
+		for _, task := range p.Tasks {
+			return r, task.Hosts["localhost"]
+		}
+	}
+	return r, nil
+}
