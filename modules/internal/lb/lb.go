@@ -1,0 +1,256 @@
+// Package lb is what the lb_drain and lb_register modules need from a load
+// balancer, and nothing more: a Pool of targets that can be listed with their
+// health, registered and deregistered. Providers live in lb/hetzner and
+// lb/awselb; the shared option spec, metadata lookup and the drain/register
+// logic live here.
+package lb
+
+import (
+	"context"
+	"fmt"
+	"sort"
+	"strconv"
+	"strings"
+)
+
+// Target types.
+const (
+	TypeServer   = "server"   // Hetzner cloud server, by id
+	TypeIP       = "ip"       // an IP address (Hetzner ip target, AWS ip target)
+	TypeInstance = "instance" // EC2 instance, by id
+)
+
+// Health states, named as the providers name them. Hetzner reports healthy,
+// unhealthy and unknown per service; AWS reports one state per target.
+const (
+	StateHealthy     = "healthy"
+	StateUnhealthy   = "unhealthy"
+	StateUnknown     = "unknown"
+	StateInitial     = "initial"
+	StateDraining    = "draining"
+	StateUnused      = "unused"
+	StateUnavailable = "unavailable"
+)
+
+// Target identifies one load balancer member.
+type Target struct {
+	Type string // TypeServer, TypeIP or TypeInstance
+	ID   string // server id, instance id or IP
+	Name string // server name, when known
+	Port int    // AWS target port; 0 = the group's port / any port
+}
+
+func (t Target) String() string {
+	s := t.ID
+	if t.Name != "" && t.Name != t.ID {
+		s = fmt.Sprintf("%s (%s)", t.Name, t.ID)
+	}
+	if t.Port != 0 {
+		s += ":" + strconv.Itoa(t.Port)
+	}
+	return s
+}
+
+// Matches reports whether member m is target t. A zero port matches any.
+func (t Target) Matches(m Target) bool {
+	return t.ID == m.ID && (t.Port == 0 || m.Port == 0 || t.Port == m.Port)
+}
+
+// PortHealth is the health of a target on one port: a Hetzner service's
+// listen port, or an AWS target's port.
+type PortHealth struct {
+	Port        int
+	State       string
+	Reason      string // AWS reason code, Hetzner detail
+	Description string
+}
+
+// Member is one target as the load balancer sees it.
+type Member struct {
+	Target Target
+	// Via is empty for a target added directly, or names the label
+	// selector it came from ("label_selector role=web").
+	Via    string
+	Health []PortHealth
+}
+
+// Healthy reports whether the member is healthy on every port.
+func (m Member) Healthy() bool {
+	if len(m.Health) == 0 {
+		return false
+	}
+	for _, h := range m.Health {
+		if h.State != StateHealthy {
+			return false
+		}
+	}
+	return true
+}
+
+// Pool is one load balancer (Hetzner) or target group (AWS).
+type Pool interface {
+	// Name is the name the user knows the pool by.
+	Name() string
+	// Members lists the registered targets with their health. Draining
+	// AWS targets are still members.
+	Members(ctx context.Context) ([]Member, error)
+	// Register adds the target and returns when the provider accepted it
+	// (Hetzner: the action finished).
+	Register(ctx context.Context, t Target, opts RegisterOpts) error
+	// Deregister removes the target and returns when the provider accepted
+	// it; draining may go on.
+	Deregister(ctx context.Context, t Target) error
+}
+
+// RegisterOpts are provider-specific registration settings.
+type RegisterOpts struct {
+	UsePrivateIP bool
+}
+
+// PoolInfo is optional: what a pool can say about itself for results.
+type PoolInfo interface {
+	Kind() string // "load_balancer" or "target_group"
+	ID() string
+}
+
+// DrainTimer is implemented by pools whose draining takes a configured time
+// (AWS deregistration_delay); the default timeout follows it.
+type DrainTimer interface {
+	DrainDelay(ctx context.Context) (seconds int, err error)
+}
+
+// TargetChecker is implemented by pools that can tell an unknown target
+// from one that is simply not registered.
+type TargetChecker interface {
+	CheckTarget(ctx context.Context, t Target) error
+}
+
+// Provider opens the pools a module works on and resolves target names.
+type Provider interface {
+	// Name is "hetzner" or "aws".
+	Name() string
+	// Resolve fills in the target's id and name (Hetzner server by name).
+	Resolve(ctx context.Context, t Target) (Target, error)
+	// Pools looks up the load balancer or target groups.
+	Pools(ctx context.Context) ([]Pool, error)
+}
+
+// State is a target's membership and health in one pool, as returned to
+// the user.
+type State struct {
+	Registered bool              `json:"registered"`
+	Via        string            `json:"via,omitempty"`
+	Health     map[string]string `json:"health"`
+	Reasons    map[string]string `json:"reasons,omitempty"`
+	// HealthyOthers counts the other targets healthy on every port.
+	HealthyOthers int `json:"healthy_others"`
+	// Targets counts all members.
+	Targets int `json:"targets"`
+}
+
+// StateOf summarizes target t among members.
+func StateOf(t Target, members []Member) State {
+	st := State{Health: map[string]string{}}
+	seen := map[string]bool{}
+	for _, m := range members {
+		key := m.Target.ID + ":" + strconv.Itoa(m.Target.Port)
+		if t.Matches(m.Target) {
+			if m.Via == "" || !st.Registered {
+				st.Via = m.Via
+			}
+			st.Registered = true
+			for _, h := range m.Health {
+				p := strconv.Itoa(h.Port)
+				st.Health[p] = h.State
+				if r := joinReason(h.Reason, h.Description); r != "" && h.State != StateHealthy {
+					if st.Reasons == nil {
+						st.Reasons = map[string]string{}
+					}
+					st.Reasons[p] = r
+				}
+			}
+			continue
+		}
+		// A server can be a target directly and through a label selector.
+		if seen[key] {
+			continue
+		}
+		seen[key] = true
+		st.Targets++
+		if m.Healthy() {
+			st.HealthyOthers++
+		}
+	}
+	if st.Registered {
+		st.Targets++
+	}
+	return st
+}
+
+func joinReason(reason, desc string) string {
+	switch {
+	case reason != "" && desc != "":
+		return reason + ": " + desc
+	case reason != "":
+		return reason
+	}
+	return desc
+}
+
+// AllPorts reports whether every port of s is in state want (and there is
+// at least one port).
+func (s State) AllPorts(want string) bool {
+	if len(s.Health) == 0 {
+		return false
+	}
+	for _, v := range s.Health {
+		if v != want {
+			return false
+		}
+	}
+	return true
+}
+
+// AnyPort reports whether some port of s is in state want.
+func (s State) AnyPort(want string) bool {
+	for _, v := range s.Health {
+		if v == want {
+			return true
+		}
+	}
+	return false
+}
+
+// Describe puts s in words: "registered, healthy on 80, unhealthy on 443
+// (unexpected_http_status)".
+func (s State) Describe() string {
+	if !s.Registered {
+		return "not registered"
+	}
+	var parts []string
+	if s.Via != "" {
+		parts = append(parts, "registered through "+s.Via)
+	} else {
+		parts = append(parts, "registered")
+	}
+	ports := make([]string, 0, len(s.Health))
+	for p := range s.Health {
+		ports = append(ports, p)
+	}
+	sort.Slice(ports, func(i, j int) bool {
+		a, _ := strconv.Atoi(ports[i])
+		b, _ := strconv.Atoi(ports[j])
+		return a < b
+	})
+	for _, p := range ports {
+		d := s.Health[p] + " on port " + p
+		if r := s.Reasons[p]; r != "" {
+			d += " (" + r + ")"
+		}
+		parts = append(parts, d)
+	}
+	if len(s.Health) == 0 {
+		parts = append(parts, "no health reported")
+	}
+	return strings.Join(parts, ", ")
+}

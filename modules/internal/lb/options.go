@@ -1,0 +1,186 @@
+package lb
+
+import (
+	"fmt"
+	"maps"
+	"net/netip"
+	"slices"
+
+	"github.com/zerodowntime/rolling/modules/internal/ansible"
+)
+
+// Provider names, the values of the provider option.
+const (
+	Hetzner = "hetzner"
+	AWS     = "aws"
+)
+
+// Methods of taking a Hetzner target out of rotation.
+const (
+	MethodRemove = "remove"
+	MethodHealth = "health"
+)
+
+// Auto is the target value that asks the metadata service for the host's
+// own id.
+const Auto = "auto"
+
+// MetadataEnv overrides the metadata service address when metadata_url is
+// not given.
+const MetadataEnv = "ZDT_METADATA_URL"
+
+// CommonOptions are the options both modules share, whatever the provider.
+var CommonOptions = map[string]ansible.Option{
+	"provider":       {Type: ansible.Str, Required: true, Choices: []string{Hetzner, AWS}},
+	"target":         {Type: ansible.Str, Required: true},
+	"target_type":    {Type: ansible.Str, Default: TypeServer, Choices: []string{TypeServer, TypeIP}},
+	"target_port":    {Type: ansible.Int},
+	"timeout":        {Type: ansible.Int},
+	"metadata_url":   {Type: ansible.Str, EnvFallback: []string{MetadataEnv}},
+	"validate_certs": {Type: ansible.Bool, Default: true},
+	"method":         {Type: ansible.Str, Default: MethodRemove, Choices: []string{MethodRemove, MethodHealth}},
+	"health_file":    {Type: ansible.Path},
+}
+
+// HetznerOptions are the options of provider hetzner (doc fragment
+// zerodowntime.rolling.hetzner).
+var HetznerOptions = map[string]ansible.Option{
+	"api_token":     {Type: ansible.Str, NoLog: true, EnvFallback: []string{"HCLOUD_TOKEN"}},
+	"endpoint":      {Type: ansible.Str, EnvFallback: []string{"HCLOUD_ENDPOINT"}},
+	"load_balancer": {Type: ansible.Str},
+}
+
+// AWSOptions are the options of provider aws (doc fragment
+// zerodowntime.rolling.aws).
+var AWSOptions = map[string]ansible.Option{
+	"region":             {Type: ansible.Str, Aliases: []string{"aws_region", "ec2_region"}},
+	"profile":            {Type: ansible.Str, Aliases: []string{"aws_profile"}},
+	"access_key":         {Type: ansible.Str, NoLog: true, Aliases: []string{"aws_access_key_id", "aws_access_key"}},
+	"secret_key":         {Type: ansible.Str, NoLog: true, Aliases: []string{"aws_secret_access_key", "aws_secret_key"}},
+	"session_token":      {Type: ansible.Str, NoLog: true, Aliases: []string{"aws_session_token"}},
+	"endpoint_url":       {Type: ansible.Str, Aliases: []string{"aws_endpoint_url"}},
+	"target_group_arns":  {Type: ansible.List, Elements: ansible.Str},
+	"target_group_names": {Type: ansible.List, Elements: ansible.Str},
+}
+
+// DrainOptions are lb_drain's own options.
+var DrainOptions = map[string]ansible.Option{
+	"min_healthy": {Type: ansible.Int, Default: 1},
+}
+
+// RegisterOptions are lb_register's own options.
+var RegisterOptions = map[string]ansible.Option{
+	"use_private_ip": {Type: ansible.Bool, Default: false},
+}
+
+// NewSpec builds a module spec from the shared options and the module's own.
+func NewSpec(name string, own map[string]ansible.Option) ansible.Spec {
+	opts := map[string]ansible.Option{}
+	for _, m := range []map[string]ansible.Option{CommonOptions, HetznerOptions, AWSOptions, own} {
+		maps.Copy(opts, m)
+	}
+	return ansible.Spec{
+		Name:              name,
+		Options:           opts,
+		MutuallyExclusive: [][]string{{"target_group_arns", "target_group_names"}},
+		RequiredTogether:  [][]string{{"access_key", "secret_key"}},
+		RequiredIf: []ansible.RequiredIf{
+			{Key: "provider", Value: Hetzner, Need: []string{"api_token", "load_balancer"}},
+			{Key: "provider", Value: AWS, Need: []string{"target_group_arns", "target_group_names"}, AnyOf: true},
+		},
+		SupportsCheckMode: true,
+		TimeoutOption:     "timeout",
+	}
+}
+
+// Args are the options of both modules, decoded.
+type Args struct {
+	Provider      string `json:"provider"`
+	Target        string `json:"target"`
+	TargetType    string `json:"target_type"`
+	TargetPort    int    `json:"target_port"`
+	Timeout       int    `json:"timeout"`
+	MetadataURL   string `json:"metadata_url"`
+	ValidateCerts bool   `json:"validate_certs"`
+	Method        string `json:"method"`
+	HealthFile    string `json:"health_file"`
+	MinHealthy    int    `json:"min_healthy"`
+	UsePrivateIP  bool   `json:"use_private_ip"`
+
+	APIToken     string `json:"api_token"`
+	Endpoint     string `json:"endpoint"`
+	LoadBalancer string `json:"load_balancer"`
+
+	Region           string   `json:"region"`
+	Profile          string   `json:"profile"`
+	AccessKey        string   `json:"access_key"`
+	SecretKey        string   `json:"secret_key"`
+	SessionToken     string   `json:"session_token"`
+	EndpointURL      string   `json:"endpoint_url"`
+	TargetGroupARNs  []string `json:"target_group_arns"`
+	TargetGroupNames []string `json:"target_group_names"`
+}
+
+// check validates what the spec cannot express and warns about options the
+// chosen provider ignores.
+func (a *Args) check(m *ansible.Module) error {
+	// given: set by the user (or an environment fallback) to something
+	// other than the default.
+	given := func(name string) bool {
+		v, ok := m.Params[name]
+		if !ok {
+			return false
+		}
+		o := optionByName(name)
+		return o.Default == nil || fmt.Sprint(o.Default) != fmt.Sprint(v)
+	}
+	ignored := func(names ...string) {
+		for _, n := range names {
+			if given(n) {
+				m.Warn("option %s is ignored with provider %s", n, a.Provider)
+			}
+		}
+	}
+	if a.Timeout < 0 || (given("timeout") && a.Timeout == 0) {
+		return fmt.Errorf("timeout must be a positive number of seconds, got %d", a.Timeout)
+	}
+	if a.MinHealthy < 0 {
+		return fmt.Errorf("min_healthy must be 0 or more, got %d", a.MinHealthy)
+	}
+	if a.TargetPort < 0 || a.TargetPort > 65535 {
+		return fmt.Errorf("target_port must be between 1 and 65535, got %d", a.TargetPort)
+	}
+	switch a.Provider {
+	case Hetzner:
+		ignored(slices.Sorted(maps.Keys(AWSOptions))...)
+		ignored("target_port")
+		if a.TargetType == TypeIP && a.Target != Auto {
+			if _, err := netip.ParseAddr(a.Target); err != nil {
+				return fmt.Errorf("target %q is not an IP address, but target_type is ip: give the IP, or use target_type: server for a server name or id", a.Target)
+			}
+		}
+		if a.Target == Auto && a.TargetType == TypeIP {
+			return fmt.Errorf("target: auto reads the server id from the metadata service and needs target_type: server; give the IP itself for target_type: ip")
+		}
+	case AWS:
+		ignored("api_token", "endpoint", "load_balancer", "method")
+		if given("target_type") {
+			m.Warn("option target_type is ignored with provider aws: the target group's target type decides whether target is an instance id or an IP")
+		}
+		ignored("use_private_ip")
+		a.Method = MethodRemove
+	}
+	if a.HealthFile != "" && a.Method != MethodHealth {
+		return fmt.Errorf("health_file is only used with method: health (provider hetzner); remove it or set method: health")
+	}
+	return nil
+}
+
+func optionByName(name string) ansible.Option {
+	for _, m := range []map[string]ansible.Option{CommonOptions, HetznerOptions, AWSOptions, DrainOptions, RegisterOptions} {
+		if o, ok := m[name]; ok {
+			return o
+		}
+	}
+	return ansible.Option{}
+}

@@ -1,0 +1,90 @@
+// Package providers opens the lb.Provider named by the provider option.
+package providers
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/zerodowntime/rolling/modules/internal/ansible"
+	"github.com/zerodowntime/rolling/modules/internal/lb"
+	"github.com/zerodowntime/rolling/modules/internal/lb/awselb"
+	"github.com/zerodowntime/rolling/modules/internal/lb/hetzner"
+)
+
+// Open is an lb.Opener for provider hetzner and aws.
+func Open(ctx context.Context, m *ansible.Module, a lb.Args, env lb.Env) (lb.Provider, error) {
+	switch a.Provider {
+	case lb.Hetzner:
+		var opts []hetzner.Option
+		if a.Endpoint != "" {
+			opts = append(opts, hetzner.WithEndpoint(a.Endpoint))
+		}
+		opts = append(opts, hetzner.WithHTTPClient(env.HTTP))
+		return &hetznerProvider{c: hetzner.New(a.APIToken, opts...), a: a}, nil
+	case lb.AWS:
+		cfg, creds, err := awselb.LoadConfig(ctx, awselb.ConfigOpts{
+			Region: a.Region, Profile: a.Profile,
+			AccessKey: a.AccessKey, SecretKey: a.SecretKey, SessionToken: a.SessionToken,
+			HTTPClient: env.HTTP, MetadataURL: a.MetadataURL,
+		})
+		// Credentials from the environment or a profile are secrets too.
+		m.AddSecret(creds.SecretAccessKey)
+		m.AddSecret(creds.SessionToken)
+		if err != nil {
+			return nil, err
+		}
+		if cfg.Region == "" && a.Target == lb.Auto {
+			if r, err := lb.AWSRegion(ctx, a.MetadataURL, nil); err == nil {
+				cfg.Region = r
+			}
+		}
+		if cfg.Region == "" {
+			return nil, lb.Errorf(lb.AWS, "region", "", nil, "no AWS region: set region, or AWS_REGION / AWS_DEFAULT_REGION, or a region in the profile")
+		}
+		return &awsProvider{c: awselb.New(cfg, awselb.WithEndpoint(a.EndpointURL)), a: a}, nil
+	}
+	return nil, fmt.Errorf("unknown provider %q", a.Provider)
+}
+
+type hetznerProvider struct {
+	c *hetzner.Client
+	a lb.Args
+}
+
+func (p *hetznerProvider) Name() string { return lb.Hetzner }
+
+func (p *hetznerProvider) Resolve(ctx context.Context, t lb.Target) (lb.Target, error) {
+	if t.Type == lb.TypeIP {
+		return t, nil
+	}
+	return p.c.Server(ctx, t.ID)
+}
+
+func (p *hetznerProvider) Pools(ctx context.Context) ([]lb.Pool, error) {
+	pool, err := p.c.LoadBalancer(ctx, p.a.LoadBalancer)
+	if err != nil {
+		return nil, err
+	}
+	return []lb.Pool{pool}, nil
+}
+
+type awsProvider struct {
+	c *awselb.Client
+	a lb.Args
+}
+
+func (p *awsProvider) Name() string { return lb.AWS }
+
+func (p *awsProvider) Resolve(_ context.Context, t lb.Target) (lb.Target, error) { return t, nil }
+
+func (p *awsProvider) Pools(ctx context.Context) ([]lb.Pool, error) {
+	groups, err := p.c.TargetGroups(ctx, p.a.TargetGroupARNs, p.a.TargetGroupNames)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]lb.Pool, len(groups))
+	for i, g := range groups {
+		out[i] = g
+	}
+	return out, nil
+}

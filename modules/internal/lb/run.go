@@ -1,0 +1,747 @@
+package lb
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math"
+	"net/http"
+	"net/netip"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/zerodowntime/rolling/modules/internal/ansible"
+	"github.com/zerodowntime/rolling/modules/internal/wait"
+)
+
+// Env is what a provider gets besides the options: the counted HTTP client,
+// and hooks for tests.
+type Env struct {
+	HTTP  *http.Client
+	Total *Counter
+}
+
+// Opener builds the provider named in a.Provider.
+type Opener func(ctx context.Context, m *ansible.Module, a Args, env Env) (Provider, error)
+
+// Runner runs lb_drain and lb_register. The zero value is not usable; use
+// NewRunner.
+type Runner struct {
+	open     Opener
+	waitOpts []wait.Option
+	now      func() time.Time
+	// metadataHTTP is the client for metadata lookups (not counted as API
+	// requests).
+	metadataHTTP *http.Client
+}
+
+// RunnerOption configures a Runner.
+type RunnerOption func(*Runner)
+
+// WithWaitOptions adds options to every wait (tests inject the clock).
+func WithWaitOptions(opts ...wait.Option) RunnerOption {
+	return func(r *Runner) { r.waitOpts = append(r.waitOpts, opts...) }
+}
+
+// WithClock replaces time.Now for measurements.
+func WithClock(now func() time.Time) RunnerOption {
+	return func(r *Runner) { r.now = now }
+}
+
+// Poll delays: start fast so a module returns soon after the state is
+// reached, back off so a long AWS deregistration delay costs few requests.
+const (
+	PollMin = 250 * time.Millisecond
+	PollMax = 3 * time.Second
+)
+
+// Default timeouts when the timeout option is not set.
+const (
+	DefaultTimeout = 300               // seconds
+	DrainMargin    = 60                // seconds added to AWS deregistration_delay
+	setupTimeout   = 120 * time.Second // lookups before the timeout is known
+)
+
+// NewRunner returns a Runner that opens providers with open.
+func NewRunner(open Opener, opts ...RunnerOption) *Runner {
+	r := &Runner{open: open, now: time.Now, metadataHTTP: &http.Client{}}
+	for _, o := range opts {
+		o(r)
+	}
+	return r
+}
+
+type op int
+
+const (
+	opDrain op = iota
+	opRegister
+)
+
+// Drain takes the target out of rotation in every pool and waits until it
+// carries no traffic.
+func (r *Runner) Drain(ctx context.Context, m *ansible.Module, a Args) (ansible.Result, error) {
+	return r.run(ctx, m, a, opDrain)
+}
+
+// Register puts the target into rotation in every pool and waits until it
+// is healthy everywhere.
+func (r *Runner) Register(ctx context.Context, m *ansible.Module, a Args) (ansible.Result, error) {
+	return r.run(ctx, m, a, opRegister)
+}
+
+// poolRun is one pool's part of a run.
+type poolRun struct {
+	pool    Pool
+	kind    string
+	id      string
+	counter Counter
+	before  State
+	after   State
+	members []Member
+	acted   bool
+	done    bool
+	waited  time.Duration
+	prev    State // last observation, for "turned unhealthy"
+}
+
+func (p *poolRun) label() string { return strings.ReplaceAll(p.kind, "_", " ") + " " + p.pool.Name() }
+
+type runState struct {
+	m        *ansible.Module
+	a        Args
+	op       op
+	provider string
+	target   Target
+	pools    []*poolRun
+	total    *Counter
+	start    time.Time
+	now      func() time.Time
+	waited   time.Duration
+	fileMade bool
+	fileGone bool
+}
+
+func (r *Runner) run(ctx context.Context, m *ansible.Module, a Args, o op) (ansible.Result, error) {
+	if err := a.check(m); err != nil {
+		return ansible.Result{}, err
+	}
+	s := &runState{m: m, a: a, op: o, provider: a.Provider, total: &Counter{}, start: r.now(), now: r.now}
+	if !a.ValidateCerts {
+		m.Warn("validate_certs is false: the TLS certificate of the %s API is not verified, so anyone on the network path can read the credentials and fake the load balancer's answers", a.Provider)
+	}
+	env := Env{HTTP: NewHTTPClient(!a.ValidateCerts, s.total), Total: s.total}
+
+	// Lookups run under a provisional deadline until the pools tell the
+	// default timeout.
+	setup := setupTimeout
+	if a.Timeout > 0 {
+		setup = time.Duration(a.Timeout) * time.Second
+	}
+	setupCtx, cancel := context.WithTimeout(ctx, setup)
+	defer cancel()
+
+	m.Progress("nothing changed yet: looking up the %s load balancer", a.Provider)
+	p, err := r.open(setupCtx, m, a, env)
+	if err != nil {
+		return s.fail(ctx, err)
+	}
+	s.provider = p.Name()
+	pools, err := p.Pools(setupCtx)
+	if err != nil {
+		return s.fail(ctx, err)
+	}
+	for _, pl := range pools {
+		pr := &poolRun{pool: pl, kind: "load_balancer"}
+		if info, ok := pl.(PoolInfo); ok {
+			pr.kind, pr.id = info.Kind(), info.ID()
+		}
+		s.pools = append(s.pools, pr)
+	}
+
+	t, err := r.resolveTarget(setupCtx, a, pools)
+	if err != nil {
+		return s.fail(ctx, err)
+	}
+	if t, err = p.Resolve(setupCtx, t); err != nil {
+		return s.fail(ctx, err)
+	}
+	s.target = t
+
+	// Observe before acting.
+	for _, pr := range s.pools {
+		ms, err := pr.pool.Members(WithCounter(setupCtx, &pr.counter))
+		if err != nil {
+			return s.fail(ctx, err)
+		}
+		pr.members, pr.before, pr.after, pr.prev = ms, StateOf(t, ms), StateOf(t, ms), StateOf(t, ms)
+	}
+	if err := s.checkKnown(setupCtx); err != nil {
+		return s.fail(ctx, err)
+	}
+
+	timeout, err := s.timeout(setupCtx)
+	if err != nil {
+		return s.fail(ctx, err)
+	}
+	deadline := s.start.Add(timeout)
+	runCtx, cancelRun := context.WithDeadline(ctx, deadline)
+	defer cancelRun()
+
+	plan, err := s.plan()
+	if err != nil {
+		return s.fail(ctx, err)
+	}
+	if m.CheckMode {
+		return s.predict(plan), nil
+	}
+	if err := s.act(runCtx, plan); err != nil {
+		return s.fail(ctx, err)
+	}
+	if err := s.wait(runCtx, deadline, timeout, r.waitOpts); err != nil {
+		return s.fail(ctx, err)
+	}
+	return s.result(false), nil
+}
+
+// resolveTarget turns the target option into a Target, asking the metadata
+// service for target: auto.
+func (r *Runner) resolveTarget(ctx context.Context, a Args, pools []Pool) (Target, error) {
+	t := Target{ID: a.Target, Type: a.TargetType, Port: a.TargetPort}
+	if a.Provider == AWS {
+		t.Type = TypeInstance
+		if groupType(pools) == TypeIP {
+			t.Type = TypeIP
+		} else if _, err := netip.ParseAddr(a.Target); err == nil {
+			t.Type = TypeIP
+		}
+	}
+	if a.Target != Auto {
+		return t, nil
+	}
+	var err error
+	switch a.Provider {
+	case Hetzner:
+		t.ID, err = HetznerServerID(ctx, a.MetadataURL, r.metadataHTTP)
+	case AWS:
+		path := "instance-id"
+		if t.Type == TypeIP {
+			path = "local-ipv4"
+		}
+		t.ID, err = AWSMetadata(ctx, a.MetadataURL, path, r.metadataHTTP)
+	}
+	return t, err
+}
+
+// TargetTyper is implemented by pools that only take one kind of target
+// (AWS target groups: instance or ip).
+type TargetTyper interface {
+	TargetType() string
+}
+
+func groupType(pools []Pool) string {
+	for _, p := range pools {
+		if tt, ok := p.(TargetTyper); ok && tt.TargetType() == TypeIP {
+			return TypeIP
+		}
+	}
+	return TypeInstance
+}
+
+// checkKnown tells an unknown target from one that is merely absent.
+func (s *runState) checkKnown(ctx context.Context) error {
+	for _, pr := range s.pools {
+		if pr.before.Registered {
+			return nil
+		}
+	}
+	for _, pr := range s.pools {
+		if c, ok := pr.pool.(TargetChecker); ok {
+			return c.CheckTarget(WithCounter(ctx, &pr.counter), s.target)
+		}
+	}
+	return nil
+}
+
+// timeout is the timeout option, or the default: AWS drains follow the
+// largest deregistration_delay of the groups plus a margin.
+func (s *runState) timeout(ctx context.Context) (time.Duration, error) {
+	if s.a.Timeout > 0 {
+		return time.Duration(s.a.Timeout) * time.Second, nil
+	}
+	secs := DefaultTimeout
+	if s.op == opDrain {
+		delay := -1
+		for _, pr := range s.pools {
+			if !pr.before.Registered {
+				continue
+			}
+			if dt, ok := pr.pool.(DrainTimer); ok {
+				d, err := dt.DrainDelay(WithCounter(ctx, &pr.counter))
+				if err != nil {
+					return 0, err
+				}
+				delay = max(delay, d)
+			}
+		}
+		if delay >= 0 {
+			secs = delay + DrainMargin
+		}
+	}
+	return time.Duration(secs) * time.Second, nil
+}
+
+// planned is what a run is going to do in each pool.
+type planned struct {
+	calls     map[*poolRun][]Target // register / deregister calls
+	makeFile  bool
+	dropFile  bool
+	needsWait bool
+}
+
+func (s *runState) plan() (planned, error) {
+	p := planned{calls: map[*poolRun][]Target{}}
+	health := s.a.Method == MethodHealth
+	if health && s.a.HealthFile != "" {
+		_, err := os.Stat(s.a.HealthFile)
+		exists := err == nil
+		p.makeFile = s.op == opDrain && !exists
+		p.dropFile = s.op == opRegister && exists
+	}
+	var refuse []string
+	for _, pr := range s.pools {
+		st := pr.before
+		switch s.op {
+		case opDrain:
+			if s.drained(pr, st) {
+				pr.done = true
+				continue
+			}
+			p.needsWait = true
+			if via := selectorOf(s.target, pr.members); !health && via != "" {
+				return p, Errorf(s.provider, CodeUnsupported, pr.label(), nil,
+					"target %s is in %s through its %s, and targets from a label selector cannot be removed on their own: drain it with method: health (and health_file), or change the server's labels",
+					s.target, pr.label(), via)
+			}
+			if s.inRotation(st) && st.HealthyOthers < s.a.MinHealthy {
+				refuse = append(refuse, fmt.Sprintf("%s has %d other healthy targets (of %d)", pr.label(), st.HealthyOthers, st.Targets-1))
+			}
+			if !health {
+				for _, mem := range pr.members {
+					if s.target.Matches(mem.Target) && mem.Via == "" && !allStates(mem, StateDraining) {
+						p.calls[pr] = append(p.calls[pr], mem.Target)
+					}
+				}
+			}
+		case opRegister:
+			if st.Registered && st.AllPorts(StateHealthy) {
+				pr.done = true
+				continue
+			}
+			p.needsWait = true
+			if health {
+				if !st.Registered {
+					return p, Errorf(s.provider, CodeTargetUnknown, pr.label(), nil,
+						"target %s is not a target of %s; method: health only waits for the health checks: add the target with method: remove, or add it to the load balancer first",
+						s.target, pr.label())
+				}
+				continue
+			}
+			if !st.Registered || st.AllPorts(StateDraining) {
+				t := s.target
+				t.Port = s.a.TargetPort
+				p.calls[pr] = append(p.calls[pr], t)
+			}
+		}
+	}
+	if len(refuse) > 0 {
+		return p, Errorf(s.provider, CodeMinHealthy, s.pools[0].label(), nil,
+			"refusing to drain %s: min_healthy is %d but %s; bring another target up first, or lower min_healthy",
+			s.target, s.a.MinHealthy, strings.Join(refuse, ", "))
+	}
+	return p, nil
+}
+
+// drained is the drain acceptor: AWS and method remove want the target
+// gone (or unused, as the SDK's TargetDeregistered waiter); method health
+// wants it unhealthy on every service.
+func (s *runState) drained(pr *poolRun, st State) bool {
+	if !st.Registered {
+		return true
+	}
+	if s.a.Method == MethodHealth {
+		return st.AllPorts(StateUnhealthy)
+	}
+	return s.provider == AWS && st.AllPorts(StateUnused)
+}
+
+// inRotation reports whether the target takes traffic, for min_healthy.
+func (s *runState) inRotation(st State) bool {
+	return st.Registered && !st.AllPorts(StateDraining) && !st.AllPorts(StateUnused) && !st.AllPorts(StateUnhealthy)
+}
+
+func selectorOf(t Target, members []Member) string {
+	for _, m := range members {
+		if m.Via != "" && t.Matches(m.Target) {
+			return m.Via
+		}
+	}
+	return ""
+}
+
+func allStates(m Member, state string) bool {
+	if len(m.Health) == 0 {
+		return false
+	}
+	for _, h := range m.Health {
+		if h.State != state {
+			return false
+		}
+	}
+	return true
+}
+
+// act makes the planned changes.
+func (s *runState) act(ctx context.Context, p planned) error {
+	if p.makeFile {
+		if err := os.WriteFile(s.a.HealthFile, []byte("drained by zerodowntime.rolling.lb_drain\n"), 0o644); err != nil {
+			return fmt.Errorf("cannot create health_file %s: %v; the target was left in rotation", s.a.HealthFile, err)
+		}
+		s.fileMade = true
+	}
+	if p.dropFile {
+		if err := os.Remove(s.a.HealthFile); err != nil && !errors.Is(err, os.ErrNotExist) {
+			return fmt.Errorf("cannot remove health_file %s: %v; the target stays out of rotation", s.a.HealthFile, err)
+		}
+		s.fileGone = true
+	}
+	var doneNames []string
+	for _, pr := range s.pools {
+		for _, t := range p.calls[pr] {
+			pctx := WithCounter(ctx, &pr.counter)
+			verb := "deregistering from"
+			if s.op == opRegister {
+				verb = "registering in"
+			}
+			s.m.Progress("%s %s %s (done: %s)", verb, pr.label(), t, orNone(doneNames))
+			var err error
+			if s.op == opDrain {
+				err = pr.pool.Deregister(pctx, t)
+			} else {
+				err = pr.pool.Register(pctx, t, RegisterOpts{UsePrivateIP: s.a.UsePrivateIP})
+			}
+			if err != nil {
+				return s.interrupted(err, fmt.Sprintf("%s %s %s", verb, pr.label(), t))
+			}
+			pr.acted = true
+		}
+		if pr.acted {
+			doneNames = append(doneNames, pr.label())
+		}
+	}
+	return nil
+}
+
+func orNone(names []string) string {
+	if len(names) == 0 {
+		return "none"
+	}
+	return strings.Join(names, ", ")
+}
+
+// wait polls every pool not yet done until each reaches the goal.
+func (s *runState) wait(ctx context.Context, deadline time.Time, timeout time.Duration, opts []wait.Option) error {
+	waitStart := s.now()
+	pending := 0
+	for _, pr := range s.pools {
+		if !pr.done {
+			pending++
+		}
+	}
+	if pending == 0 {
+		return nil
+	}
+	goal := "no longer registered"
+	if s.a.Method == MethodHealth && s.op == opDrain {
+		goal = "unhealthy on every service"
+	}
+	if s.op == opRegister {
+		goal = "healthy"
+	}
+	s.m.Progress("%s; waiting until %s is %s", s.actedSummary(), s.target, goal)
+
+	check := func(ctx context.Context) (wait.Outcome, string, error) {
+		var observed []string
+		for _, pr := range s.pools {
+			if pr.done {
+				continue
+			}
+			ms, err := pr.pool.Members(WithCounter(ctx, &pr.counter))
+			if err != nil {
+				if IsCode(err, CodeUnauthorized, CodeNotFound) {
+					return wait.Failure, "", err
+				}
+				observed = append(observed, fmt.Sprintf("%s: %v", pr.label(), err))
+				continue
+			}
+			st := StateOf(s.target, ms)
+			pr.members, pr.after = ms, st
+			outcome, why := s.accept(pr, st)
+			pr.prev = st
+			switch outcome {
+			case wait.Success:
+				pr.done = true
+				pr.waited = s.now().Sub(waitStart)
+			case wait.Failure:
+				return wait.Failure, why, Errorf(s.provider, CodeUnhealthy, pr.label(), nil, "%s", why)
+			default:
+				observed = append(observed, fmt.Sprintf("%s: %s", pr.label(), st.Describe()))
+			}
+		}
+		if len(observed) == 0 {
+			return wait.Success, "", nil
+		}
+		return wait.Retry, strings.Join(observed, "; "), nil
+	}
+	w := wait.New(check, append([]wait.Option{wait.WithDelay(PollMin, PollMax)}, opts...)...)
+	maxWait := deadline.Sub(s.now())
+	if maxWait <= 0 {
+		maxWait = time.Millisecond
+	}
+	res, err := w.Wait(ctx, maxWait)
+	s.waited = s.now().Sub(waitStart)
+	if err == nil {
+		return nil
+	}
+	var te *wait.TimeoutError
+	var fe *wait.FailureError
+	switch {
+	case errors.As(err, &te), errors.Is(err, context.DeadlineExceeded):
+		return Errorf(s.provider, CodeTimeout, s.pendingLabels(), err, "%s", s.timeoutMsg(timeout, res.Observed))
+	case errors.As(err, &fe) && fe.Err != nil:
+		return fe.Err
+	}
+	return err
+}
+
+// accept is the per-provider acceptor of one observation.
+func (s *runState) accept(pr *poolRun, st State) (wait.Outcome, string) {
+	if s.op == opDrain {
+		if s.drained(pr, st) {
+			return wait.Success, ""
+		}
+		return wait.Retry, ""
+	}
+	if st.Registered && st.AllPorts(StateHealthy) {
+		return wait.Success, ""
+	}
+	if st.Registered && len(st.Health) == 0 && s.provider == Hetzner {
+		s.m.Warn("load balancer %s reports no health for %s (it has no services?); not waiting for health", pr.pool.Name(), s.target)
+		return wait.Success, ""
+	}
+	if s.provider != AWS {
+		// Hetzner marks a new target unhealthy until enough checks passed,
+		// so unhealthy is no verdict there.
+		return wait.Retry, ""
+	}
+	for port, state := range st.Health {
+		reason := st.Reasons[port]
+		turned := pr.prev.Health[port] != state
+		switch {
+		case state == StateUnhealthy && turned:
+			return wait.Failure, fmt.Sprintf("target %s turned unhealthy in %s on port %s (%s); the load balancer's health check fails: check the application and the group's health check settings",
+				s.target, pr.label(), port, orUnknown(reason))
+		case state == StateUnused && !strings.HasPrefix(reason, "Target.NotRegistered"):
+			return wait.Failure, fmt.Sprintf("target %s is registered in %s but unused on port %s (%s); it will not become healthy until that is fixed",
+				s.target, pr.label(), port, orUnknown(reason))
+		}
+	}
+	return wait.Retry, ""
+}
+
+func orUnknown(s string) string {
+	if s == "" {
+		return "no reason given"
+	}
+	return s
+}
+
+func (s *runState) pendingLabels() string {
+	var l []string
+	for _, pr := range s.pools {
+		if !pr.done {
+			l = append(l, pr.label())
+		}
+	}
+	return strings.Join(l, ", ")
+}
+
+func (s *runState) actedSummary() string {
+	var acted []string
+	for _, pr := range s.pools {
+		if pr.acted {
+			acted = append(acted, pr.label())
+		}
+	}
+	switch {
+	case len(acted) > 0 && s.op == opDrain:
+		return "deregistered " + s.target.String() + " from " + strings.Join(acted, ", ")
+	case len(acted) > 0:
+		return "registered " + s.target.String() + " in " + strings.Join(acted, ", ")
+	case s.fileMade:
+		return "created health_file " + s.a.HealthFile
+	case s.fileGone:
+		return "removed health_file " + s.a.HealthFile
+	}
+	return "nothing changed"
+}
+
+func (s *runState) timeoutMsg(timeout time.Duration, observed string) string {
+	var hint string
+	switch {
+	case s.op == opDrain && s.provider == AWS:
+		delay := -1
+		for _, pr := range s.pools {
+			if dt, ok := pr.pool.(DrainTimer); ok && !pr.done {
+				if d, err := dt.DrainDelay(context.Background()); err == nil {
+					delay = max(delay, d)
+				}
+			}
+		}
+		hint = "raise timeout above the group's deregistration_delay"
+		if delay >= 0 {
+			hint += fmt.Sprintf(" (%ds)", delay)
+		}
+		hint += ", or lower the delay if long requests need not finish"
+	case s.op == opDrain && s.a.Method == MethodHealth:
+		hint = "the health checks still pass: make sure the application fails its health check (health_file), and raise timeout above the checks' interval × retries"
+	case s.op == opDrain:
+		hint = "the load balancer still lists the target; raise timeout or check the load balancer's actions"
+	default:
+		hint = "the target does not pass the load balancer's health check: check the application and the health check's port and path, or raise timeout"
+	}
+	goal := "still in rotation"
+	if s.op == opRegister {
+		goal = "not healthy"
+	}
+	return fmt.Sprintf("target %s %s in %s after %s (%s); last observed: %s; %s",
+		s.target, goal, s.pendingLabels(), timeout, s.actedSummary(), orUnknown(observed), hint)
+}
+
+// interrupted words an error of a register/deregister call with what was
+// done before it.
+func (s *runState) interrupted(err error, doing string) error {
+	if errors.Is(err, context.DeadlineExceeded) {
+		return Errorf(s.provider, CodeTimeout, "", err, "timed out %s (%s): %v; raise timeout", doing, s.actedSummary(), err)
+	}
+	return err
+}
+
+// fail turns err into a module failure carrying the result so far.
+func (s *runState) fail(ctx context.Context, err error) (ansible.Result, error) {
+	res := s.result(false)
+	var e *Error
+	if errors.As(err, &e) {
+		return res, &ansible.Error{Msg: e.Msg, Data: map[string]any{"failure": e.Failure()}, Err: err}
+	}
+	if errors.Is(err, context.DeadlineExceeded) && ctx.Err() == nil {
+		return res, &ansible.Error{Msg: fmt.Sprintf("timed out: %v", err), Data: map[string]any{"failure": map[string]any{"provider": s.provider, "code": CodeTimeout, "resource": ""}}, Err: err}
+	}
+	return res, err
+}
+
+// predict is the check-mode result: what a run would do.
+func (s *runState) predict(p planned) ansible.Result {
+	for _, pr := range s.pools {
+		if pr.done {
+			continue
+		}
+		after := pr.before
+		after.Health = map[string]string{}
+		after.Reasons = nil
+		switch {
+		case s.op == opDrain && s.a.Method == MethodHealth:
+			for port := range pr.before.Health {
+				after.Health[port] = StateUnhealthy
+			}
+		case s.op == opDrain:
+			after.Registered, after.Via = false, ""
+		default:
+			after.Registered = true
+			for port := range pr.before.Health {
+				after.Health[port] = StateHealthy
+			}
+		}
+		pr.after = after
+		pr.acted = len(p.calls[pr]) > 0
+	}
+	s.fileMade, s.fileGone = p.makeFile, p.dropFile
+	return s.result(true)
+}
+
+func (s *runState) result(predicted bool) ansible.Result {
+	changed := s.fileMade || s.fileGone
+	var pools []any
+	before, after := map[string]any{}, map[string]any{}
+	for _, pr := range s.pools {
+		pc := pr.acted || !sameState(pr.before, pr.after)
+		changed = changed || pc
+		entry := map[string]any{
+			"kind":         pr.kind,
+			"name":         pr.pool.Name(),
+			"id":           pr.id,
+			"before":       pr.before,
+			"after":        pr.after,
+			"changed":      pc,
+			"waited":       seconds(pr.waited),
+			"api_requests": pr.counter.Load(),
+		}
+		pools = append(pools, entry)
+		before[pr.pool.Name()] = pr.before
+		after[pr.pool.Name()] = pr.after
+	}
+	t := map[string]any{"id": s.target.ID, "type": s.target.Type, "name": s.target.Name, "port": nil}
+	if s.target.Port != 0 {
+		t["port"] = s.target.Port
+	}
+	if s.a.Target == Auto {
+		t["source"] = "metadata"
+	}
+	data := map[string]any{
+		"provider":     s.provider,
+		"method":       s.a.Method,
+		"target":       t,
+		"pools":        pools,
+		"waited":       seconds(s.waited),
+		"elapsed":      seconds(s.now().Sub(s.start)),
+		"api_requests": s.total.Load(),
+	}
+	if s.a.HealthFile != "" {
+		data["health_file"] = s.a.HealthFile
+	}
+	res := ansible.Result{Changed: changed, Data: data}
+	if len(s.pools) > 0 {
+		res.Diff = &ansible.Diff{Before: before, After: after, BeforeHeader: s.target.String() + " before", AfterHeader: s.target.String() + " after"}
+		if predicted {
+			res.Diff.AfterHeader += " (predicted)"
+		}
+	}
+	return res
+}
+
+func sameState(a, b State) bool {
+	if a.Registered != b.Registered || a.Via != b.Via || len(a.Health) != len(b.Health) {
+		return false
+	}
+	for k, v := range a.Health {
+		if b.Health[k] != v {
+			return false
+		}
+	}
+	return true
+}
+
+func seconds(d time.Duration) float64 {
+	return math.Round(d.Seconds()*100) / 100
+}

@@ -1,0 +1,21 @@
+package main
+
+import (
+	"context"
+
+	"github.com/zerodowntime/rolling/modules/internal/ansible"
+	"github.com/zerodowntime/rolling/modules/internal/lb"
+	"github.com/zerodowntime/rolling/modules/internal/lb/providers"
+)
+
+// spec is lb_register's options: the shared load balancer options plus
+// use_private_ip.
+var spec = lb.NewSpec("lb_register", lb.RegisterOptions)
+
+var runner = lb.NewRunner(providers.Open)
+
+// run puts the target into rotation and waits until the load balancer
+// calls it healthy.
+func run(ctx context.Context, m *ansible.Module, a lb.Args) (ansible.Result, error) {
+	return runner.Register(ctx, m, a)
+}
