@@ -98,7 +98,7 @@ class BinaryModuleAction(ActionBase):
 
     def _platform(self, task_vars):
         """Return the platform of the host that will run the module."""
-        override = task_vars.get(PLATFORM_VAR)
+        override = self._var(task_vars, PLATFORM_VAR)
         if override:
             if override not in SUPPORTED_PLATFORMS:
                 raise AnsibleError("%s=%s is not a supported platform; use one of: %s"
@@ -124,6 +124,13 @@ class BinaryModuleAction(ActionBase):
         cache.put(cache_key, platform)
         return platform
 
+    def _var(self, task_vars, name):
+        """Return a task variable, templated (action plugins get them raw)."""
+        value = task_vars.get(name)
+        if value is None:
+            return None
+        return to_text(self._templar.template(value)).strip() or None
+
     def _cache_key(self):
         conn = self._connection
         parts = [conn.transport]
@@ -146,11 +153,10 @@ class BinaryModuleAction(ActionBase):
         self._transfer_data(args_path, json.dumps(module_args))
         self._fixup_perms2([tmpdir, remote_bin, args_path], self._get_remote_user())
 
-        cmd = remote_bin
-        prefix = task_vars.get(EXEC_PREFIX_VAR)
+        cmd = shell.build_module_command(self._compute_environment_string(), None, remote_bin, arg_path=args_path).strip()
+        prefix = self._var(task_vars, EXEC_PREFIX_VAR)
         if prefix:
-            cmd = '%s %s' % (prefix, remote_bin)
-        cmd = shell.build_module_command(self._compute_environment_string(), None, cmd, arg_path=args_path).strip()
+            cmd = cmd.replace(shell.quote(remote_bin), '%s %s' % (prefix, shell.quote(remote_bin)), 1)
         res = self._low_level_execute_command(cmd, sudoable=True)
         data = self._parse_returned_data(res)
         remove_internal_keys(data)

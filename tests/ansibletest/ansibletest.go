@@ -236,7 +236,7 @@ func (e *Collection) run(t testing.TB, dir, bin string, args []string, opts ...O
 	}
 	{
 		if jerr := parseDoc(stdout.String(), &r.doc); jerr != nil {
-			t.Fatalf("ansible-playbook output is not the json callback's document (%v); exit %d\nstdout:\n%s\nstderr:\n%s",
+			t.Fatalf("%s output is not the json callback's document (%v); exit %d\nstdout:\n%s\nstderr:\n%s", bin,
 				jerr, r.ExitCode, stdout.String(), stderr.String())
 		}
 	}
@@ -274,16 +274,13 @@ func (e *Collection) Environ() []string {
 	}
 	return append(env,
 		"ANSIBLE_COLLECTIONS_PATH="+e.CollectionsPath,
-		"ANSIBLE_COLLECTIONS_SCAN_SYS_PATH=false",
-		"ANSIBLE_STDOUT_CALLBACK=json",
-		"ANSIBLE_CALLBACKS_ENABLED=",
+		"ANSIBLE_STDOUT_CALLBACK=ansible.posix.json", // from Debian's ansible package
 		"ANSIBLE_HOST_KEY_CHECKING=false",
 		"ANSIBLE_RETRY_FILES_ENABLED=false",
 		"ANSIBLE_NOCOLOR=1",
 		"ANSIBLE_LOCALHOST_WARNING=false",
 		"ANSIBLE_INVENTORY_UNPARSED_WARNING=false",
 		"ANSIBLE_DEPRECATION_WARNINGS=false",
-		"ANSIBLE_CONFIG=/dev/null",
 	)
 }
 
