@@ -215,3 +215,286 @@ type sentinel string
 func (s sentinel) Error() string { return string(s) }
 
 const errNotCut = sentinel("request completed")
+
+// upWatcher polls HAProxy every 10 ms and records when server first shows UP.
+func upWatcher(t *testing.T, h *haproxytest.HAProxy, backend, server string) (stop func() (time.Time, []string)) {
+	t.Helper()
+	var up time.Time
+	var seen []string
+	quit := make(chan struct{})
+	finished := make(chan struct{})
+	go func() {
+		defer close(finished)
+		for {
+			select {
+			case <-quit:
+				return
+			default:
+			}
+			st := h.ServerStat(t, backend, server)["status"]
+			if len(seen) == 0 || seen[len(seen)-1] != st {
+				seen = append(seen, st)
+			}
+			if up.IsZero() && st == "UP" {
+				up = time.Now()
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+	}()
+	return func() (time.Time, []string) {
+		close(quit)
+		<-finished
+		return up, seen
+	}
+}
+
+func TestReadyWaitsForHealthCheck(t *testing.T) {
+	h, _, _ := twoApps(t, "check inter 500 rise 2 fall 3", haproxytest.Config{})
+	h.Command(t, "set server www/web1 state maint")
+
+	stop := upWatcher(t, h, "www", "web1")
+	start := time.Now()
+	res, end := runModule(t, map[string]any{"socket": h.Socket, "server": "web1", "state": "ready", "timeout": 10})
+	up, seen := stop()
+	mustSucceed(t, res)
+	if up.IsZero() {
+		t.Fatalf("web1 never showed UP; statuses seen %v", seen)
+	}
+	if lag := end.Sub(up); lag > 300*time.Millisecond || lag < -50*time.Millisecond {
+		t.Errorf("module returned %s after HAProxy showed UP, want within 0.3s", lag)
+	}
+	// rise 2, inter 500: two passing checks after the forced DOWN.
+	if d := end.Sub(start); d < 400*time.Millisecond {
+		t.Errorf("module returned after %s, before two checks could pass", d)
+	}
+	for _, st := range seen {
+		if strings.HasPrefix(st, "UP ") {
+			t.Errorf("web1 showed %q: UP before a fresh check passed (statuses %v)", st, seen)
+		}
+	}
+	row := backendRow(t, res, 0)
+	if row["admin_state_after"] != "ready" || row["operational_state_after"] != "up" || row["weight_after"] != 1.0 {
+		t.Errorf("result: %v", row)
+	}
+	t.Logf("statuses %v; UP -> module end %s; total %s", seen, end.Sub(up), end.Sub(start))
+}
+
+func TestReadyNotListeningGetsNoTraffic(t *testing.T) {
+	a2 := haproxytest.StartApp(t, "web2")
+	addr := haproxytest.ReserveAddr(t)
+	h := haproxytest.Start(t, haproxytest.Config{
+		// retries 0: a request routed to web1 fails instead of being
+		// retried elsewhere, so the load sees it.
+		Defaults: []string{"retries 0"},
+		Backends: []haproxytest.Backend{{Name: "www", Servers: []haproxytest.Server{
+			{Name: "web1", Addr: addr, Params: "check inter 200 rise 2 fall 3"},
+			{Name: "web2", Addr: a2.Addr, Params: "check inter 200 rise 2 fall 3"},
+		}}},
+	})
+	h.Command(t, "set server www/web1 state maint")
+
+	l := startLoad(h.Frontend())
+	start := time.Now()
+	res, _ := runModule(t, map[string]any{"socket": h.Socket, "server": "web1", "state": "ready", "timeout": 1})
+	counts := l.end()
+	if res["failed"] != true {
+		t.Fatalf("module succeeded with web1 not listening: %v", res)
+	}
+	if d := time.Since(start); d < time.Second {
+		t.Errorf("module gave up after %s, before its 1s timeout", d)
+	}
+	msg := res["msg"].(string)
+	if !strings.Contains(msg, "www/web1 is DOWN") || !strings.Contains(msg, "Connection refused") {
+		t.Errorf("msg = %q, want the DOWN status and the check's reason", msg)
+	}
+	st := h.ServerStat(t, "www", "web1")
+	if counts["error"] > 0 || st["stot"] != "0" || st["econ"] != "0" {
+		t.Errorf("traffic reached web1 while not listening: load %v, web1 stot %s econ %s", counts, st["stot"], st["econ"])
+	}
+	if st["status"] != "DOWN" || st["weight"] != "1" {
+		t.Errorf("web1 after the timeout: status %q weight %q, want DOWN with its weight back", st["status"], st["weight"])
+	}
+
+	// Now it starts listening: the next run waits for the checks, then it
+	// takes traffic.
+	a1 := haproxytest.StartAppAt(t, "web1", addr)
+	res, _ = runModule(t, map[string]any{"socket": h.Socket, "server": "web1", "state": "ready", "timeout": 5})
+	mustSucceed(t, res)
+	if res["changed"] != false {
+		t.Errorf("second run changed=%v, want false (already ready)", res["changed"])
+	}
+	if w := res["waited"].(float64); w <= 0 {
+		t.Errorf("second run waited %v s, want > 0 (for the health check)", w)
+	}
+	for range 4 {
+		haproxytest.Get(context.Background(), h.Frontend(), "/")
+	}
+	if a1.Hits() == 0 {
+		t.Errorf("web1 takes no traffic after coming UP")
+	}
+	t.Logf("load while not listening: %v", counts)
+}
+
+func TestAutoDetectBackends(t *testing.T) {
+	a3 := haproxytest.StartApp(t, "api1")
+	h, _, _ := twoApps(t, "", haproxytest.Config{Backends: []haproxytest.Backend{
+		{Name: "api", Servers: []haproxytest.Server{{Name: "web1", Addr: a3.Addr}, {Name: "api2", Addr: a3.Addr}}},
+		{Name: "static", Servers: []haproxytest.Server{{Name: "s1", Addr: a3.Addr}}},
+	}})
+	res, _ := runModule(t, map[string]any{"socket": h.Socket, "host": "web1", "state": "disabled"})
+	mustSucceed(t, res)
+	var got []string
+	for i := range res["backends"].([]any) {
+		row := backendRow(t, res, i)
+		got = append(got, row["backend"].(string)+"/"+row["server"].(string)+"="+row["admin_state_after"].(string))
+	}
+	if strings.Join(got, ",") != "www/web1=maint,api/web1=maint" {
+		t.Errorf("backends = %v, want web1 in www and api put in maint", got)
+	}
+	if st := h.ServerStat(t, "api", "api2")["status"]; st != "no check" {
+		t.Errorf("api/api2 status %q: other servers must not change", st)
+	}
+	if res["state"] != "maint" {
+		t.Errorf("state = %v, want maint (disabled is an alias)", res["state"])
+	}
+
+	res, _ = runModule(t, map[string]any{"socket": h.Socket, "host": "web1", "state": "enabled"})
+	mustSucceed(t, res)
+	if st := h.ServerStat(t, "api", "web1")["status"]; st != "no check" {
+		t.Errorf("api/web1 status %q after enabled, want no check", st)
+	}
+}
+
+func TestNotFound(t *testing.T) {
+	h, _, _ := twoApps(t, "", haproxytest.Config{})
+	cases := []struct {
+		name     string
+		params   map[string]any
+		failed   bool
+		code     string
+		contains string
+	}{
+		{"server in no backend", map[string]any{"server": "web9"}, true, "server_not_found", `server "web9" not found in any backend of HAProxy`},
+		{"server not in backend", map[string]any{"server": "web9", "backend": "www"}, true, "server_not_found", `server "web9" not found in backend "www" (its servers: web1, web2)`},
+		{"unknown backend", map[string]any{"server": "web1", "backend": "nope"}, true, "backend_not_found", `backend "nope" not found in HAProxy`},
+		{"skip with warning", map[string]any{"server": "web9", "fail_on_not_found": false}, false, "", ""},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			p := map[string]any{"socket": h.Socket, "state": "drain"}
+			for k, v := range tc.params {
+				p[k] = v
+			}
+			res, _ := runModule(t, p)
+			if res["failed"] != tc.failed {
+				t.Fatalf("failed = %v, want %v: %v", res["failed"], tc.failed, res)
+			}
+			if !tc.failed {
+				if w, _ := res["warnings"].([]any); len(w) != 1 || res["changed"] != false {
+					t.Errorf("want changed=false and one warning, got %v", res)
+				}
+				return
+			}
+			if msg := res["msg"].(string); !strings.Contains(msg, tc.contains) {
+				t.Errorf("msg = %q, want it to contain %q", msg, tc.contains)
+			}
+			if code := res["failure"].(map[string]any)["code"]; code != tc.code {
+				t.Errorf("failure code = %v, want %s", code, tc.code)
+			}
+		})
+	}
+}
+
+func TestOperatorLevelSocket(t *testing.T) {
+	h, _, _ := twoApps(t, "", haproxytest.Config{SocketLevel: "operator"})
+	res, _ := runModule(t, map[string]any{"socket": h.Socket, "server": "web1", "state": "drain"})
+	if res["failed"] != true {
+		t.Fatalf("drain through an operator socket succeeded: %v", res)
+	}
+	msg := res["msg"].(string)
+	if !strings.Contains(msg, "Permission denied") || !strings.Contains(msg, "level admin") {
+		t.Errorf("msg = %q, want HAProxy's answer and the `level admin` advice", msg)
+	}
+	if code := res["failure"].(map[string]any)["code"]; code != "permission_denied" {
+		t.Errorf("failure code = %v", code)
+	}
+	// Reading works at operator level: check mode reports without failing.
+	res, _ = runModule(t, map[string]any{"socket": h.Socket, "server": "web1", "state": "drain", "_ansible_check_mode": true})
+	mustSucceed(t, res)
+}
+
+func TestMasterSocket(t *testing.T) {
+	h, _, _ := twoApps(t, "", haproxytest.Config{MasterWorker: true})
+	for _, tc := range []struct {
+		name   string
+		master any
+	}{{"detected", nil}, {"declared", true}} {
+		t.Run(tc.name, func(t *testing.T) {
+			p := map[string]any{"socket": h.MasterSocket, "server": "web1", "state": "drain"}
+			if tc.master != nil {
+				p["master_socket"] = tc.master
+			}
+			res, _ := runModule(t, p)
+			mustSucceed(t, res)
+			if st := h.ServerStat(t, "www", "web1")["status"]; st != "DRAIN" {
+				t.Errorf("status %q after drain through the master socket", st)
+			}
+			p["state"] = "ready"
+			res, _ = runModule(t, p)
+			mustSucceed(t, res)
+
+			// Errors come back although the master CLI has no severity output.
+			p["server"] = "web9"
+			p["backend"] = "www"
+			res, _ = runModule(t, p)
+			if res["failed"] != true || !strings.Contains(res["msg"].(string), "not found") {
+				t.Errorf("unknown server through the master socket: %v", res)
+			}
+		})
+	}
+	res, _ := runModule(t, map[string]any{"socket": h.MasterSocket, "server": "web1", "state": "drain", "master_socket": false})
+	if res["failed"] != true || !strings.Contains(res["msg"].(string), "master CLI socket") {
+		t.Errorf("master_socket: false on a master socket: %v", res)
+	}
+}
+
+func TestIdempotenceAndCheckMode(t *testing.T) {
+	h, _, _ := twoApps(t, "check inter 200 rise 1 fall 1", haproxytest.Config{})
+	drain := map[string]any{"socket": h.Socket, "server": "web1", "backend": "www", "state": "drain", "weight": "50%", "_ansible_diff": true}
+
+	check := map[string]any{"_ansible_check_mode": true}
+	for k, v := range drain {
+		check[k] = v
+	}
+	res, _ := runModule(t, check)
+	mustSucceed(t, res)
+	if res["changed"] != true || h.ServerStat(t, "www", "web1")["status"] != "UP" {
+		t.Errorf("check mode: changed=%v, status %q; want changed=true and nothing done", res["changed"], h.ServerStat(t, "www", "web1")["status"])
+	}
+	diff := res["diff"].(map[string]any)
+	if b, a := diff["before"].(map[string]any)["www/web1"], diff["after"].(map[string]any)["www/web1"]; b.(map[string]any)["state"] != "ready" || a.(map[string]any)["state"] != "drain" {
+		t.Errorf("check mode diff: %v", diff)
+	}
+
+	res, _ = runModule(t, drain)
+	mustSucceed(t, res)
+	row := backendRow(t, res, 0)
+	if res["changed"] != true || row["admin_state_after"] != "drain" || row["weight_before"] != 1.0 || row["weight_after"] != 0.0 {
+		// 50% of an initial weight of 1 is 0 in HAProxy's integer arithmetic.
+		t.Errorf("apply: %v", res)
+	}
+
+	start := time.Now()
+	res, _ = runModule(t, drain)
+	mustSucceed(t, res)
+	if res["changed"] != false {
+		t.Errorf("re-apply changed=%v, want false: %v", res["changed"], backendRow(t, res, 0)["changes"])
+	}
+	if d := time.Since(start); d > 200*time.Millisecond {
+		t.Errorf("re-apply took %s, want no waiting", d)
+	}
+	res, _ = runModule(t, check)
+	if res["changed"] != false {
+		t.Errorf("check mode after apply: changed=%v", res["changed"])
+	}
+}

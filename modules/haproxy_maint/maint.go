@@ -562,7 +562,9 @@ func reached(t *target, s haproxy.Stat, want haproxy.AdminState) (bool, string, 
 		return false, fmt.Sprintf("%s has %d sessions, %d queued", t.key(), s.Sessions, s.Queued), nil
 	}
 	switch {
-	case s.Status == "UP" || strings.HasPrefix(s.Status, "UP ") || s.Status == "no check":
+	case s.Status == "UP" || s.Status == "no check":
+		// Not "UP 1/3": that is a server failing checks, or one that left
+		// maintenance without a check yet.
 		return true, "", nil
 	case strings.HasPrefix(s.Status, "MAINT"):
 		// Someone else put it back in maintenance, or it follows a tracked
@@ -576,8 +578,11 @@ func checkText(s haproxy.Stat) string {
 	if s.CheckStatus == "" {
 		return ""
 	}
-	if s.CheckDesc != "" {
-		return fmt.Sprintf(", last check %s (%s)", s.CheckStatus, s.CheckDesc)
+	switch {
+	case s.CheckDesc != "" && s.CheckInfo != "":
+		return fmt.Sprintf(", last check %s: %s (%s)", s.CheckStatus, s.CheckDesc, s.CheckInfo)
+	case s.CheckDesc != "":
+		return fmt.Sprintf(", last check %s: %s", s.CheckStatus, s.CheckDesc)
 	}
 	return ", last check " + s.CheckStatus
 }
