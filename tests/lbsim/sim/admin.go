@@ -127,9 +127,9 @@ type AWSState struct {
 
 // TargetGroupState is one target group.
 type TargetGroupState struct {
-	ARN     string             `json:"arn"`
-	Name    string             `json:"name"`
-	Targets []AWSTargetState   `json:"targets"`
+	ARN     string           `json:"arn"`
+	Name    string           `json:"name"`
+	Targets []AWSTargetState `json:"targets"`
 }
 
 // AWSTargetState is one registered or draining target.

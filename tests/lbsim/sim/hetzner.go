@@ -27,7 +27,6 @@ func (s *Sim) hetznerHandler() http.Handler {
 	route("POST /v1/load_balancers/{id}/actions/remove_target", s.hzRemoveTarget)
 	route("GET /v1/load_balancers/{id}/actions", s.hzListLBActions)
 	route("GET /v1/load_balancers/{id}/actions/{action_id}", s.hzGetLBAction)
-	route("GET /v1/load_balancers/actions/{action_id}", s.hzGetAction)
 	route("GET /v1/actions", s.hzListActions)
 	route("GET /v1/actions/{action_id}", s.hzGetAction)
 	route("GET /v1/servers", s.hzListServers)

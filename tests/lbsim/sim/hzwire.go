@@ -85,8 +85,8 @@ type hzLoadBalancer struct {
 	Protection       hzProtection      `json:"protection"`
 	Labels           map[string]string `json:"labels"`
 	Created          string            `json:"created"`
-	Services         []hzServiceJSON       `json:"services"`
-	Targets          []hzTargetJSON        `json:"targets"`
+	Services         []hzServiceJSON   `json:"services"`
+	Targets          []hzTargetJSON    `json:"targets"`
 	Algorithm        hzAlgorithm       `json:"algorithm"`
 	OutgoingTraffic  *uint64           `json:"outgoing_traffic"`
 	IngoingTraffic   *uint64           `json:"ingoing_traffic"`
@@ -159,7 +159,7 @@ type hzTargetJSON struct {
 	IP            *hzTargetIP       `json:"ip,omitempty"`
 	HealthStatus  []hzHealthStatus  `json:"health_status,omitempty"`
 	UsePrivateIP  *bool             `json:"use_private_ip,omitempty"`
-	Targets       *[]hzTargetJSON       `json:"targets,omitempty"`
+	Targets       *[]hzTargetJSON   `json:"targets,omitempty"`
 }
 
 type hzTargetServer struct {
