@@ -48,8 +48,8 @@ options:
     type: str
   expect_json:
     description:
-      - Dotted paths into a JSON body and the values expected there, such as
-        C({"version": "v2", "build.commit": "abc1234", "items.0.ready": true}).
+      - 'Dotted paths into a JSON body and the values expected there, such as
+        C({"version": "v2", "build.commit": "abc1234", "items.0.ready": true}).'
       - A quoted scalar matches a JSON number or string of the same text.
     type: dict
   expect_headers:
@@ -79,6 +79,7 @@ options:
     description: Password for HTTP basic authentication. Never returned or logged.
     type: str
     aliases: [password]
+    no_log: true
   validate_certs:
     description: Verify the server's TLS certificate. Turning it off yields a warning.
     type: bool
