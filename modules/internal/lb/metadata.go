@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"net/http"
 	"strconv"
 	"strings"
 	"time"
@@ -13,23 +12,31 @@ import (
 	"github.com/hetznercloud/hcloud-go/v2/hcloud/metadata"
 )
 
-// Default metadata service addresses, as the providers' SDKs use them.
+// MetadataURL is the default metadata service address of both providers.
+// metadata_url takes the same form: the service's base URL; for Hetzner the
+// module adds HetznerMetadataPath unless the URL already has a /hetzner/
+// path.
 const (
-	HetznerMetadataURL = "http://169.254.169.254/hetzner/v1/metadata"
-	AWSMetadataURL     = "http://169.254.169.254"
+	MetadataURL         = "http://169.254.169.254"
+	HetznerMetadataPath = "/hetzner/v1/metadata"
 )
 
 // metadataTimeout bounds one metadata lookup; the services answer from the
 // host itself, so anything slower means there is none.
 const metadataTimeout = 5 * time.Second
 
-// HetznerServerID asks the Hetzner metadata service at url (the metadata
-// root, ".../hetzner/v1/metadata") for the server's own id.
-func HetznerServerID(ctx context.Context, url string, hc *http.Client) (string, error) {
+// HetznerServerID asks the Hetzner metadata service at url (the service's
+// base URL, or its metadata root ".../hetzner/v1/metadata") for the server's
+// own id.
+func HetznerServerID(ctx context.Context, url string) (string, error) {
 	if url == "" {
-		url = HetznerMetadataURL
+		url = MetadataURL
 	}
-	c := metadata.NewClient(metadata.WithEndpoint(strings.TrimRight(url, "/")), metadata.WithHTTPClient(hc), metadata.WithTimeout(metadataTimeout))
+	url = strings.TrimRight(url, "/")
+	if !strings.Contains(url, "/hetzner/") {
+		url += HetznerMetadataPath
+	}
+	c := metadata.NewClient(metadata.WithEndpoint(strings.TrimRight(url, "/")), metadata.WithTimeout(metadataTimeout))
 	ctx, cancel := context.WithTimeout(ctx, metadataTimeout)
 	defer cancel()
 	id, err := c.InstanceIDWithContext(ctx)
@@ -41,13 +48,12 @@ func HetznerServerID(ctx context.Context, url string, hc *http.Client) (string, 
 
 // AWSMetadata asks the EC2 instance metadata service at url (IMDSv2, with a
 // session token) for path, e.g. "instance-id" or "local-ipv4".
-func AWSMetadata(ctx context.Context, url, path string, hc *http.Client) (string, error) {
+func AWSMetadata(ctx context.Context, url, path string) (string, error) {
 	if url == "" {
-		url = AWSMetadataURL
+		url = MetadataURL
 	}
 	c := imds.New(imds.Options{
-		Endpoint:   strings.TrimRight(url, "/"),
-		HTTPClient: hc,
+		Endpoint: strings.TrimRight(url, "/"),
 		// Asked for explicitly with target: auto, so AWS_EC2_METADATA_DISABLED
 		// (meant for credential probing) does not apply.
 		ClientEnableState: imds.ClientEnabled,
@@ -71,8 +77,8 @@ func AWSMetadata(ctx context.Context, url, path string, hc *http.Client) (string
 }
 
 // AWSRegion asks IMDS for the instance's region.
-func AWSRegion(ctx context.Context, url string, hc *http.Client) (string, error) {
-	return AWSMetadata(ctx, url, "placement/region", hc)
+func AWSRegion(ctx context.Context, url string) (string, error) {
+	return AWSMetadata(ctx, url, "placement/region")
 }
 
 func metadataError(provider, url, what string, err error) error {

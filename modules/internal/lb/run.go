@@ -31,9 +31,6 @@ type Runner struct {
 	open     Opener
 	waitOpts []wait.Option
 	now      func() time.Time
-	// metadataHTTP is the client for metadata lookups (not counted as API
-	// requests).
-	metadataHTTP *http.Client
 }
 
 // RunnerOption configures a Runner.
@@ -65,7 +62,7 @@ const (
 
 // NewRunner returns a Runner that opens providers with open.
 func NewRunner(open Opener, opts ...RunnerOption) *Runner {
-	r := &Runner{open: open, now: time.Now, metadataHTTP: &http.Client{}}
+	r := &Runner{open: open, now: time.Now}
 	for _, o := range opts {
 		o(r)
 	}
@@ -223,13 +220,13 @@ func (r *Runner) resolveTarget(ctx context.Context, a Args, pools []Pool) (Targe
 	var err error
 	switch a.Provider {
 	case Hetzner:
-		t.ID, err = HetznerServerID(ctx, a.MetadataURL, r.metadataHTTP)
+		t.ID, err = HetznerServerID(ctx, a.MetadataURL)
 	case AWS:
 		path := "instance-id"
 		if t.Type == TypeIP {
 			path = "local-ipv4"
 		}
-		t.ID, err = AWSMetadata(ctx, a.MetadataURL, path, r.metadataHTTP)
+		t.ID, err = AWSMetadata(ctx, a.MetadataURL, path)
 	}
 	return t, err
 }

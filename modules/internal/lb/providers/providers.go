@@ -5,6 +5,8 @@ import (
 	"context"
 	"fmt"
 
+	"github.com/aws/aws-sdk-go-v2/aws/retry"
+
 	"github.com/zerodowntime/rolling/modules/internal/ansible"
 	"github.com/zerodowntime/rolling/modules/internal/lb"
 	"github.com/zerodowntime/rolling/modules/internal/lb/awselb"
@@ -12,7 +14,22 @@ import (
 )
 
 // Open is an lb.Opener for provider hetzner and aws.
-func Open(ctx context.Context, m *ansible.Module, a lb.Args, env lb.Env) (lb.Provider, error) {
+var Open = New(Options{})
+
+// Options are test hooks of the providers.
+type Options struct {
+	Hetzner    []hetzner.Option
+	AWSBackoff retry.BackoffDelayer
+}
+
+// New returns an lb.Opener with the given options.
+func New(o Options) lb.Opener {
+	return func(ctx context.Context, m *ansible.Module, a lb.Args, env lb.Env) (lb.Provider, error) {
+		return open(ctx, m, a, env, o)
+	}
+}
+
+func open(ctx context.Context, m *ansible.Module, a lb.Args, env lb.Env, o Options) (lb.Provider, error) {
 	switch a.Provider {
 	case lb.Hetzner:
 		var opts []hetzner.Option
@@ -20,12 +37,13 @@ func Open(ctx context.Context, m *ansible.Module, a lb.Args, env lb.Env) (lb.Pro
 			opts = append(opts, hetzner.WithEndpoint(a.Endpoint))
 		}
 		opts = append(opts, hetzner.WithHTTPClient(env.HTTP))
+		opts = append(opts, o.Hetzner...)
 		return &hetznerProvider{c: hetzner.New(a.APIToken, opts...), a: a}, nil
 	case lb.AWS:
 		cfg, creds, err := awselb.LoadConfig(ctx, awselb.ConfigOpts{
 			Region: a.Region, Profile: a.Profile,
 			AccessKey: a.AccessKey, SecretKey: a.SecretKey, SessionToken: a.SessionToken,
-			HTTPClient: env.HTTP, MetadataURL: a.MetadataURL,
+			HTTPClient: env.HTTP, MetadataURL: a.MetadataURL, Backoff: o.AWSBackoff,
 		})
 		// Credentials from the environment or a profile are secrets too.
 		m.AddSecret(creds.SecretAccessKey)
@@ -34,7 +52,7 @@ func Open(ctx context.Context, m *ansible.Module, a lb.Args, env lb.Env) (lb.Pro
 			return nil, err
 		}
 		if cfg.Region == "" && a.Target == lb.Auto {
-			if r, err := lb.AWSRegion(ctx, a.MetadataURL, nil); err == nil {
+			if r, err := lb.AWSRegion(ctx, a.MetadataURL); err == nil {
 				cfg.Region = r
 			}
 		}
