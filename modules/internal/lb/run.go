@@ -18,8 +18,9 @@ import (
 // Env is what a provider gets besides the options: the counted HTTP client,
 // and hooks for tests.
 type Env struct {
-	HTTP  *http.Client
-	Total *Counter
+	HTTP     *http.Client // counted, TLS as validate_certs says
+	Total    *Counter
+	Insecure bool // validate_certs: false
 }
 
 // Opener builds the provider named in a.Provider.
@@ -128,7 +129,7 @@ func (r *Runner) run(ctx context.Context, m *ansible.Module, a Args, o op) (ansi
 	if !a.ValidateCerts {
 		m.Warn("validate_certs is false: the TLS certificate of the %s API is not verified, so anyone on the network path can read the credentials and fake the load balancer's answers", a.Provider)
 	}
-	env := Env{HTTP: NewHTTPClient(!a.ValidateCerts, s.total), Total: s.total}
+	env := Env{HTTP: NewHTTPClient(!a.ValidateCerts, s.total), Total: s.total, Insecure: !a.ValidateCerts}
 
 	// Lookups run under a provisional deadline until the pools tell the
 	// default timeout.
@@ -246,8 +247,12 @@ func groupType(pools []Pool) string {
 	return TypeInstance
 }
 
-// checkKnown tells an unknown target from one that is merely absent.
+// checkKnown tells an unknown target from one that is merely absent. A
+// registration finds out by itself, unless in check mode.
 func (s *runState) checkKnown(ctx context.Context) error {
+	if s.op == opRegister && !s.m.CheckMode {
+		return nil
+	}
 	for _, pr := range s.pools {
 		if pr.before.Registered {
 			return nil

@@ -52,7 +52,26 @@ func (t *CountingTransport) RoundTrip(req *http.Request) (*http.Response, error)
 // unless insecure, requests counted in total, no overall timeout (the
 // module's context bounds every call).
 func NewHTTPClient(insecure bool, total *Counter) *http.Client {
-	tr := &http.Transport{
+	return WrapTransport(NewTransport(), insecure, total)
+}
+
+// WrapTransport returns a client over tr (which it changes) that counts
+// requests in total and skips TLS verification if insecure.
+func WrapTransport(tr *http.Transport, insecure bool, total *Counter) *http.Client {
+	if insecure {
+		if tr.TLSClientConfig == nil {
+			tr.TLSClientConfig = &tls.Config{}
+		} else {
+			tr.TLSClientConfig = tr.TLSClientConfig.Clone()
+		}
+		tr.TLSClientConfig.InsecureSkipVerify = true //nolint:gosec // validate_certs: false, with a warning
+	}
+	return &http.Client{Transport: &CountingTransport{Base: tr, Total: total}}
+}
+
+// NewTransport returns the HTTP transport the providers start from.
+func NewTransport() *http.Transport {
+	return &http.Transport{
 		Proxy:                 http.ProxyFromEnvironment,
 		DialContext:           (&net.Dialer{Timeout: 10 * time.Second, KeepAlive: 30 * time.Second}).DialContext,
 		ForceAttemptHTTP2:     true,
@@ -61,8 +80,4 @@ func NewHTTPClient(insecure bool, total *Counter) *http.Client {
 		TLSHandshakeTimeout:   10 * time.Second,
 		ResponseHeaderTimeout: 60 * time.Second,
 	}
-	if insecure {
-		tr.TLSClientConfig = &tls.Config{InsecureSkipVerify: true} //nolint:gosec // validate_certs: false, with a warning
-	}
-	return &http.Client{Transport: &CountingTransport{Base: tr, Total: total}}
 }

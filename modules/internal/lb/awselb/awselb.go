@@ -15,6 +15,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/aws/ratelimit"
 	"github.com/aws/aws-sdk-go-v2/aws/retry"
+	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
 	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	elbv2 "github.com/aws/aws-sdk-go-v2/service/elasticloadbalancingv2"
@@ -48,7 +49,9 @@ type ConfigOpts struct {
 	AccessKey    string
 	SecretKey    string
 	SessionToken string
-	HTTPClient   *http.Client
+	// HTTPClient wraps the SDK's transport (which carries AWS_CA_BUNDLE or
+	// the profile's ca_bundle) into the client the API calls use.
+	HTTPClient func(*http.Transport) *http.Client
 	// MetadataURL points the SDK's instance-role credentials at another
 	// metadata service.
 	MetadataURL string
@@ -78,9 +81,6 @@ func LoadConfig(ctx context.Context, o ConfigOpts) (aws.Config, aws.Credentials,
 			})
 		}),
 	}
-	if o.HTTPClient != nil {
-		opts = append(opts, config.WithHTTPClient(o.HTTPClient))
-	}
 	if o.Region != "" {
 		opts = append(opts, config.WithRegion(o.Region))
 	}
@@ -100,6 +100,13 @@ func LoadConfig(ctx context.Context, o ConfigOpts) (aws.Config, aws.Credentials,
 				"cannot load AWS profile %q: %v; check ~/.aws/config and ~/.aws/credentials, or give access_key and secret_key", o.Profile, err)
 		}
 		return cfg, aws.Credentials{}, lb.Errorf(lb.AWS, "config", "", err, "cannot load the AWS configuration: %v", err)
+	}
+	if o.HTTPClient != nil {
+		tr := lb.NewTransport()
+		if bc, ok := cfg.HTTPClient.(*awshttp.BuildableClient); ok {
+			tr = bc.GetTransport()
+		}
+		cfg.HTTPClient = o.HTTPClient(tr)
 	}
 	creds, err := cfg.Credentials.Retrieve(ctx)
 	if err != nil {

@@ -4,6 +4,7 @@ package providers
 import (
 	"context"
 	"fmt"
+	"net/http"
 
 	"github.com/aws/aws-sdk-go-v2/aws/retry"
 
@@ -42,8 +43,9 @@ func open(ctx context.Context, m *ansible.Module, a lb.Args, env lb.Env, o Optio
 	case lb.AWS:
 		cfg, creds, err := awselb.LoadConfig(ctx, awselb.ConfigOpts{
 			Region: a.Region, Profile: a.Profile,
-			AccessKey: a.AccessKey, SecretKey: a.SecretKey, SessionToken: a.SessionToken,
-			HTTPClient: env.HTTP, MetadataURL: a.MetadataURL, Backoff: o.AWSBackoff,
+			HTTPClient: func(tr *http.Transport) *http.Client { return lb.WrapTransport(tr, env.Insecure, env.Total) },
+			AccessKey:  a.AccessKey, SecretKey: a.SecretKey, SessionToken: a.SessionToken,
+			MetadataURL: a.MetadataURL, Backoff: o.AWSBackoff,
 		})
 		// Credentials from the environment or a profile are secrets too.
 		m.AddSecret(creds.SecretAccessKey)
