@@ -16,6 +16,12 @@ import (
 
 // Tests against a real HAProxy started by haproxytest.
 
+func skipShort(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts a real HAProxy; not in -short mode")
+	}
+}
+
 // runModule runs the module on params as Ansible would and returns the
 // decoded result and when it ended.
 func runModule(t *testing.T, params map[string]any) (map[string]any, time.Time) {
@@ -53,6 +59,7 @@ func backendRow(t *testing.T, res map[string]any, i int) map[string]any {
 // twoApps starts web1 and web2 behind backend www.
 func twoApps(t *testing.T, params string, cfg haproxytest.Config) (*haproxytest.HAProxy, *haproxytest.App, *haproxytest.App) {
 	t.Helper()
+	skipShort(t)
 	a1 := haproxytest.StartApp(t, "web1")
 	a2 := haproxytest.StartApp(t, "web2")
 	cfg.Backends = append([]haproxytest.Backend{{Name: "www", Servers: []haproxytest.Server{
@@ -280,6 +287,7 @@ func TestReadyWaitsForHealthCheck(t *testing.T) {
 }
 
 func TestReadyNotListeningGetsNoTraffic(t *testing.T) {
+	skipShort(t)
 	a2 := haproxytest.StartApp(t, "web2")
 	addr := haproxytest.ReserveAddr(t)
 	h := haproxytest.Start(t, haproxytest.Config{

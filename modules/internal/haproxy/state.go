@@ -277,7 +277,8 @@ type Stat struct {
 	Server      string
 	Status      string // UP, DOWN, DRAIN, MAINT, no check, UP 1/3, ...
 	CheckStatus string // L4OK, L7STS, ... without the "* " of a running check
-	CheckDesc   string // "Connection refused", "Layer4 check passed"
+	CheckDesc   string // "Layer4 connection problem"
+	CheckInfo   string // last_chk: "Connection refused", "HTTP status check returned code <3C>503<3E>"
 	Sessions    int    // scur
 	Queued      int    // qcur
 	Total       int    // stot
@@ -340,6 +341,7 @@ func parseStat(out string) ([]Stat, error) {
 			Status:      get("status"),
 			CheckStatus: strings.TrimPrefix(get("check_status"), "* "),
 			CheckDesc:   get("check_desc"),
+			CheckInfo:   get("last_chk"),
 			Sessions:    num("scur"),
 			Queued:      num("qcur"),
 			Total:       num("stot"),
