@@ -1,0 +1,254 @@
+# -*- coding: utf-8 -*-
+# Copyright: zerodowntime.rolling contributors
+# Apache License 2.0 (see the collection's LICENSE)
+# Documentation only: the module is a Go binary run by plugins/action/lb_drain.py.
+
+from __future__ import annotations
+
+DOCUMENTATION = r'''
+module: lb_drain
+short_description: Take a target out of a load balancer and wait until it carries no traffic
+version_added: 0.1.0
+description:
+  - Takes a target out of rotation and waits until it carries no traffic, for Hetzner Cloud load
+    balancers and AWS ELBv2 target groups.
+  - Hetzner, I(method=remove) (default) removes the target and waits for the action;
+    I(method=health) keeps it and waits until every service's health check calls it unhealthy,
+    creating I(health_file) first.
+  - AWS deregisters the target from every target group and waits until it is no longer
+    registered in any of them, i.e. until draining (C(deregistration_delay)) is over.
+  - Refuses to drain when fewer than I(min_healthy) other targets are healthy.
+  - An already drained target gives C(changed=false) without waiting.
+  - Runs as a static Go binary picked for the host's platform; the host needs no Python
+    packages, no SDK and no CLI.
+author: zerodowntime.rolling contributors
+extends_documentation_fragment:
+  - zerodowntime.rolling.hetzner
+  - zerodowntime.rolling.aws
+options:
+  provider:
+    description: Which load balancer API to use.
+    type: str
+    required: true
+    choices: [hetzner, aws]
+  target:
+    description:
+      - The target to work on. With I(provider=hetzner), a server name or id
+        (I(target_type=server)) or an IP address (I(target_type=ip)). With I(provider=aws), an
+        instance id, or an IP address for target groups of type C(ip).
+      - C(auto) asks the metadata service of the host the module runs on for its own id
+        (Hetzner C(instance-id); AWS IMDSv2 C(instance-id), or C(local-ipv4) for C(ip) target groups).
+    type: str
+    required: true
+  target_type:
+    description:
+      - With I(provider=hetzner), whether I(target) is a server or an IP target.
+      - Ignored with I(provider=aws), where the target group's target type decides.
+    type: str
+    default: server
+    choices: [server, ip]
+  target_port:
+    description:
+      - AWS only. The port the target is registered on, when it differs from the group's port.
+      - When not given, lb_drain deregisters the target on every port it is registered on, and
+        lb_register registers it on the group's port.
+    type: int
+  timeout:
+    description:
+      - Seconds the whole module may take, lookups and waiting included.
+      - When not given, 300; for lb_drain with I(provider=aws), the largest
+        C(deregistration_delay.timeout_seconds) of the target groups plus 60.
+    type: int
+  metadata_url:
+    description:
+      - Base URL of the metadata service used with I(target=auto), instead of
+        C(http://169.254.169.254). For Hetzner, C(/hetzner/v1/metadata) is added unless the URL
+        already has a C(/hetzner/) path.
+      - Taken from the E(ZDT_METADATA_URL) environment variable when not given.
+    type: str
+  validate_certs:
+    description:
+      - Verify the TLS certificates of the API. Turning this off draws a warning.
+    type: bool
+    default: true
+  method:
+    description:
+      - Hetzner only. C(remove) removes the target from the load balancer (lb_drain) or adds it
+        (lb_register), waiting for the action.
+      - C(health) leaves the target in the load balancer and waits until the load balancer's
+        health checks call it unhealthy (lb_drain) or healthy (lb_register) on every service.
+        Targets that come from a label selector can only be drained this way.
+    type: str
+    default: remove
+    choices: [remove, health]
+  health_file:
+    description:
+      - With I(method=health), a file the application's health check looks for. lb_drain creates it
+        before waiting; lb_register removes it. The module must then run on the target itself.
+    type: path
+  min_healthy:
+    description:
+      - Refuse to drain when fewer than this many other targets are healthy in a load balancer or
+        target group the target is in rotation in, so a rollout never takes the last healthy
+        server out. C(0) turns the check off.
+    type: int
+    default: 1
+attributes:
+  check_mode:
+    support: partial
+    description: Looks up the load balancer and the target and reports what would change (and refuses on I(min_healthy)), without changing or waiting.
+  diff_mode:
+    support: full
+    description: Shows the target's membership and health in each load balancer or target group, before and after.
+  platform:
+    platforms: [linux, darwin]
+notes:
+  - The default I(timeout) for AWS follows the target groups' deregistration delay, which AWS
+    ends early once no request is in flight.
+  - Hetzner has no draining state; a removed target gets no new connections. Use I(method=health)
+    when the application should finish requests first, or for label-selector targets.
+  - Polls start after 250 ms and back off to 3 s. Hetzner's rate limit (3600 requests an hour
+    per project) is honoured; AWS throttling and 5xx answers are retried within I(timeout).
+seealso:
+  - module: zerodowntime.rolling.lb_register
+  - module: community.aws.elb_target
+  - module: hetzner.hcloud.load_balancer_target
+'''
+
+EXAMPLES = r'''
+- name: Take this host out of the Hetzner load balancer
+  zerodowntime.rolling.lb_drain:
+    provider: hetzner
+    load_balancer: web-lb
+    target: auto
+  # api_token from HCLOUD_TOKEN
+
+- name: Let the health check drain a server that comes from a label selector
+  zerodowntime.rolling.lb_drain:
+    provider: hetzner
+    load_balancer: web-lb
+    target: "{{ inventory_hostname }}"
+    method: health
+    health_file: /srv/app/maintenance
+    timeout: 120
+
+- name: Deregister the instance from two target groups and wait out draining
+  zerodowntime.rolling.lb_drain:
+    provider: aws
+    region: eu-central-1
+    target_group_names: [web, api]
+    target: auto
+    min_healthy: 2
+  register: drained
+
+- name: Show how long draining took
+  ansible.builtin.debug:
+    msg: "{{ drained.pools | map(attribute='waited') | list }}"
+'''
+
+RETURN = r'''
+provider:
+  description: The provider used.
+  returned: always
+  type: str
+  sample: aws
+method:
+  description: The method used (always C(remove) for aws).
+  returned: always
+  type: str
+  sample: remove
+target:
+  description: The target as resolved.
+  returned: always
+  type: dict
+  contains:
+    id:
+      description: Server id, instance id or IP.
+      type: str
+      sample: i-0abc1234def567890
+    type:
+      description: C(server), C(ip) or C(instance).
+      type: str
+    name:
+      description: Server name (Hetzner), when known.
+      type: str
+    port:
+      description: I(target_port), if given.
+      type: int
+    source:
+      description: C(metadata) when I(target=auto).
+      type: str
+pools:
+  description: One entry per load balancer (hetzner) or target group (aws).
+  returned: when the load balancer or target groups were found
+  type: list
+  elements: dict
+  contains:
+    kind:
+      description: C(load_balancer) or C(target_group).
+      type: str
+    name:
+      description: Load balancer or target group name.
+      type: str
+    id:
+      description: Load balancer id or target group ARN.
+      type: str
+    before:
+      description:
+        - The target's state before the module acted. C(registered); C(via) (the label selector
+          it came from, if any); C(health), a dict of port to state (Hetzner C(healthy),
+          C(unhealthy), C(unknown) per service listen port; AWS C(initial), C(healthy),
+          C(unhealthy), C(draining), C(unused), C(unavailable) per target port); C(reasons),
+          port to reason code and description when not healthy; C(healthy_others), the number of
+          other targets healthy on every port; C(targets), all targets.
+      type: dict
+      sample: {registered: true, health: {"80": healthy}, healthy_others: 2, targets: 3}
+    after:
+      description: The same after the module finished (predicted in check mode).
+      type: dict
+      sample: {registered: false, health: {}, healthy_others: 2, targets: 2}
+    changed:
+      description: Whether the target's state in this pool changed.
+      type: bool
+    waited:
+      description: Seconds from the change until this pool reached the wanted state.
+      type: float
+    api_requests:
+      description: HTTP requests made to the API for this pool, retries included.
+      type: int
+waited:
+  description: Seconds spent waiting for the wanted state.
+  returned: always
+  type: float
+  sample: 12.4
+elapsed:
+  description: Seconds the module ran.
+  returned: always
+  type: float
+api_requests:
+  description: HTTP requests made to the provider's API, lookups and retries included.
+  returned: always
+  type: int
+  sample: 7
+health_file:
+  description: The I(health_file) used.
+  returned: when I(health_file) is given
+  type: str
+failure:
+  description: On failure, what failed.
+  returned: on provider errors, timeouts and refusals
+  type: dict
+  contains:
+    provider:
+      description: C(hetzner) or C(aws).
+      type: str
+    code:
+      description:
+        - The provider's error code (such as C(unauthorized), C(locked), C(TargetGroupNotFound)),
+          or C(not_found), C(target_unknown), C(unauthorized), C(throttled), C(timeout),
+          C(min_healthy), C(unhealthy), C(unsupported), C(metadata_unavailable).
+      type: str
+    resource:
+      description: The object concerned, such as C(load_balancer web-lb).
+      type: str
+'''
