@@ -119,6 +119,7 @@ type runState struct {
 	waited   time.Duration
 	fileMade bool
 	fileGone bool
+	actStart time.Time // waits are measured from the first change
 }
 
 func (r *Runner) run(ctx context.Context, m *ansible.Module, a Args, o op) (ansible.Result, error) {
@@ -194,6 +195,7 @@ func (r *Runner) run(ctx context.Context, m *ansible.Module, a Args, o op) (ansi
 	if m.CheckMode {
 		return s.predict(plan), nil
 	}
+	s.actStart = s.now()
 	if err := s.act(runCtx, plan); err != nil {
 		return s.fail(ctx, err)
 	}
@@ -454,7 +456,7 @@ func orNone(names []string) string {
 
 // wait polls every pool not yet done until each reaches the goal.
 func (s *runState) wait(ctx context.Context, deadline time.Time, timeout time.Duration, opts []wait.Option) error {
-	waitStart := s.now()
+	waitStart := s.actStart
 	pending := 0
 	for _, pr := range s.pools {
 		if !pr.done {

@@ -1,0 +1,368 @@
+package providers_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/zerodowntime/rolling/modules/internal/ansible"
+	"github.com/zerodowntime/rolling/modules/internal/lb"
+	"github.com/zerodowntime/rolling/modules/internal/lb/providers"
+	"github.com/zerodowntime/rolling/tests/lbsim/sim"
+	"github.com/zerodowntime/rolling/tests/lbsim/sim/simtest"
+)
+
+const (
+	simToken  = "lbsim-test-token-0123456789abcdef"
+	simKeyID  = "AKIALBSIMTEST0001"
+	simSecret = "lbsimTestSecretAccessKey000000001"
+	simTGARN  = "arn:aws:elasticloadbalancing:eu-central-1:123456789012:targetgroup/web-tg/0123456789abcdef"
+)
+
+type world struct {
+	sim      *sim.Sim
+	ep       sim.Endpoints
+	hosts    []string
+	backends []*simtest.Backend
+	port     int
+}
+
+// startWorld starts lbsim with one Hetzner load balancer and one AWS target
+// group in front of three fake backends, and waits until all are healthy.
+func startWorld(t *testing.T) *world {
+	t.Helper()
+	hosts := simtest.Hosts(3)
+	bs, port := simtest.Backends(t, hosts...)
+	delay := sim.Duration(5 * time.Second)
+	cfg := &sim.Config{
+		Hetzner: sim.Hetzner{
+			Token:       simToken,
+			ActionDelay: sim.Duration(100 * time.Millisecond),
+			LoadBalancers: []sim.LoadBalancer{{
+				ID: 1, Name: "web-lb",
+				Services: []sim.Service{{Protocol: "http", DestinationPort: port, HealthCheck: sim.HealthCheck{
+					Protocol: "http", Port: port, Interval: sim.Duration(200 * time.Millisecond), Timeout: sim.Duration(200 * time.Millisecond),
+					Retries: 2, HTTP: &sim.HealthCheckHTTP{Path: "/healthz"},
+				}}},
+			}},
+		},
+		AWS: sim.AWS{
+			Region: "eu-central-1", AccessKeyID: simKeyID, SecretAccessKey: simSecret,
+			TargetGroups: []sim.TargetGroup{{
+				ARN: simTGARN, Name: "web-tg", Port: port,
+				HealthCheck: sim.AWSHealthCheck{Path: "/healthz", Interval: sim.Duration(200 * time.Millisecond), Timeout: sim.Duration(200 * time.Millisecond),
+					HealthyThreshold: 2, UnhealthyThreshold: 2, Matcher: "200"},
+				DeregistrationDelay: &delay,
+			}},
+			Listeners: []sim.Listener{{TargetGroup: "web-tg"}},
+		},
+	}
+	for i, h := range hosts {
+		id := int64(101 + i)
+		cfg.Hetzner.Servers = append(cfg.Hetzner.Servers, sim.Server{ID: id, Name: fmt.Sprintf("app-%d", i+1), Address: h})
+		cfg.Hetzner.LoadBalancers[0].Targets = append(cfg.Hetzner.LoadBalancers[0].Targets, sim.Target{Type: "server", Server: &sim.TargetServer{ID: id}})
+		iid := fmt.Sprintf("i-000000000000000%d", i+1)
+		cfg.AWS.Instances = append(cfg.AWS.Instances, sim.Instance{ID: iid, Address: h})
+		cfg.AWS.TargetGroups[0].Targets = append(cfg.AWS.TargetGroups[0].Targets, sim.AWSTarget{ID: iid})
+	}
+	s := simtest.Start(t, cfg)
+	w := &world{sim: s, ep: s.Endpoints(), hosts: hosts, backends: bs, port: port}
+	simtest.Eventually(t, 10*time.Second, "all targets healthy", func() bool { return w.healthyCount("hetzner") == 3 && w.healthyCount("aws") == 3 })
+	return w
+}
+
+func (w *world) healthyCount(kind string) int {
+	st := w.sim.State()
+	n := 0
+	if kind == "hetzner" {
+		for _, m := range st.Hetzner.LoadBalancers[0].Services[0].Members {
+			if m.Health == "healthy" {
+				n++
+			}
+		}
+		return n
+	}
+	for _, t := range st.AWS.TargetGroups[0].Targets {
+		if t.State == "healthy" {
+			n++
+		}
+	}
+	return n
+}
+
+// watch polls lbsim's state every 5ms from now on and returns a function
+// that tells when cond first held.
+func (w *world) watch(t *testing.T, cond func(sim.State) bool) func() time.Time {
+	var mu sync.Mutex
+	var at time.Time
+	done := make(chan struct{})
+	go func() {
+		for {
+			select {
+			case <-done:
+				return
+			case <-time.After(5 * time.Millisecond):
+			}
+			if cond(w.sim.State()) {
+				mu.Lock()
+				at = time.Now()
+				mu.Unlock()
+				return
+			}
+		}
+	}()
+	t.Cleanup(func() { close(done) })
+	return func() time.Time {
+		mu.Lock()
+		defer mu.Unlock()
+		return at
+	}
+}
+
+// gone and healthy are the states the modules wait for, as lbsim sees them.
+func gone(kind, host string) func(sim.State) bool {
+	return func(st sim.State) bool {
+		if kind == "hetzner" {
+			for _, m := range st.Hetzner.LoadBalancers[0].Services[0].Members {
+				if m.Host == host && m.InRotation {
+					return false
+				}
+			}
+			return true
+		}
+		for _, tg := range st.AWS.TargetGroups[0].Targets {
+			if tg.Host == host {
+				return false
+			}
+		}
+		return true
+	}
+}
+
+func healthy(kind, host string) func(sim.State) bool {
+	return func(st sim.State) bool {
+		if kind == "hetzner" {
+			for _, m := range st.Hetzner.LoadBalancers[0].Services[0].Members {
+				if m.Host == host && m.Health == "healthy" {
+					return true
+				}
+			}
+			return false
+		}
+		for _, tg := range st.AWS.TargetGroups[0].Targets {
+			if tg.Host == host && tg.State == "healthy" {
+				return true
+			}
+		}
+		return false
+	}
+}
+
+func lag(reached func() time.Time, returned time.Time) string {
+	if reached().IsZero() {
+		return "state never seen"
+	}
+	return fmt.Sprintf("%dms", returned.Sub(reached()).Milliseconds())
+}
+
+func (w *world) url(kind string) string {
+	if kind == "hetzner" {
+		return w.ep.Services[0].URL
+	}
+	return w.ep.Listeners[0].URL
+}
+
+func (w *world) args(kind string, host int, extra map[string]any) map[string]any {
+	a := map[string]any{"target": "auto", "metadata_url": w.ep.Metadata[w.hosts[host]], "timeout": 30}
+	if kind == "hetzner" {
+		a["provider"], a["api_token"], a["endpoint"], a["load_balancer"] = "hetzner", simToken, w.ep.HetznerAPI, "web-lb"
+	} else {
+		a["provider"], a["region"], a["endpoint_url"], a["target_group_names"] = "aws", "eu-central-1", w.ep.AWSAPI, []any{"web-tg"}
+		a["access_key"], a["secret_key"] = simKeyID, simSecret
+	}
+	for k, v := range extra {
+		a[k] = v
+	}
+	return a
+}
+
+// realRun runs a module with real time against lbsim.
+func realRun(t *testing.T, module string, args map[string]any) (map[string]any, string) {
+	t.Helper()
+	r := lb.NewRunner(providers.Open)
+	spec, fn := lb.NewSpec(module, lb.DrainOptions), r.Drain
+	if module == "lb_register" {
+		spec, fn = lb.NewSpec(module, lb.RegisterOptions), r.Register
+	}
+	b, _ := json.Marshal(args)
+	var buf bytes.Buffer
+	ansible.RunArgs(context.Background(), spec, b, &buf, fn)
+	var out map[string]any
+	if err := json.Unmarshal(buf.Bytes(), &out); err != nil {
+		t.Fatalf("output: %v\n%s", err, buf.String())
+	}
+	for _, s := range []string{simToken, simSecret} {
+		if strings.Contains(buf.String(), s) {
+			t.Errorf("secret in output: %s", buf.String())
+		}
+	}
+	return out, buf.String()
+}
+
+// load sends slow requests through the load balancer until stopped and
+// counts failures.
+type load struct {
+	stop     chan struct{}
+	wg       sync.WaitGroup
+	ok, fail atomic.Int64
+	errs     sync.Map
+}
+
+func startLoad(url string, workers int, sleep time.Duration) *load {
+	l := &load{stop: make(chan struct{})}
+	for i := 0; i < workers; i++ {
+		l.wg.Add(1)
+		go func() {
+			defer l.wg.Done()
+			for {
+				select {
+				case <-l.stop:
+					return
+				default:
+				}
+				ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+				code, body, err := simtest.Get(ctx, fmt.Sprintf("%s/work?sleep=%s", url, sleep))
+				cancel()
+				if err != nil || code != 200 {
+					l.fail.Add(1)
+					l.errs.Store(fmt.Sprintf("%d %v %q", code, err, body), true)
+				} else {
+					l.ok.Add(1)
+				}
+			}
+		}()
+	}
+	return l
+}
+
+func (l *load) finish(t *testing.T) {
+	close(l.stop)
+	l.wg.Wait()
+	if l.fail.Load() > 0 {
+		var errs []string
+		l.errs.Range(func(k, _ any) bool { errs = append(errs, k.(string)); return true })
+		t.Errorf("%d of %d requests through the load balancer failed: %v", l.fail.Load(), l.fail.Load()+l.ok.Load(), errs)
+	}
+}
+
+func TestLbsimDrainAndRegister(t *testing.T) {
+	if testing.Short() {
+		t.Skip("lbsim: a few seconds of real health checks")
+	}
+	for _, kind := range []string{"hetzner", "aws"} {
+		t.Run(kind, func(t *testing.T) {
+			t.Parallel()
+			w := startWorld(t)
+			host := w.hosts[0]
+			l := startLoad(w.url(kind), 6, 400*time.Millisecond)
+			time.Sleep(500 * time.Millisecond) // requests in flight on every backend
+
+			start := time.Now()
+			reached := w.watch(t, gone(kind, host))
+			out, raw := realRun(t, "lb_drain", w.args(kind, 0, nil))
+			took := time.Since(start)
+			drainLag := lag(reached, time.Now())
+			if out["failed"] != false || out["changed"] != true {
+				t.Fatalf("drain: %s", raw)
+			}
+			atDrain := w.sim.Counts().ProxiedByHost[host]
+			hitsAtDrain := w.backends[0].Hits()
+			time.Sleep(700 * time.Millisecond)
+			if after := w.sim.Counts().ProxiedByHost[host]; after != atDrain {
+				t.Errorf("%d requests reached %s after lb_drain returned", after-atDrain, host)
+			}
+			if hits := w.backends[0].Hits(); hits != hitsAtDrain {
+				t.Errorf("backend got %d requests after lb_drain returned", hits-hitsAtDrain)
+			}
+			t.Logf("%s drain: %.2fs, waited %v, api_requests %v, returned %s after lbsim showed it drained; proxied to %s before: %d",
+				kind, took.Seconds(), out["waited"], out["api_requests"], drainLag, host, atDrain)
+			if atDrain == 0 {
+				t.Errorf("no request reached %s before the drain: the test proves nothing", host)
+			}
+
+			// Idempotent: a second drain changes nothing and does not wait.
+			out, raw = realRun(t, "lb_drain", w.args(kind, 0, nil))
+			if out["failed"] != false || out["changed"] != false || out["waited"] != 0.0 {
+				t.Errorf("second drain: %s", raw)
+			}
+
+			start = time.Now()
+			reached = w.watch(t, healthy(kind, host))
+			out, raw = realRun(t, "lb_register", w.args(kind, 0, nil))
+			if out["failed"] != false || out["changed"] != true {
+				t.Fatalf("register: %s", raw)
+			}
+			t.Logf("%s register: %.2fs, waited %v, api_requests %v, returned %s after lbsim showed it healthy",
+				kind, time.Since(start).Seconds(), out["waited"], out["api_requests"], lag(reached, time.Now()))
+			if w.healthyCount(kind) != 3 {
+				t.Errorf("lb_register returned but lbsim shows %d healthy", w.healthyCount(kind))
+			}
+			simtest.Eventually(t, 5*time.Second, "traffic reaches the registered host again", func() bool {
+				return w.sim.Counts().ProxiedByHost[host] > atDrain
+			})
+			l.finish(t)
+
+			out, raw = realRun(t, "lb_register", w.args(kind, 0, nil))
+			if out["failed"] != false || out["changed"] != false || out["waited"] != 0.0 {
+				t.Errorf("second register: %s", raw)
+			}
+		})
+	}
+}
+
+func TestLbsimMinHealthyAndErrors(t *testing.T) {
+	if testing.Short() {
+		t.Skip("lbsim")
+	}
+	w := startWorld(t)
+	w.backends[1].SetHealthy(false)
+	w.backends[2].SetHealthy(false)
+	simtest.Eventually(t, 5*time.Second, "two targets unhealthy", func() bool { return w.healthyCount("hetzner") == 1 && w.healthyCount("aws") == 1 })
+	for _, kind := range []string{"hetzner", "aws"} {
+		before := w.sim.Counts().API
+		out, raw := realRun(t, "lb_drain", w.args(kind, 0, nil))
+		if out["failed"] != true || !strings.Contains(out["msg"].(string), "refusing to drain") {
+			t.Errorf("%s: min_healthy did not refuse: %s", kind, raw)
+		}
+		for op, n := range w.sim.Counts().API {
+			if n != before[op] && (strings.Contains(op, "remove_target") || strings.Contains(op, "Deregister")) {
+				t.Errorf("%s: %s called despite the refusal", kind, op)
+			}
+		}
+	}
+	w.backends[1].SetHealthy(true)
+	w.backends[2].SetHealthy(true)
+
+	out, raw := realRun(t, "lb_drain", w.args("hetzner", 0, map[string]any{"api_token": "wrong-token-value"}))
+	if out["failed"] != true || get(out, "failure", "code") != "unauthorized" || strings.Contains(raw, "wrong-token-value") {
+		t.Errorf("wrong token: %s", raw)
+	}
+	out, raw = realRun(t, "lb_drain", w.args("hetzner", 0, map[string]any{"load_balancer": "nope-lb"}))
+	if out["failed"] != true || !strings.Contains(out["msg"].(string), `"nope-lb" not found`) {
+		t.Errorf("missing lb: %s", raw)
+	}
+	out, raw = realRun(t, "lb_drain", w.args("aws", 0, map[string]any{"secret_key": "wrongSecretValue12345"}))
+	if out["failed"] != true || get(out, "failure", "code") != "unauthorized" || strings.Contains(raw, "wrongSecretValue12345") {
+		t.Errorf("wrong secret: %s", raw)
+	}
+	out, raw = realRun(t, "lb_drain", w.args("aws", 0, map[string]any{"target_group_names": []any{"web-tg", "nope-tg"}}))
+	if out["failed"] != true || !strings.Contains(out["msg"].(string), `"nope-tg" not found`) {
+		t.Errorf("missing tg: %s", raw)
+	}
+}
