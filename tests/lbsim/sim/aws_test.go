@@ -51,9 +51,9 @@ func TestAWSDescribe(t *testing.T) {
 		t.Errorf("attributes = %v", got)
 	}
 
-	simtest.Eventually(t, 3*time.Second, "app-2 unhealthy", func() bool {
-		tt := w.sim.State().AWSTarget("web-tg", instanceID(1))
-		return tt != nil && tt.State == "unhealthy"
+	simtest.Eventually(t, 3*time.Second, "app-1 healthy, app-2 unhealthy", func() bool {
+		st := w.sim.State()
+		return st.AWSTarget("web-tg", instanceID(0)).State == "healthy" && st.AWSTarget("web-tg", instanceID(1)).State == "unhealthy"
 	})
 	out, err := c.DescribeTargetHealth(ctx, &elbv2.DescribeTargetHealthInput{
 		TargetGroupArn: aws.String(testTGARN),

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"io"
+	"log/slog"
 	"net/http"
 	"net/http/httputil"
 	"net/url"
@@ -33,7 +34,7 @@ func (s *Sim) newFrontend(kind, name string, pick func() *member) *frontend {
 		},
 		Transport:     s.transport,
 		FlushInterval: -1,
-		ErrorLog:      nil,
+		ErrorLog:      slog.NewLogLogger(s.log.Handler(), slog.LevelDebug),
 		ErrorHandler:  f.proxyError,
 	}
 	return f
