@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/tls"
 	"crypto/x509"
+	"encoding/base64"
 	"errors"
 	"fmt"
 	"io"
@@ -80,6 +81,8 @@ const msgExcerpt = 160
 const maxBody = 1 << 20
 
 func run(ctx context.Context, m *ansible.Module, a args) (ansible.Result, error) {
+	// Secrets first: any error below may quote the URL or a header.
+	addSecrets(m, a)
 	exp, err := newExpectations(a)
 	if err != nil {
 		return ansible.Result{}, err
@@ -90,13 +93,6 @@ func run(ctx context.Context, m *ansible.Module, a args) (ansible.Result, error)
 	}
 	if u, err := url.Parse(a.URL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 		return ansible.Result{}, fmt.Errorf("url %q is not an absolute http:// or https:// URL", a.URL)
-	} else if p, ok := u.User.Password(); ok {
-		m.AddSecret(p)
-	}
-	for k, v := range a.Headers {
-		if h := http.CanonicalHeaderKey(k); h == "Authorization" || h == "Cookie" || h == "Proxy-Authorization" {
-			m.AddSecret(fmt.Sprint(v))
-		}
 	}
 	if a.URLPassword != "" && a.URLUsername == "" {
 		// Without a user name no credentials would be sent at all.
@@ -119,20 +115,23 @@ func run(ctx context.Context, m *ansible.Module, a args) (ansible.Result, error)
 	passes := 0
 	check := func(ctx context.Context) (wait.Outcome, string, error) {
 		last = fetch(ctx, client, a)
+		// The observation ends up in msg if the wait is cut short, so
+		// it is bounded like the other excerpts in msg.
 		if problem := exp.mismatch(last); problem != "" {
 			passes = 0
 			last.problem = problem
-			return wait.Retry, last.describe(a.ExcerptLength), nil
+			return wait.Retry, last.describe(msgExcerpt), nil
 		}
 		passes++
 		if passes >= a.Consecutive {
-			return wait.Success, last.describe(a.ExcerptLength), nil
+			return wait.Success, last.describe(msgExcerpt), nil
 		}
-		return wait.Retry, last.describe(a.ExcerptLength), nil
+		return wait.Retry, last.describe(msgExcerpt), nil
 	}
 	m.Progress("polling %s (nothing is changed by this module)", a.URL)
 	interval := time.Duration(a.Interval * float64(time.Second))
 	w := wait.New(check, wait.WithDelay(interval, interval), wait.WithoutJitter())
+	start := time.Now()
 	res, err := w.Wait(ctx, time.Duration(a.Timeout)*time.Second)
 
 	data := map[string]any{
@@ -149,7 +148,10 @@ func run(ctx context.Context, m *ansible.Module, a args) (ansible.Result, error)
 	out := ansible.Result{Changed: false, Data: data}
 	if err != nil {
 		var te *wait.TimeoutError
-		if errors.As(err, &te) {
+		// A last request still running at the timeout may meet the run's
+		// hard deadline (timeout plus grace) first: that is a timeout too.
+		timedOut := errors.Is(context.Cause(ctx), context.DeadlineExceeded) && time.Since(start) >= time.Duration(a.Timeout)*time.Second
+		if errors.As(err, &te) || timedOut {
 			return out, fmt.Errorf("%s did not answer as expected within %ds (%d attempts): expected %s; last observed: %s",
 				a.URL, a.Timeout, res.Attempts, exp.describe(), last.describe(msgExcerpt))
 		}
@@ -157,6 +159,45 @@ func run(ctx context.Context, m *ansible.Module, a args) (ansible.Result, error)
 	}
 	out.Msg = fmt.Sprintf("%s answered as expected after %d attempt(s) in %.1fs", a.URL, res.Attempts, res.Elapsed.Seconds())
 	return out, nil
+}
+
+// addSecrets registers what must not appear in the result besides the no_log
+// options: a password in the URL, as written and decoded, credentials in
+// headers, and the Basic credentials a server might echo back.
+func addSecrets(m *ansible.Module, a args) {
+	if _, rest, ok := strings.Cut(a.URL, "://"); ok {
+		authority := rest
+		if i := strings.IndexAny(rest, "/?#"); i >= 0 {
+			authority = rest[:i]
+		}
+		if i := strings.LastIndex(authority, "@"); i >= 0 {
+			if user, pass, ok := strings.Cut(authority[:i], ":"); ok && pass != "" {
+				m.AddSecret(pass)
+				if p, err := url.PathUnescape(pass); err == nil {
+					m.AddSecret(p)
+					if u, err := url.PathUnescape(user); err == nil {
+						m.AddSecret(basicCredentials(u, p))
+					}
+				}
+			}
+		}
+	}
+	if a.URLPassword != "" {
+		m.AddSecret(basicCredentials(a.URLUsername, a.URLPassword))
+	}
+	for k, v := range a.Headers {
+		if h := http.CanonicalHeaderKey(k); h == "Authorization" || h == "Cookie" || h == "Proxy-Authorization" {
+			val := fmt.Sprint(v)
+			m.AddSecret(val)
+			if _, cred, ok := strings.Cut(strings.TrimSpace(val), " "); ok {
+				m.AddSecret(strings.TrimSpace(cred)) // the token after "Bearer"
+			}
+		}
+	}
+}
+
+func basicCredentials(user, pass string) string {
+	return base64.StdEncoding.EncodeToString([]byte(user + ":" + pass))
 }
 
 // observation is one response, or the error that stood in its place.

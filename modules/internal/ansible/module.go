@@ -1,6 +1,7 @@
 package ansible
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -10,6 +11,7 @@ import (
 	"os"
 	"os/signal"
 	"runtime/debug"
+	"sort"
 	"strings"
 	"sync"
 	"syscall"
@@ -84,6 +86,33 @@ func appendSecret(secrets []string, s string) []string {
 	return secrets
 }
 
+// noLogStrings returns the strings of a no_log value that must not be shown:
+// the value itself, or every scalar inside a list or dict, as
+// _return_datastructure_name does.
+func noLogStrings(v any) []string {
+	switch x := v.(type) {
+	case nil, bool:
+		return nil
+	case []any:
+		var out []string
+		for _, e := range x {
+			out = append(out, noLogStrings(e)...)
+		}
+		return out
+	case map[string]any:
+		var out []string
+		for _, e := range x {
+			out = append(out, noLogStrings(e)...)
+		}
+		return out
+	}
+	s, err := toStr(v)
+	if err != nil {
+		s = fmt.Sprint(v)
+	}
+	return []string{s}
+}
+
 func jsonEscape(s string) string {
 	b, _ := json.Marshal(s)
 	return string(b[1 : len(b)-1])
@@ -92,8 +121,10 @@ func jsonEscape(s string) string {
 // Scrub removes every registered secret from s.
 func (m *Module) Scrub(s string) string {
 	m.mu.Lock()
-	defer m.mu.Unlock()
-	return scrubString(s, m.secrets)
+	secrets := append([]string(nil), m.secrets...)
+	m.mu.Unlock()
+	sort.SliceStable(secrets, func(i, j int) bool { return len(secrets[i]) > len(secrets[j]) })
+	return scrubString(s, secrets)
 }
 
 // Result is what a module returns. Data holds the module's own return values.
@@ -139,8 +170,20 @@ func Main[A any](spec Spec, run RunFunc[A]) int {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
 	defer stop()
+	if os.Args[1] == "-" {
+		// The collection's action plugins pass the arguments on standard
+		// input, so that no file holding secrets is written on the host.
+		data, err := io.ReadAll(io.LimitReader(os.Stdin, maxArgsSize))
+		if err != nil {
+			return writeResult(os.Stdout, map[string]any{"failed": true, "msg": fmt.Sprintf("cannot read the module arguments from standard input: %v", err)})
+		}
+		return RunArgs(ctx, spec, data, os.Stdout, run)
+	}
 	return Run(ctx, spec, os.Args[1], os.Stdout, run)
 }
+
+// maxArgsSize bounds the arguments read from standard input.
+const maxArgsSize = 64 << 20
 
 // Run is Main without the process: it reads the arguments file at path, runs
 // the module and writes the result to w. It never exits the process.
@@ -163,7 +206,7 @@ func RunArgs[A any](ctx context.Context, spec Spec, data []byte, w io.Writer, ru
 	// even a rejected value is scrubbed from the error.
 	for k, v := range raw {
 		if _, o, ok := spec.option(k); ok && o.NoLog {
-			if s, err := toStr(v); err == nil {
+			for _, s := range noLogStrings(v) {
 				m.secrets = appendSecret(m.secrets, s)
 			}
 		}
@@ -183,6 +226,15 @@ func RunArgs[A any](ctx context.Context, spec Spec, data []byte, w io.Writer, ru
 	if err != nil {
 		return m.finish(w, spec, nil, Result{}, err)
 	}
+	// And from the validated values: converted forms, defaults and
+	// fallbacks however they were reached.
+	for name, o := range spec.Options {
+		if o.NoLog {
+			for _, s := range noLogStrings(params[name]) {
+				m.secrets = appendSecret(m.secrets, s)
+			}
+		}
+	}
 	m.Params = params
 	if m.CheckMode && !spec.SupportsCheckMode {
 		return m.write(w, map[string]any{
@@ -196,7 +248,10 @@ func RunArgs[A any](ctx context.Context, spec Spec, data []byte, w io.Writer, ru
 		return m.finish(w, spec, params, Result{}, fmt.Errorf("internal error decoding the options of %s: %v", spec.Name, err))
 	}
 
-	runCtx, cancel := context.WithCancelCause(ctx)
+	// The run context is cancelled by us, not by the parent, so that the
+	// module sees ErrInterrupted as the cause, and its own result, if it
+	// was already done, cannot race with the interruption.
+	runCtx, cancel := context.WithCancelCause(context.WithoutCancel(ctx))
 	defer cancel(nil)
 	if spec.TimeoutOption != "" {
 		if secs, ok := params[spec.TimeoutOption].(int64); ok && secs > 0 {
@@ -258,10 +313,8 @@ func (m *Module) interrupted() error {
 }
 
 func parseArgs(name string, data []byte) (*Module, map[string]any, error) {
-	var raw map[string]any
-	d := json.NewDecoder(strings.NewReader(string(data)))
-	d.UseNumber()
-	if err := d.Decode(&raw); err != nil {
+	raw, err := decodeObject(data)
+	if err != nil {
 		return &Module{Name: name}, nil, fmt.Errorf("the module arguments file is not a JSON object: %v", err)
 	}
 	if wrapped, ok := raw["ANSIBLE_MODULE_ARGS"].(map[string]any); ok && len(raw) == 1 {
@@ -294,6 +347,24 @@ func parseArgs(name string, data []byte) (*Module, map[string]any, error) {
 		// ignored, and so are keys newer Ansible versions may add.
 	}
 	return m, user, nil
+}
+
+// decodeObject decodes one JSON object, numbers as json.Number, and rejects
+// anything else: null, other JSON values, trailing data.
+func decodeObject(data []byte) (map[string]any, error) {
+	var raw map[string]any
+	d := json.NewDecoder(bytes.NewReader(data))
+	d.UseNumber()
+	if err := d.Decode(&raw); err != nil {
+		return nil, err
+	}
+	if raw == nil {
+		return nil, errors.New("got null")
+	}
+	if _, err := d.Token(); err != io.EOF {
+		return nil, errors.New("unexpected data after the JSON object")
+	}
+	return raw, nil
 }
 
 func decodeParams(p Params, into any) error {
@@ -349,12 +420,15 @@ func (m *Module) write(w io.Writer, out map[string]any, spec Spec, params Params
 	}
 	secrets := append([]string(nil), m.secrets...)
 	m.mu.Unlock()
+	// Longest first, so that a secret containing another is replaced whole
+	// rather than leaving its other part behind.
+	sort.SliceStable(secrets, func(i, j int) bool { return len(secrets[i]) > len(secrets[j]) })
 	if params != nil {
 		out["invocation"] = map[string]any{"module_args": maskParams(spec, params)}
 	}
-	// Scrub secrets from everything but the masked invocation (whose no_log
-	// values are already replaced) so that no error text, however it was
-	// built, carries a secret out.
+	// Scrub secrets from everything, the invocation too (another option,
+	// such as a URL, may embed a secret), so that no error text, however it
+	// was built, carries a secret out.
 	clean := scrub(out, secrets).(map[string]any)
 	return writeResult(w, clean)
 }
@@ -400,7 +474,7 @@ func scrub(v any, secrets []string) any {
 	case map[string]any:
 		out := make(map[string]any, len(x))
 		for k, e := range x {
-			out[k] = scrub(e, secrets)
+			out[scrubString(k, secrets)] = scrub(e, secrets)
 		}
 		return out
 	case []map[string]any:
@@ -416,7 +490,7 @@ func scrub(v any, secrets []string) any {
 	// strings are scrubbed too.
 	b, err := json.Marshal(v)
 	if err != nil {
-		return fmt.Sprint(v)
+		return scrubString(fmt.Sprint(v), secrets)
 	}
 	var generic any
 	if err := json.Unmarshal(b, &generic); err != nil {
@@ -426,6 +500,9 @@ func scrub(v any, secrets []string) any {
 }
 
 func scrubString(s string, secrets []string) string {
+	if s == NoLogValue {
+		return s
+	}
 	for _, sec := range secrets {
 		if sec != "" && strings.Contains(s, sec) {
 			s = strings.ReplaceAll(s, sec, "********")

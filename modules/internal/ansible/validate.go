@@ -6,7 +6,7 @@ import (
 	"math"
 	"os"
 	"os/user"
-	"path/filepath"
+	"regexp"
 	"sort"
 	"strconv"
 	"strings"
@@ -35,20 +35,29 @@ func (s Spec) validate(raw map[string]any) (Params, []string, error) {
 			s.Name, strings.Join(unsupported, ", "), s.supported())
 	}
 
-	// 2. Aliases: fold onto canonical names; the canonical name wins.
+	// 2. Aliases: fold onto canonical names. As in AnsibleModule
+	// (_handle_aliases), an alias overrides the canonical name, later aliases
+	// in the spec override earlier ones, and setting an option twice warns.
 	p := Params{}
-	for _, k := range sortedKeys(raw) {
-		canon, _, _ := s.option(k)
-		if k != canon {
-			if _, both := raw[canon]; both {
-				warnings = append(warnings, fmt.Sprintf("Both option %s and its alias %s are set.", canon, k))
+	for k, v := range raw {
+		if _, ok := s.Options[k]; ok && v != nil {
+			p[k] = v
+		}
+	}
+	for _, canon := range sortedKeys(s.Options) {
+		for _, alias := range s.Options[canon].Aliases {
+			v, given := raw[alias]
+			if !given {
 				continue
 			}
+			if _, both := p[canon]; both {
+				warnings = append(warnings, fmt.Sprintf("Both option %s and its alias %s are set.", canon, alias))
+			}
+			// A null value stands for "not given", as omit would.
+			if v != nil {
+				p[canon] = v
+			}
 		}
-		if raw[k] == nil {
-			continue
-		}
-		p[canon] = raw[k]
 	}
 
 	// 3. Environment fallback for options not given.
@@ -64,11 +73,16 @@ func (s Spec) validate(raw map[string]any) (Params, []string, error) {
 		}
 	}
 
-	// 4. Mutually exclusive groups, on what the user gave.
+	// 4. Mutually exclusive groups, on what the user gave; every violated
+	// group is named, as check_mutually_exclusive does.
+	var exclusive []string
 	for _, group := range s.MutuallyExclusive {
 		if given := p.given(group); len(given) > 1 {
-			return nil, warnings, fmt.Errorf("parameters are mutually exclusive: %s", strings.Join(group, "|"))
+			exclusive = append(exclusive, strings.Join(group, "|"))
 		}
+	}
+	if len(exclusive) > 0 {
+		return nil, warnings, fmt.Errorf("parameters are mutually exclusive: %s", strings.Join(exclusive, ", "))
 	}
 
 	// 5. Required options.
@@ -87,12 +101,24 @@ func (s Spec) validate(raw map[string]any) (Params, []string, error) {
 		o := s.Options[name]
 		v, err := convert(p[name], o.Type, o.Elements)
 		if err != nil {
+			if o.NoLog {
+				// The reason quotes the value; a secret's stays out.
+				return nil, warnings, fmt.Errorf("argument '%s' is of type %s and we were unable to convert to %s",
+					name, typeName(p[name]), o.typeLabel())
+			}
 			return nil, warnings, fmt.Errorf("argument '%s' is of type %s and we were unable to convert to %s: %v",
 				name, typeName(p[name]), o.typeLabel(), err)
 		}
-		if o.Type == Str && !isString(p[name]) {
-			warnings = append(warnings, fmt.Sprintf("The value %v (type %s) in a string field was converted to %q (type string). If this does not look like what you expect, quote the entire value to ensure it does not change.",
-				p[name], typeName(p[name]), v))
+		if len(o.Choices) > 0 {
+			v = boolChoice(v, o.Choices)
+		}
+		if o.Type == Str && !isString(p[name]) && !(isBool(p[name]) && contains(o.Choices, v)) {
+			from, to := fmt.Sprint(p[name]), fmt.Sprintf("%q", v)
+			if o.NoLog {
+				from, to = NoLogValue, NoLogValue
+			}
+			warnings = append(warnings, fmt.Sprintf("The value %s (type %s) in a string field was converted to %s (type string). If this does not look like what you expect, quote the entire value to ensure it does not change.",
+				from, typeName(p[name]), to))
 		}
 		p[name] = v
 		if len(o.Choices) > 0 {
@@ -110,7 +136,9 @@ func (s Spec) validate(raw map[string]any) (Params, []string, error) {
 		}
 		v, err := convert(o.Default, o.Type, o.Elements)
 		if err != nil {
-			panic(fmt.Sprintf("spec default of %s: %v", name, err)) // a programming error, caught by tests
+			// A programming error in the spec; report it rather than crash.
+			return nil, warnings, fmt.Errorf("internal error: the default of %s in the %s module's spec is not a %s: %v",
+				name, s.Name, o.typeLabel(), err)
 		}
 		p[name] = v
 	}
@@ -182,23 +210,64 @@ func (o Option) typeLabel() string {
 	return string(o.Type)
 }
 
-func checkChoices(name string, v any, choices []string) error {
-	vals := []any{v}
-	if l, ok := v.([]any); ok {
-		vals = l
+// boolChoice undoes YAML's reading of an unquoted yes/no as a boolean for a
+// string option with choices, as _validate_argument_values does: "True" or
+// "False" becomes the one boolean-looking choice, when there is exactly one.
+func boolChoice(v any, choices []string) any {
+	s, ok := v.(string)
+	if !ok || contains(choices, s) {
+		return v
 	}
-	for _, x := range vals {
-		s := fmt.Sprint(x)
-		found := false
-		for _, c := range choices {
-			if c == s {
-				found = true
-				break
+	var set map[string]bool
+	switch s {
+	case "True":
+		set = truthy
+	case "False":
+		set = falsy
+	default:
+		return v
+	}
+	var overlap []string
+	for _, c := range choices {
+		if set[c] {
+			overlap = append(overlap, c)
+		}
+	}
+	if len(overlap) == 1 {
+		return overlap[0]
+	}
+	return v
+}
+
+func contains(list []string, v any) bool {
+	s, ok := v.(string)
+	if !ok {
+		return false
+	}
+	for _, c := range list {
+		if c == s {
+			return true
+		}
+	}
+	return false
+}
+
+func checkChoices(name string, v any, choices []string) error {
+	if l, ok := v.([]any); ok {
+		var bad []string
+		for _, x := range l {
+			if s := fmt.Sprint(x); !contains(choices, s) {
+				bad = append(bad, s)
 			}
 		}
-		if !found {
-			return fmt.Errorf("value of %s must be one of: %s, got: %s", name, strings.Join(choices, ", "), s)
+		if len(bad) > 0 {
+			return fmt.Errorf("value of %s must be one or more of: %s. Got no match for: %s",
+				name, strings.Join(choices, ", "), strings.Join(bad, ", "))
 		}
+		return nil
+	}
+	if s := fmt.Sprint(v); !contains(choices, s) {
+		return fmt.Errorf("value of %s must be one of: %s, got: %s", name, strings.Join(choices, ", "), s)
 	}
 	return nil
 }
@@ -226,7 +295,7 @@ func convert(v any, t Type, elements Type) (any, error) {
 			return nil, err
 		}
 		if elements == "" || elements == Raw {
-			return l, nil
+			return representable(normalizeNumbers(l))
 		}
 		out := make([]any, len(l))
 		for i, e := range l {
@@ -238,14 +307,20 @@ func convert(v any, t Type, elements Type) (any, error) {
 		}
 		return out, nil
 	case Dict:
-		return toDict(v)
+		d, err := toDict(v)
+		if err != nil {
+			return nil, err
+		}
+		return representable(d)
 	case Raw, "":
-		return normalizeNumbers(v), nil
+		return representable(normalizeNumbers(v))
 	}
 	return nil, fmt.Errorf("unknown option type %q", t)
 }
 
 func isString(v any) bool { _, ok := v.(string); return ok }
+
+func isBool(v any) bool { _, ok := v.(bool); return ok }
 
 func typeName(v any) string {
 	switch v.(type) {
@@ -317,7 +392,7 @@ func toInt(v any) (int64, error) {
 		}
 		return i, nil
 	}
-	return 0, fmt.Errorf("a %s cannot be converted to an int", typeName(v))
+	return 0, fmt.Errorf("%s cannot be converted to an int", aTypeName(v))
 }
 
 func toFloat(v any) (float64, error) {
@@ -337,35 +412,49 @@ func toFloat(v any) (float64, error) {
 		}
 		return f, nil
 	}
-	return 0, fmt.Errorf("a %s cannot be converted to a float", typeName(v))
+	return 0, fmt.Errorf("%s cannot be converted to a float", aTypeName(v))
 }
 
-// Booleans as AnsibleModule accepts them (module_utils.parsing.convert_bool).
+// Booleans as AnsibleModule accepts them (module_utils.parsing.convert_bool):
+// these strings, case-insensitive and trimmed, and the numbers 1 and 0.
 var (
-	truthy = map[string]bool{"y": true, "yes": true, "on": true, "1": true, "true": true, "t": true, "1.0": true}
-	falsy  = map[string]bool{"n": true, "no": true, "off": true, "0": true, "false": true, "f": true, "0.0": true}
+	truthy = map[string]bool{"y": true, "yes": true, "on": true, "1": true, "true": true, "t": true}
+	falsy  = map[string]bool{"n": true, "no": true, "off": true, "0": true, "false": true, "f": true}
 )
 
 func toBool(v any) (bool, error) {
-	var s string
+	var f float64
 	switch x := v.(type) {
 	case bool:
 		return x, nil
 	case string:
-		s = strings.ToLower(strings.TrimSpace(x))
+		s := strings.ToLower(strings.TrimSpace(x))
+		switch {
+		case truthy[s]:
+			return true, nil
+		case falsy[s]:
+			return false, nil
+		}
+		return false, fmt.Errorf("the value '%v' is not a valid boolean; valid booleans include: yes, on, 1, true, no, off, 0, false", v)
 	case json.Number:
-		s = x.String()
+		var err error
+		if f, err = x.Float64(); err != nil {
+			return false, fmt.Errorf("the value '%v' is not a valid boolean; valid booleans include: yes, on, 1, true, no, off, 0, false", v)
+		}
 	case float64:
-		s = strconv.FormatFloat(x, 'f', 1, 64)
+		f = x
 	case int:
-		s = strconv.Itoa(x)
+		f = float64(x)
+	case int64:
+		f = float64(x)
 	default:
-		return false, fmt.Errorf("a %s cannot be converted to a bool", typeName(v))
+		return false, fmt.Errorf("%s cannot be converted to a bool", aTypeName(v))
 	}
-	switch {
-	case truthy[s]:
+	// Numbers compare by value, as in Python: 1, 1.0 and 1e0 are all True.
+	switch f {
+	case 1:
 		return true, nil
-	case falsy[s]:
+	case 0:
 		return false, nil
 	}
 	return false, fmt.Errorf("the value '%v' is not a valid boolean; valid booleans include: yes, on, 1, true, no, off, 0, false", v)
@@ -386,7 +475,7 @@ func toList(v any) ([]any, error) {
 		s, _ := toStr(x)
 		return []any{s}, nil
 	}
-	return nil, fmt.Errorf("a %s cannot be converted to a list", typeName(v))
+	return nil, fmt.Errorf("%s cannot be converted to a list", aTypeName(v))
 }
 
 func toDict(v any) (map[string]any, error) {
@@ -396,10 +485,8 @@ func toDict(v any) (map[string]any, error) {
 	case string:
 		x = strings.TrimSpace(x)
 		if strings.HasPrefix(x, "{") {
-			var m map[string]any
-			d := json.NewDecoder(strings.NewReader(x))
-			d.UseNumber()
-			if err := d.Decode(&m); err != nil {
+			m, err := decodeObject([]byte(x))
+			if err != nil {
 				return nil, fmt.Errorf("a string starting with { must be a JSON object: %v", err)
 			}
 			return normalizeNumbers(m).(map[string]any), nil
@@ -409,7 +496,7 @@ func toDict(v any) (map[string]any, error) {
 		}
 		return nil, fmt.Errorf("dictionary requested, could not parse JSON or key=value")
 	}
-	return nil, fmt.Errorf("a %s cannot be converted to a dict", typeName(v))
+	return nil, fmt.Errorf("%s cannot be converted to a dict", aTypeName(v))
 }
 
 // parseKeyValues parses "k1=v1, k2='v 2'" the way check_type_dict does.
@@ -452,6 +539,29 @@ func parseKeyValues(s string) (map[string]any, error) {
 	return out, nil
 }
 
+// representable rejects numbers no float64 holds (1e400), which the module
+// could not decode; Ansible itself never sends them, as Python would turn
+// them into inf and JSON has no inf.
+func representable(v any) (any, error) {
+	switch x := v.(type) {
+	case json.Number:
+		return nil, fmt.Errorf("the number %s is out of range", x)
+	case []any:
+		for _, e := range x {
+			if _, err := representable(e); err != nil {
+				return nil, err
+			}
+		}
+	case map[string]any:
+		for _, k := range sortedKeys(x) {
+			if _, err := representable(x[k]); err != nil {
+				return nil, err
+			}
+		}
+	}
+	return v, nil
+}
+
 // normalizeNumbers turns json.Number into int64 or float64 so that values
 // re-marshal and compare naturally.
 func normalizeNumbers(v any) any {
@@ -460,8 +570,12 @@ func normalizeNumbers(v any) any {
 		if i, err := x.Int64(); err == nil {
 			return i
 		}
-		f, _ := x.Float64()
-		return f
+		if f, err := x.Float64(); err == nil {
+			return f
+		}
+		// Too large for a float64 (1e400): keep the literal, which
+		// still marshals as a JSON number.
+		return x
 	case []any:
 		out := make([]any, len(x))
 		for i, e := range x {
@@ -478,22 +592,29 @@ func normalizeNumbers(v any) any {
 	return v
 }
 
+// varRef is what os.path.expandvars replaces: $name or ${anything}.
+var varRef = regexp.MustCompile(`\$([\p{L}\p{N}_]+|\{[^}]*\})`)
+
 // expandPath expands environment variables and a leading ~ or ~user, like
-// os.path.expanduser(os.path.expandvars(p)).
+// os.path.expanduser(os.path.expandvars(p)): unknown variables stay as
+// written and the path is not cleaned.
 func expandPath(p string) string {
-	// Unknown variables stay as written, as in Python's expandvars.
-	p = os.Expand(p, func(k string) string {
-		if v, ok := os.LookupEnv(k); ok {
+	p = varRef.ReplaceAllStringFunc(p, func(ref string) string {
+		name := strings.TrimSuffix(strings.TrimPrefix(ref[1:], "{"), "}")
+		if v, ok := os.LookupEnv(name); ok {
 			return v
 		}
-		return "${" + k + "}"
+		return ref
 	})
 	if !strings.HasPrefix(p, "~") {
 		return p
 	}
-	name, rest, _ := strings.Cut(p[1:], "/")
+	i := strings.IndexByte(p, '/')
+	if i < 0 {
+		i = len(p)
+	}
 	var home string
-	if name == "" {
+	if name := p[1:i]; name == "" {
 		home, _ = os.UserHomeDir()
 	} else if u, err := user.Lookup(name); err == nil {
 		home = u.HomeDir
@@ -501,7 +622,11 @@ func expandPath(p string) string {
 	if home == "" {
 		return p
 	}
-	return filepath.Join(home, rest)
+	out := strings.TrimRight(home, "/") + p[i:]
+	if out == "" {
+		return "/"
+	}
+	return out
 }
 
 func sortedKeys[V any](m map[string]V) []string {
@@ -511,4 +636,13 @@ func sortedKeys[V any](m map[string]V) []string {
 	}
 	sort.Strings(keys)
 	return keys
+}
+
+// aTypeName is typeName with its article: "an int", "a dict".
+func aTypeName(v any) string {
+	n := typeName(v)
+	if strings.ContainsRune("aeiouAEIOU", rune(n[0])) {
+		return "an " + n
+	}
+	return "a " + n
 }

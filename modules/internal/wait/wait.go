@@ -147,7 +147,7 @@ func (w *Waiter) Wait(ctx context.Context, maxWait time.Duration) (Result, error
 		}
 		lastErr = err
 		if ctx.Err() != nil {
-			return res, fmt.Errorf("%w (last observed: %s)", context.Cause(ctx), res.Observed)
+			return res, withObserved(context.Cause(ctx), res.Observed)
 		}
 		remaining := deadline.Sub(w.now())
 		if remaining <= 0 {
@@ -159,10 +159,17 @@ func (w *Waiter) Wait(ctx context.Context, maxWait time.Duration) (Result, error
 		}
 		if err := w.sleep(ctx, d); err != nil {
 			res.Elapsed = w.now().Sub(start)
-			return res, fmt.Errorf("%w (last observed: %s)", err, res.Observed)
+			return res, withObserved(err, res.Observed)
 		}
 		delay = min(delay*2, w.maxDelay)
 	}
+}
+
+func withObserved(err error, observed string) error {
+	if observed == "" {
+		return err
+	}
+	return fmt.Errorf("%w (last observed: %s)", err, observed)
 }
 
 func sleepCtx(ctx context.Context, d time.Duration) error {
