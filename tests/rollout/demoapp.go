@@ -1,0 +1,165 @@
+package rollout
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+)
+
+// RepoRoot is the repository's top directory, found from this source file
+// (go test and go run both keep the path), else the working directory.
+func RepoRoot() string {
+	if _, file, _, ok := runtime.Caller(0); ok {
+		root := filepath.Clean(filepath.Join(filepath.Dir(file), "..", ".."))
+		if _, err := os.Stat(filepath.Join(root, "go.mod")); err == nil {
+			return root
+		}
+	}
+	wd, _ := os.Getwd()
+	return wd
+}
+
+// BuildDemoapp compiles tests/demoapp into dir and returns the binary's path.
+func BuildDemoapp(ctx context.Context, dir string) (string, error) {
+	bin := filepath.Join(dir, "demoapp")
+	cmd := exec.CommandContext(ctx, "go", "build", "-o", bin, "./tests/demoapp")
+	cmd.Dir = RepoRoot()
+	if out, err := cmd.CombinedOutput(); err != nil {
+		return "", fmt.Errorf("go build ./tests/demoapp: %v\n%s", err, out)
+	}
+	return bin, nil
+}
+
+// Host is one app host: a demoapp on its own loopback address, with its
+// files in Dir. Name is the inventory hostname, which is also the HAProxy
+// server name and the Hetzner server name.
+type Host struct {
+	Name string
+	// Addr is host:port, e.g. 127.0.1.11:8081.
+	Addr string
+	// Dir holds token, down (health file), app.pid and app.log.
+	Dir string
+	// InstanceID is the AWS instance id lbsim knows the host by.
+	InstanceID string
+	// ServerID is the Hetzner server id lbsim knows the host by.
+	ServerID int64
+}
+
+// IP is the host part of Addr.
+func (h Host) IP() string {
+	ip, _, _ := net.SplitHostPort(h.Addr)
+	return ip
+}
+
+// Port is the port part of Addr.
+func (h Host) Port() int {
+	_, p, _ := net.SplitHostPort(h.Addr)
+	n, _ := strconv.Atoi(p)
+	return n
+}
+
+// TokenFile is where the deploy writes the token the app must serve.
+func (h Host) TokenFile() string { return filepath.Join(h.Dir, "token") }
+
+// HealthFile makes /healthz answer 503 while it exists.
+func (h Host) HealthFile() string { return filepath.Join(h.Dir, "down") }
+
+// PIDFile names the running app.
+func (h Host) PIDFile() string { return filepath.Join(h.Dir, "app.pid") }
+
+// LogFile collects the app's output across restarts.
+func (h Host) LogFile() string { return filepath.Join(h.Dir, "app.log") }
+
+// shutdownTimeout is the app's -shutdown-timeout: longer than the slowest
+// request the load generator sends.
+const shutdownTimeout = "30s"
+
+// startArgs are the demoapp arguments that start version on h; the deploy
+// tasks file passes the same ones.
+func startArgs(h Host, version string) []string {
+	return []string{
+		"-daemon", "-listen", h.Addr, "-version", version,
+		"-token-file", h.TokenFile(), "-health-file", h.HealthFile(),
+		"-pid-file", h.PIDFile(), "-log-file", h.LogFile(),
+		"-shutdown-timeout", shutdownTimeout,
+	}
+}
+
+// startApp writes a fresh token and starts version on h, detached.
+func startApp(ctx context.Context, bin string, h Host, version string) error {
+	if err := os.MkdirAll(h.Dir, 0o755); err != nil {
+		return err
+	}
+	if err := os.WriteFile(h.TokenFile(), []byte(randomToken()+"\n"), 0o600); err != nil {
+		return err
+	}
+	out, err := exec.CommandContext(ctx, bin, startArgs(h, version)...).CombinedOutput()
+	if err != nil {
+		return fmt.Errorf("start demoapp %s on %s (%s): %v\n%s", version, h.Name, h.Addr, err, out)
+	}
+	return nil
+}
+
+// stopApp stops whatever app h's pid file names; if -stop fails, the process
+// is killed so that nothing outlives the scenario.
+func stopApp(bin string, h Host) error {
+	out, err := exec.Command(bin, "-stop", "-pid-file", h.PIDFile(), "-shutdown-timeout", "5s").CombinedOutput()
+	if err == nil {
+		return nil
+	}
+	if b, rerr := os.ReadFile(h.PIDFile()); rerr == nil {
+		if pid, perr := strconv.Atoi(strings.TrimSpace(string(b))); perr == nil && pid > 0 {
+			_ = syscall.Kill(pid, syscall.SIGKILL)
+		}
+	}
+	return fmt.Errorf("stop demoapp on %s: %v: %s", h.Name, err, strings.TrimSpace(string(out)))
+}
+
+func randomToken() string {
+	b := make([]byte, 16)
+	_, _ = rand.Read(b)
+	return hex.EncodeToString(b)
+}
+
+// AppVersion is what a demoapp says at /version.
+type AppVersion struct {
+	Version string `json:"version"`
+	Host    string `json:"host"`
+	PID     int    `json:"pid"`
+}
+
+// directClient talks to the apps without a load balancer in between.
+var directClient = &http.Client{
+	Timeout:   2 * time.Second,
+	Transport: &http.Transport{DisableKeepAlives: true, Proxy: nil},
+}
+
+// DirectVersion asks h's app for its version, bypassing the load balancer.
+func DirectVersion(ctx context.Context, h Host) (AppVersion, error) {
+	var v AppVersion
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+h.Addr+"/version", nil)
+	if err != nil {
+		return v, err
+	}
+	resp, err := directClient.Do(req)
+	if err != nil {
+		return v, err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return v, fmt.Errorf("GET %s/version: status %d", h.Addr, resp.StatusCode)
+	}
+	return v, json.NewDecoder(resp.Body).Decode(&v)
+}

@@ -1,0 +1,152 @@
+package rollout
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/zerodowntime/rolling/tests/lbsim/sim"
+)
+
+// Names of the simulated cloud objects; the role gets them as variables.
+const (
+	hetznerLB    = "web-lb"
+	hetznerToken = "rollout-hcloud-token-000000000000000000000000000000000000000000000000000000000"
+	awsTG        = "web-tg"
+	awsTGARN     = "arn:aws:elasticloadbalancing:eu-central-1:123456789012:targetgroup/web-tg/0123456789abcdef"
+)
+
+// simConfig is an lbsim world with only the load balancer kind asked for,
+// in front of hosts. Checks are faster than the clouds allow, so that a
+// rollout takes seconds; the AWS deregistration delay stays longer than the
+// slowest request, as it must in production.
+func simConfig(kind string, hosts []Host) (*sim.Config, error) {
+	cfg := &sim.Config{}
+	port := hosts[0].Port()
+	switch kind {
+	case "hetzner":
+		lb := sim.LoadBalancer{
+			ID:   1,
+			Name: hetznerLB,
+			Services: []sim.Service{{
+				Protocol:        "http",
+				ListenPort:      0,
+				DestinationPort: port,
+				HealthCheck: sim.HealthCheck{
+					Protocol: "http",
+					Port:     port,
+					Interval: sim.Duration(300 * time.Millisecond),
+					Timeout:  sim.Duration(1 * time.Second),
+					Retries:  2,
+					HTTP:     &sim.HealthCheckHTTP{Path: "/healthz"},
+				},
+			}},
+		}
+		for _, h := range hosts {
+			lb.Targets = append(lb.Targets, sim.Target{Type: "server", Server: &sim.TargetServer{ID: h.ServerID}})
+			cfg.Hetzner.Servers = append(cfg.Hetzner.Servers, sim.Server{ID: h.ServerID, Name: h.Name, Address: h.IP()})
+		}
+		cfg.Hetzner.Token = hetznerToken
+		cfg.Hetzner.ActionDelay = sim.Duration(300 * time.Millisecond)
+		cfg.Hetzner.LoadBalancers = []sim.LoadBalancer{lb}
+	case "aws":
+		delay := sim.Duration(5 * time.Second)
+		tg := sim.TargetGroup{
+			ARN:      awsTGARN,
+			Name:     awsTG,
+			Port:     port,
+			Protocol: "HTTP",
+			HealthCheck: sim.AWSHealthCheck{
+				Protocol:           "HTTP",
+				Path:               "/healthz",
+				Interval:           sim.Duration(300 * time.Millisecond),
+				Timeout:            sim.Duration(1 * time.Second),
+				HealthyThreshold:   2,
+				UnhealthyThreshold: 2,
+				Matcher:            "200",
+			},
+			DeregistrationDelay: &delay,
+		}
+		for _, h := range hosts {
+			tg.Targets = append(tg.Targets, sim.AWSTarget{ID: h.InstanceID})
+			cfg.AWS.Instances = append(cfg.AWS.Instances, sim.Instance{ID: h.InstanceID, Address: h.IP()})
+		}
+		cfg.AWS.Region = "eu-central-1"
+		cfg.AWS.AccessKeyID = "AKIAROLLOUTEXAMPLE01"
+		cfg.AWS.SecretAccessKey = "rolloutSecretAccessKeyExample000000000001"
+		cfg.AWS.TargetGroups = []sim.TargetGroup{tg}
+		cfg.AWS.Listeners = []sim.Listener{{Address: "127.0.0.1:0", TargetGroup: awsTG}}
+	default:
+		return nil, fmt.Errorf("lbsim has no load balancer kind %q (want hetzner or aws)", kind)
+	}
+	return cfg, nil
+}
+
+// startSim starts lbsim in-process and returns it with its front URL.
+func startSim(ctx context.Context, kind string, hosts []Host, log *slog.Logger) (*sim.Sim, string, error) {
+	cfg, err := simConfig(kind, hosts)
+	if err != nil {
+		return nil, "", err
+	}
+	s, err := sim.Start(ctx, cfg, sim.WithLogger(log))
+	if err != nil {
+		return nil, "", fmt.Errorf("start lbsim: %w", err)
+	}
+	ep := s.Endpoints()
+	switch {
+	case kind == "hetzner" && len(ep.Services) > 0:
+		return s, ep.Services[0].URL, nil
+	case kind == "aws" && len(ep.Listeners) > 0:
+		return s, ep.Listeners[0].URL, nil
+	}
+	s.Close()
+	return nil, "", fmt.Errorf("lbsim started without a %s front end: %+v", kind, ep)
+}
+
+// TargetState is a host as its load balancer sees it.
+type TargetState struct {
+	// State is the load balancer's word: HAProxy up/drain/maint/down,
+	// Hetzner healthy/unhealthy/unknown, AWS initial/healthy/unhealthy/
+	// draining/unused; "absent" when the host is not a target at all.
+	State string `json:"state"`
+	// InRotation reports whether new requests may go to the host.
+	InRotation bool `json:"in_rotation"`
+}
+
+func simStates(s *sim.Sim, kind string, hosts []Host) map[string]TargetState {
+	st := s.State()
+	out := map[string]TargetState{}
+	for _, h := range hosts {
+		out[h.Name] = TargetState{State: "absent"}
+	}
+	switch kind {
+	case "hetzner":
+		byID := map[int64]string{}
+		for _, h := range hosts {
+			byID[h.ServerID] = h.Name
+		}
+		for _, lb := range st.Hetzner.LoadBalancers {
+			for _, svc := range lb.Services {
+				for _, m := range svc.Members {
+					if name, ok := byID[m.ServerID]; ok {
+						out[name] = TargetState{State: m.Health, InRotation: m.InRotation}
+					}
+				}
+			}
+		}
+	case "aws":
+		byID := map[string]string{}
+		for _, h := range hosts {
+			byID[h.InstanceID] = h.Name
+		}
+		for _, tg := range st.AWS.TargetGroups {
+			for _, t := range tg.Targets {
+				if name, ok := byID[t.ID]; ok {
+					out[name] = TargetState{State: t.State, InRotation: t.InRotation}
+				}
+			}
+		}
+	}
+	return out
+}

@@ -1,0 +1,97 @@
+package rollout
+
+import (
+	"context"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+)
+
+func TestLoadCountsOKFailedAndVersions(t *testing.T) {
+	var n atomic.Int64
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		host := "127.0.0.11:8081"
+		if n.Add(1)%2 == 0 {
+			host = "127.0.0.12:8081"
+		}
+		w.Header().Set("X-App-Host", host)
+		w.Header().Set("X-App-Version", "v1")
+		if r.URL.Path == "/slow" {
+			time.Sleep(50 * time.Millisecond)
+		}
+		if r.URL.Query().Get("fail") != "" || n.Load()%50 == 0 {
+			http.Error(w, "boom", http.StatusServiceUnavailable)
+			return
+		}
+		w.Write([]byte("v1\n"))
+	}))
+	defer srv.Close()
+
+	l := StartLoad(context.Background(), LoadOptions{
+		URL: srv.URL, Clients: 10, Pause: time.Millisecond,
+		SlowMin: 10 * time.Millisecond, SlowMax: 20 * time.Millisecond,
+		HostNames: map[string]string{"127.0.0.11:8081": "app-1", "127.0.0.12:8081": "app-2"},
+		MaxErrors: 3,
+	})
+	time.Sleep(300 * time.Millisecond)
+	st := l.Stop()
+	if st.Requests < 100 {
+		t.Errorf("requests = %d, want at least 100 in 300ms", st.Requests)
+	}
+	if st.Slow == 0 || st.Slow >= st.Requests/2 {
+		t.Errorf("slow = %d of %d, want a small share (1 client in 10)", st.Slow, st.Requests)
+	}
+	if st.Failed == 0 {
+		t.Errorf("failed = 0, want the server's 503s counted")
+	}
+	if len(st.Errors) != 3 || !strings.Contains(st.Errors[0], "status 503") {
+		t.Errorf("errors = %q, want 3 entries naming status 503", st.Errors)
+	}
+	if st.ByHost["app-1"]["v1"] == 0 || st.ByHost["app-2"]["v1"] == 0 {
+		t.Errorf("by host = %v, want both hosts named and serving v1", st.ByHost)
+	}
+	if got := st.ByVersion["v1"] + st.Failed; got != st.Requests {
+		t.Errorf("ok v1 %d + failed %d != requests %d", st.ByVersion["v1"], st.Failed, st.Requests)
+	}
+	// Stop is idempotent and nothing runs after it.
+	again := l.Stop()
+	if again.Requests != st.Requests {
+		t.Errorf("requests changed after Stop: %d then %d", st.Requests, again.Requests)
+	}
+}
+
+func TestLoadTransportErrorsAreFailures(t *testing.T) {
+	srv := httptest.NewServer(http.NotFoundHandler())
+	url := srv.URL
+	srv.Close() // connection refused from now on
+	l := StartLoad(context.Background(), LoadOptions{URL: url, Clients: 2, SlowEvery: -1, Pause: 5 * time.Millisecond})
+	time.Sleep(50 * time.Millisecond)
+	st := l.Stop()
+	if st.Requests == 0 || st.Failed != st.Requests {
+		t.Fatalf("failed %d of %d, want every request failed", st.Failed, st.Requests)
+	}
+	if !strings.Contains(st.Errors[0], "connection refused") {
+		t.Errorf("errors[0] = %q, want the transport error kept", st.Errors[0])
+	}
+}
+
+func TestLoadStopLetsSlowRequestsFinish(t *testing.T) {
+	var done atomic.Int64
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		time.Sleep(200 * time.Millisecond)
+		done.Add(1)
+		w.Header().Set("X-App-Version", "v1")
+	}))
+	defer srv.Close()
+	l := StartLoad(context.Background(), LoadOptions{URL: srv.URL, Clients: 4, SlowEvery: 1,
+		SlowMin: 200 * time.Millisecond, SlowMax: 200 * time.Millisecond})
+	time.Sleep(50 * time.Millisecond)
+	st := l.Stop()
+	if st.Failed != 0 || st.Requests != 4 || st.Slow != 4 {
+		t.Fatalf("requests %d (slow %d), failed %d: want the 4 in flight finished, none failed (errors %q)",
+			st.Requests, st.Slow, st.Failed, st.Errors)
+	}
+}

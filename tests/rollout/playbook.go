@@ -1,0 +1,258 @@
+package rollout
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sort"
+	"strings"
+	"time"
+)
+
+// DeployPlaybook is the collection playbook the harness runs.
+const DeployPlaybook = "zerodowntime.rolling.deploy"
+
+// PlaybookRun is a finished ansible-playbook run with the json callback.
+type PlaybookRun struct {
+	ExitCode int
+	// Stdout is the json callback's document.
+	Stdout string
+	Stderr string
+}
+
+// Playbook runs the deploy playbook against an inventory (YAML text) with
+// extra variables. Tests run it through tests/ansibletest; make demo through
+// ExecPlaybook.
+type Playbook func(ctx context.Context, inventory string, vars map[string]any) (PlaybookRun, error)
+
+// InstallCollection installs the collection tarball into dir and returns the
+// collections path to give Ansible.
+func InstallCollection(ctx context.Context, tarball, dir string) (string, error) {
+	if _, err := os.Stat(tarball); err != nil {
+		return "", fmt.Errorf("collection tarball: %w (run make collection first)", err)
+	}
+	out, err := exec.CommandContext(ctx, "ansible-galaxy", "collection", "install", "--force", "-p", dir, tarball).CombinedOutput()
+	if err != nil {
+		return "", fmt.Errorf("ansible-galaxy collection install %s: %v\n%s", tarball, err, out)
+	}
+	return dir, nil
+}
+
+// FindTarball returns the newest built collection tarball in the
+// repository's collection/ directory, or ZDT_COLLECTION when it is set.
+func FindTarball() (string, error) {
+	if t := os.Getenv("ZDT_COLLECTION"); t != "" {
+		if _, err := os.Stat(t); err == nil {
+			return t, nil
+		}
+	}
+	matches, _ := filepath.Glob(filepath.Join(RepoRoot(), "collection", "zerodowntime-rolling-*.tar.gz"))
+	if len(matches) == 0 {
+		return "", errors.New("no collection/zerodowntime-rolling-*.tar.gz: run make collection first")
+	}
+	sort.Slice(matches, func(i, j int) bool {
+		a, _ := os.Stat(matches[i])
+		b, _ := os.Stat(matches[j])
+		return a.ModTime().Before(b.ModTime())
+	})
+	return matches[len(matches)-1], nil
+}
+
+// AnsibleEnv is the environment for ansible-playbook: the installed
+// collection on the collections path, the json callback and no user
+// configuration (the same as tests/ansibletest).
+func AnsibleEnv(collectionsPath string) []string {
+	var env []string
+	for _, kv := range os.Environ() {
+		if !strings.HasPrefix(kv, "ANSIBLE_") {
+			env = append(env, kv)
+		}
+	}
+	return append(env,
+		"ANSIBLE_COLLECTIONS_PATH="+collectionsPath,
+		"ANSIBLE_STDOUT_CALLBACK=ansible.posix.json",
+		"ANSIBLE_HOST_KEY_CHECKING=false",
+		"ANSIBLE_RETRY_FILES_ENABLED=false",
+		"ANSIBLE_NOCOLOR=1",
+		"ANSIBLE_LOCALHOST_WARNING=false",
+		"ANSIBLE_INVENTORY_UNPARSED_WARNING=false",
+		"ANSIBLE_DEPRECATION_WARNINGS=false",
+	)
+}
+
+// ExecPlaybook runs ansible-playbook with the collection installed at
+// collectionsPath, writing the inventory into dir.
+func ExecPlaybook(collectionsPath, dir string) Playbook {
+	return func(ctx context.Context, inventory string, vars map[string]any) (PlaybookRun, error) {
+		inv := filepath.Join(dir, "inventory.yml")
+		if err := os.WriteFile(inv, []byte(inventory), 0o644); err != nil {
+			return PlaybookRun{}, err
+		}
+		ev, err := json.Marshal(vars)
+		if err != nil {
+			return PlaybookRun{}, err
+		}
+		cmd := exec.CommandContext(ctx, "ansible-playbook", "-i", inv, "-e", string(ev), DeployPlaybook)
+		cmd.Dir = dir
+		cmd.Env = AnsibleEnv(collectionsPath)
+		// A Ctrl-C reaches ansible-playbook through the terminal anyway;
+		// on a cancelled ctx it gets the same SIGINT, then a kill.
+		cmd.Cancel = func() error { return cmd.Process.Signal(os.Interrupt) }
+		cmd.WaitDelay = 10 * time.Second
+		var stdout, stderr bytes.Buffer
+		cmd.Stdout, cmd.Stderr = &stdout, &stderr
+		err = cmd.Run()
+		run := PlaybookRun{Stdout: stdout.String(), Stderr: stderr.String()}
+		var ee *exec.ExitError
+		switch {
+		case errors.As(err, &ee):
+			run.ExitCode = ee.ExitCode()
+		case err != nil:
+			return run, fmt.Errorf("ansible-playbook: %w", err)
+		}
+		return run, nil
+	}
+}
+
+// callbackDoc is the part of the json callback's document the report needs.
+type callbackDoc struct {
+	Plays []struct {
+		Tasks []callbackTask `json:"tasks"`
+	} `json:"plays"`
+	Stats map[string]map[string]int `json:"stats"`
+}
+
+type callbackTask struct {
+	Task struct {
+		Name     string `json:"name"`
+		Duration struct {
+			Start string `json:"start"`
+			End   string `json:"end"`
+		} `json:"duration"`
+	} `json:"task"`
+	Hosts map[string]map[string]any `json:"hosts"`
+}
+
+// parseCallback reads the json callback's document, which follows any
+// warning lines on stdout.
+func parseCallback(out string) (*callbackDoc, error) {
+	var doc callbackDoc
+	err := json.Unmarshal([]byte(out), &doc)
+	if err == nil {
+		return &doc, nil
+	}
+	if i := strings.Index(out, "\n{\n"); i >= 0 {
+		if err2 := json.Unmarshal([]byte(out[i+1:]), &doc); err2 == nil {
+			return &doc, nil
+		}
+	}
+	return nil, fmt.Errorf("ansible-playbook output is not the json callback's document: %w", err)
+}
+
+// taskIs matches a task name with or without the role prefix the json
+// callback adds ("zerodowntime.rolling.deploy : drain").
+func taskIs(full, name string) bool {
+	return full == name || strings.HasSuffix(full, " : "+name)
+}
+
+// results returns every result of the tasks named name, per host, in order.
+func (d *callbackDoc) results(name string) map[string][]map[string]any {
+	out := map[string][]map[string]any{}
+	for _, p := range d.Plays {
+		for _, t := range p.Tasks {
+			if taskIs(t.Task.Name, name) {
+				for h, r := range t.Hosts {
+					out[h] = append(out[h], r)
+				}
+			}
+		}
+	}
+	return out
+}
+
+// span is when one task ran for one host.
+type span struct{ start, end time.Time }
+
+// spans returns, per host, when the first task named name started and
+// ended. With serial: 1 every batch is its own play and a task's duration
+// is that one host's; skipped results count (they take no time).
+func (d *callbackDoc) spans(name string) map[string]span {
+	out := map[string]span{}
+	for _, p := range d.Plays {
+		for _, t := range p.Tasks {
+			if !taskIs(t.Task.Name, name) {
+				continue
+			}
+			start, err1 := time.Parse(time.RFC3339Nano, t.Task.Duration.Start)
+			end, err2 := time.Parse(time.RFC3339Nano, t.Task.Duration.End)
+			if err1 != nil || err2 != nil {
+				continue
+			}
+			for h := range t.Hosts {
+				if _, seen := out[h]; !seen {
+					out[h] = span{start, end}
+				}
+			}
+		}
+	}
+	return out
+}
+
+// HostTimes is how long each step of the rollout took on one host, in
+// seconds. Deploy runs from the end of the drain to the start of the verify.
+type HostTimes struct {
+	Drain    float64 `json:"drain"`
+	Deploy   float64 `json:"deploy"`
+	Verify   float64 `json:"verify"`
+	Register float64 `json:"register"`
+}
+
+// hostTimes computes HostTimes for every host that ran at least the drain.
+func (d *callbackDoc) hostTimes() map[string]HostTimes {
+	drain, verify, register := d.spans("drain"), d.spans("verify"), d.spans("register")
+	secs := func(a, b time.Time) float64 { return round2(b.Sub(a).Seconds()) }
+	out := map[string]HostTimes{}
+	for h, dr := range drain {
+		t := HostTimes{Drain: secs(dr.start, dr.end)}
+		if v, ok := verify[h]; ok {
+			t.Deploy = secs(dr.end, v.start)
+			t.Verify = secs(v.start, v.end)
+		}
+		if r, ok := register[h]; ok {
+			t.Register = secs(r.start, r.end)
+		}
+		out[h] = t
+	}
+	return out
+}
+
+// failure is the msg of the "rollout failed" task, or else of the first
+// failed task, with the host it names.
+func (d *callbackDoc) failure() (host, msg string) {
+	for h, rs := range d.results("rollout failed") {
+		for _, r := range rs {
+			if m, ok := r["msg"].(string); ok {
+				return h, m
+			}
+		}
+	}
+	for _, p := range d.Plays {
+		for _, t := range p.Tasks {
+			for _, h := range sortedKeys(t.Hosts) {
+				r := t.Hosts[h]
+				if f, _ := r["failed"].(bool); f && r["ignore_errors"] != true {
+					m, _ := r["msg"].(string)
+					return h, fmt.Sprintf("task %q: %s", t.Task.Name, m)
+				}
+			}
+		}
+	}
+	return "", ""
+}
+
+func round2(f float64) float64 { return float64(int64(f*100+0.5)) / 100 }

@@ -1,0 +1,96 @@
+package rollout
+
+import (
+	"strings"
+	"testing"
+)
+
+// Two batches of a serial: 1 play as the json callback writes them: host
+// app-1 went through, app-2 failed its verify.
+const callbackFixture = `[WARNING]: something ansible says first
+{
+    "plays": [
+        {"play": {"name": "deploy"}, "tasks": [
+            {"task": {"name": "zerodowntime.rolling.deploy : drain", "duration": {"start": "2026-01-02T03:04:05.000000Z", "end": "2026-01-02T03:04:06.500000Z"}},
+             "hosts": {"app-1": {"changed": true}}},
+            {"task": {"name": "stop the running version", "duration": {"start": "2026-01-02T03:04:06.600000Z", "end": "2026-01-02T03:04:07.000000Z"}},
+             "hosts": {"app-1": {"changed": true}}},
+            {"task": {"name": "zerodowntime.rolling.deploy : verify", "duration": {"start": "2026-01-02T03:04:07.750000Z", "end": "2026-01-02T03:04:08Z"}},
+             "hosts": {"app-1": {"changed": false}}},
+            {"task": {"name": "zerodowntime.rolling.deploy : register", "duration": {"start": "2026-01-02T03:04:08.100000Z", "end": "2026-01-02T03:04:10.100000Z"}},
+             "hosts": {"app-1": {"changed": true}}}
+        ]},
+        {"play": {"name": "deploy"}, "tasks": [
+            {"task": {"name": "zerodowntime.rolling.deploy : drain", "duration": {"start": "2026-01-02T03:04:11Z", "end": "2026-01-02T03:04:12Z"}},
+             "hosts": {"app-2": {"changed": true}}},
+            {"task": {"name": "verify", "duration": {"start": "2026-01-02T03:04:13Z", "end": "2026-01-02T03:04:28Z"}},
+             "hosts": {"app-2": {"failed": true, "msg": "token: got \"stale\""}}},
+            {"task": {"name": "zerodowntime.rolling.deploy : rollout failed", "duration": {"start": "2026-01-02T03:04:28Z", "end": "2026-01-02T03:04:28.1Z"}},
+             "hosts": {"app-2": {"failed": true, "msg": "app-2: verify failed: served token \"stale\""}}}
+        ]}
+    ],
+    "stats": {"app-1": {"ok": 4}, "app-2": {"failures": 1}}
+}
+`
+
+func TestCallbackHostTimes(t *testing.T) {
+	doc, err := parseCallback(callbackFixture)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := doc.hostTimes()
+	want := map[string]HostTimes{
+		"app-1": {Drain: 1.5, Deploy: 1.25, Verify: 0.25, Register: 2},
+		"app-2": {Drain: 1, Deploy: 1, Verify: 15},
+	}
+	for h, w := range want {
+		if got[h] != w {
+			t.Errorf("%s: times %+v, want %+v", h, got[h], w)
+		}
+	}
+	if _, ok := got["app-3"]; ok || len(got) != 2 {
+		t.Errorf("times for %v, want app-1 and app-2 only", got)
+	}
+	host, msg := doc.failure()
+	if host != "app-2" || !strings.Contains(msg, "stale") {
+		t.Errorf("failure = %s %q, want app-2 and the rollout failed msg", host, msg)
+	}
+	if d := doc.results("drain"); len(d) != 2 || d["app-3"] != nil {
+		t.Errorf("drain results for %v, want app-1 and app-2", d)
+	}
+}
+
+func TestCallbackFailureFallsBackToFailedTask(t *testing.T) {
+	doc, err := parseCallback(`{"plays": [{"tasks": [
+		{"task": {"name": "drain"}, "hosts": {"app-1": {"failed": true, "msg": "socket not found"}}}]}], "stats": {}}`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	host, msg := doc.failure()
+	if host != "app-1" || msg != `task "drain": socket not found` {
+		t.Errorf("failure = %s %q", host, msg)
+	}
+}
+
+func TestCallbackNotJSON(t *testing.T) {
+	if _, err := parseCallback("ERROR! the playbook could not be found\n"); err == nil {
+		t.Fatal("want an error for output that is not the json document")
+	}
+}
+
+func TestTaskIs(t *testing.T) {
+	for _, c := range []struct {
+		full, name string
+		want       bool
+	}{
+		{"drain", "drain", true},
+		{"zerodowntime.rolling.deploy : drain", "drain", true},
+		{"deploy : drain", "drain", true},
+		{"drain the host", "drain", false},
+		{"zerodowntime.rolling.deploy : rollback verify", "verify", false},
+	} {
+		if got := taskIs(c.full, c.name); got != c.want {
+			t.Errorf("taskIs(%q, %q) = %v", c.full, c.name, got)
+		}
+	}
+}

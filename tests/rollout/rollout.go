@@ -1,0 +1,567 @@
+// Package rollout is the zero-downtime proof: it sets up app hosts behind a
+// load balancer on loopback, sends continuous traffic through the load
+// balancer while the zerodowntime.rolling.deploy playbook rolls a new
+// version across the hosts, and reports every request that failed.
+//
+// Each app host is a tests/demoapp process on its own loopback address
+// (127.0.N.11, .12, ...), the load balancer is a real HAProxy or lbsim
+// in-process (Hetzner or AWS), and every inventory host runs on the
+// controller with ansible_connection=local.
+//
+//	s, err := rollout.Setup(ctx, rollout.Options{LB: "haproxy", Playbook: pb})
+//	defer s.Close()
+//	rep, err := s.Run(ctx)
+//
+// make demo (tests/demo) and this package's tests drive the same harness.
+package rollout
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/zerodowntime/rolling/tests/lbsim/sim"
+	"gopkg.in/yaml.v3"
+)
+
+// Options describes a scenario.
+type Options struct {
+	// LB is haproxy (default), hetzner or aws.
+	LB string
+	// Hosts is the number of app hosts (default 3).
+	Hosts int
+	// Net is the third octet of the app hosts' addresses, 127.0.Net.11 and
+	// up (default 1). Scenarios that run at once need different ones.
+	Net int
+	// Port is the apps' port (default 8081).
+	Port int
+	// Dir is the working directory; default a new temporary one, removed
+	// by Close.
+	Dir string
+	// Demoapp is a built tests/demoapp binary; default: built into Dir.
+	Demoapp string
+	// OldVersion and NewVersion default to v1 and v2.
+	OldVersion, NewVersion string
+	// Broken maps a host name (app-2) to the -broken mode of its new
+	// release: nostart, stale-token or unhealthy.
+	Broken map[string]string
+	// Naive deploys with deploy_lb: none: each app is restarted while the
+	// load balancer still sends it traffic. It proves the harness sees
+	// failures.
+	Naive bool
+	// Rollback gives the role a rollback tasks file that restarts the old
+	// version.
+	Rollback bool
+	// Serial is the batch size (default 1).
+	Serial int
+	// Vars are extra role variables; they win over the harness's.
+	Vars map[string]any
+	// Load configures the load generator; URL and HostNames are set by
+	// the harness.
+	Load LoadOptions
+	// Playbook runs ansible-playbook; required for Run.
+	Playbook Playbook
+	// Progress, if set, gets a line every ProgressEvery (default 2s) while
+	// the playbook runs.
+	Progress      func(line string)
+	ProgressEvery time.Duration
+	// Log, if set, gets lbsim's log.
+	Log io.Writer
+}
+
+func (o *Options) defaults() error {
+	if o.LB == "" {
+		o.LB = "haproxy"
+	}
+	switch o.LB {
+	case "haproxy", "hetzner", "aws":
+	default:
+		return fmt.Errorf("LB %q: want haproxy, hetzner or aws", o.LB)
+	}
+	if o.Hosts <= 0 {
+		o.Hosts = 3
+	}
+	if o.Hosts > 9 {
+		return fmt.Errorf("Hosts %d: at most 9", o.Hosts)
+	}
+	if o.Net <= 0 {
+		o.Net = 1
+	}
+	if o.Net > 254 {
+		return fmt.Errorf("Net %d: want 1..254 (third octet of 127.0.Net.11)", o.Net)
+	}
+	if o.Port <= 0 {
+		o.Port = 8081
+	}
+	if o.OldVersion == "" {
+		o.OldVersion = "v1"
+	}
+	if o.NewVersion == "" {
+		o.NewVersion = "v2"
+	}
+	if o.Serial <= 0 {
+		o.Serial = 1
+	}
+	if o.ProgressEvery <= 0 {
+		o.ProgressEvery = 2 * time.Second
+	}
+	return nil
+}
+
+// Scenario is a set-up world: apps running the old version behind a load
+// balancer. Close stops everything.
+type Scenario struct {
+	Opts  Options
+	Hosts []Host
+	// URL is the load balancer's front end, http://127.0.0.1:port.
+	URL string
+	// HAProxy is set for LB haproxy, Sim for hetzner and aws.
+	HAProxy *HAProxy
+	Sim     *sim.Sim
+
+	dir    string
+	ownDir bool
+	bin    string
+	cancel context.CancelFunc
+	closed sync.Once
+	mu     sync.Mutex
+	load   *Load
+}
+
+// Setup builds the demoapp, starts the old version on every host and the
+// load balancer, and waits until every host is in rotation. On error,
+// whatever was started is stopped again.
+func Setup(ctx context.Context, opts Options) (s *Scenario, err error) {
+	if err := opts.defaults(); err != nil {
+		return nil, err
+	}
+	s = &Scenario{Opts: opts, dir: opts.Dir}
+	if s.dir == "" {
+		// Short, so that HAProxy's socket path fits.
+		if s.dir, err = os.MkdirTemp("", "zdt-"); err != nil {
+			return nil, err
+		}
+		s.ownDir = true
+	}
+	defer func() {
+		if err != nil {
+			s.Close()
+			s = nil
+		}
+	}()
+	if s.bin = opts.Demoapp; s.bin == "" {
+		if s.bin, err = BuildDemoapp(ctx, s.dir); err != nil {
+			return s, err
+		}
+	}
+	for i := range opts.Hosts {
+		name := fmt.Sprintf("app-%d", i+1)
+		s.Hosts = append(s.Hosts, Host{
+			Name:       name,
+			Addr:       fmt.Sprintf("127.0.%d.%d:%d", opts.Net, 11+i, opts.Port),
+			Dir:        filepath.Join(s.dir, name),
+			InstanceID: fmt.Sprintf("i-%016x", i+1),
+			ServerID:   int64(101 + i),
+		})
+	}
+	for _, h := range s.Hosts {
+		if err := startApp(ctx, s.bin, h, opts.OldVersion); err != nil {
+			return s, err
+		}
+	}
+	lbCtx, cancel := context.WithCancel(context.Background())
+	s.cancel = cancel
+	switch opts.LB {
+	case "haproxy":
+		if s.HAProxy, err = StartHAProxy(ctx, s.dir, s.Hosts); err != nil {
+			return s, err
+		}
+		s.URL = "http://" + s.HAProxy.Frontend
+	default:
+		log := slog.New(slog.NewTextHandler(io.Discard, nil))
+		if opts.Log != nil {
+			log = slog.New(slog.NewTextHandler(opts.Log, &slog.HandlerOptions{Level: slog.LevelInfo}))
+		}
+		if s.Sim, s.URL, err = startSim(lbCtx, opts.LB, s.Hosts, log); err != nil {
+			return s, err
+		}
+	}
+	return s, s.waitInRotation(ctx, 15*time.Second)
+}
+
+// waitInRotation waits until the load balancer sends traffic to every host.
+func (s *Scenario) waitInRotation(ctx context.Context, limit time.Duration) error {
+	deadline := time.Now().Add(limit)
+	for {
+		st, err := s.LBStates()
+		out := 0
+		for _, t := range st {
+			if !t.InRotation {
+				out++
+			}
+		}
+		if err == nil && out == 0 && len(st) == len(s.Hosts) {
+			return nil
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("%s: not every host in rotation after %s: %v (error %v)", s.Opts.LB, limit, st, err)
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+}
+
+// LBStates is every host as the load balancer sees it now.
+func (s *Scenario) LBStates() (map[string]TargetState, error) {
+	if s.HAProxy != nil {
+		st, err := s.HAProxy.ServersState()
+		if err != nil {
+			return nil, err
+		}
+		out := map[string]TargetState{}
+		for _, h := range s.Hosts {
+			if v, ok := st[h.Name]; ok {
+				out[h.Name] = TargetState{State: v.String(), InRotation: v.InRotation()}
+			} else {
+				out[h.Name] = TargetState{State: "absent"}
+			}
+		}
+		return out, nil
+	}
+	if s.Sim != nil {
+		return simStates(s.Sim, s.Opts.LB, s.Hosts), nil
+	}
+	return nil, errors.New("no load balancer running")
+}
+
+// Dir is the scenario's working directory.
+func (s *Scenario) Dir() string { return s.dir }
+
+// Demoapp is the demoapp binary the hosts run.
+func (s *Scenario) Demoapp() string { return s.bin }
+
+// Close stops the load, every app, the load balancer, and removes the
+// working directory if Setup made it. It is safe to call more than once.
+func (s *Scenario) Close() error {
+	var errs []error
+	s.closed.Do(func() {
+		s.mu.Lock()
+		l := s.load
+		s.mu.Unlock()
+		if l != nil {
+			l.Stop()
+		}
+		for _, h := range s.Hosts {
+			if err := stopApp(s.bin, h); err != nil {
+				errs = append(errs, err)
+			}
+		}
+		if s.HAProxy != nil {
+			s.HAProxy.Stop()
+		}
+		if s.Sim != nil {
+			_ = s.Sim.Close()
+		}
+		if s.cancel != nil {
+			s.cancel()
+		}
+		if s.ownDir {
+			_ = os.RemoveAll(s.dir)
+		}
+	})
+	return errors.Join(errs...)
+}
+
+// hostNames maps each app's X-App-Host to its host name.
+func (s *Scenario) hostNames() map[string]string {
+	m := map[string]string{}
+	for _, h := range s.Hosts {
+		m[h.Addr] = h.Name
+	}
+	return m
+}
+
+// SampleVersions asks the load balancer until every host answered (or
+// 100 requests went by) and returns the version each host served;
+// hosts out of rotation are missing.
+func (s *Scenario) SampleVersions(ctx context.Context) map[string]string {
+	names := s.hostNames()
+	seen := map[string]string{}
+	client := &http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{DisableKeepAlives: true, Proxy: nil}}
+	for i := 0; i < 100 && len(seen) < len(s.Hosts); i++ {
+		req, err := http.NewRequestWithContext(ctx, http.MethodGet, s.URL+"/", nil)
+		if err != nil {
+			break
+		}
+		resp, err := client.Do(req)
+		if err != nil {
+			if ctx.Err() != nil {
+				break
+			}
+			continue
+		}
+		_, _ = io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode/100 == 2 {
+			host := resp.Header.Get("X-App-Host")
+			if n, ok := names[host]; ok {
+				host = n
+			}
+			seen[host] = resp.Header.Get("X-App-Version")
+		}
+	}
+	return seen
+}
+
+// DirectVersions asks every app directly; a host whose app does not
+// answer is reported as "down".
+func (s *Scenario) DirectVersions(ctx context.Context) map[string]string {
+	out := map[string]string{}
+	for _, h := range s.Hosts {
+		v, err := DirectVersion(ctx, h)
+		if err != nil {
+			out[h.Name] = "down"
+			continue
+		}
+		out[h.Name] = v.Version
+	}
+	return out
+}
+
+// Inventory is the YAML inventory: the app hosts in group app with their
+// own addresses and files, lb1 in group haproxy, everything local.
+func (s *Scenario) Inventory() string {
+	hosts := map[string]any{}
+	for _, h := range s.Hosts {
+		hv := map[string]any{
+			"app_addr":                h.Addr,
+			"app_dir":                 h.Dir,
+			"app_broken":              s.Opts.Broken[h.Name],
+			"deploy_token_file":       h.TokenFile(),
+			"deploy_verify_url":       "http://" + h.Addr + "/version",
+			"deploy_verify_token_url": "http://" + h.Addr + "/token",
+		}
+		if s.Opts.LB == "aws" {
+			hv["deploy_lb_target"] = h.InstanceID
+		}
+		hosts[h.Name] = hv
+	}
+	inv := map[string]any{
+		"all": map[string]any{
+			"vars": map[string]any{
+				"ansible_connection":         "local",
+				"ansible_python_interpreter": "/usr/bin/python3",
+			},
+			"hosts": map[string]any{"localhost": nil},
+			"children": map[string]any{
+				"app":     map[string]any{"hosts": hosts},
+				"haproxy": map[string]any{"hosts": map[string]any{"lb1": nil}},
+			},
+		},
+	}
+	b, _ := yaml.Marshal(inv)
+	return "# written by tests/rollout\n" + string(b)
+}
+
+// deployTasks stops the running app and starts the new release with the
+// host's settings; the role includes it after the drain.
+const deployTasks = `# written by tests/rollout: the user's deploy step for demoapp
+- name: stop the running version
+  ansible.builtin.command:
+    argv: ["{{ demoapp_bin }}", -stop, -pid-file, "{{ app_dir }}/app.pid", -shutdown-timeout, "{{ demoapp_shutdown_timeout }}"]
+  changed_when: true
+
+- name: start the new version
+  ansible.builtin.command:
+    argv: ["{{ demoapp_bin }}", -daemon, -listen, "{{ app_addr }}", -version, "{{ new_version }}",
+           "-broken={{ app_broken | default('') }}",
+           -token-file, "{{ app_dir }}/token", -health-file, "{{ app_dir }}/down",
+           -pid-file, "{{ app_dir }}/app.pid", -log-file, "{{ app_dir }}/app.log",
+           -shutdown-timeout, "{{ demoapp_shutdown_timeout }}"]
+  changed_when: true
+`
+
+// rollbackTasks restarts the old version.
+const rollbackTasks = `# written by tests/rollout: the user's rollback step for demoapp
+- name: stop the failed version
+  ansible.builtin.command:
+    argv: ["{{ demoapp_bin }}", -stop, -pid-file, "{{ app_dir }}/app.pid", -shutdown-timeout, "{{ demoapp_shutdown_timeout }}"]
+  changed_when: true
+
+- name: start the old version
+  ansible.builtin.command:
+    argv: ["{{ demoapp_bin }}", -daemon, -listen, "{{ app_addr }}", -version, "{{ old_version }}",
+           -token-file, "{{ app_dir }}/token", -health-file, "{{ app_dir }}/down",
+           -pid-file, "{{ app_dir }}/app.pid", -log-file, "{{ app_dir }}/app.log",
+           -shutdown-timeout, "{{ demoapp_shutdown_timeout }}"]
+  changed_when: true
+`
+
+// WriteTasks writes the deploy (and rollback) tasks files into the working
+// directory and returns their paths.
+func (s *Scenario) WriteTasks() (deploy, rollback string, err error) {
+	deploy = filepath.Join(s.dir, "deploy-tasks.yml")
+	if err := os.WriteFile(deploy, []byte(deployTasks), 0o644); err != nil {
+		return "", "", err
+	}
+	if s.Opts.Rollback {
+		rollback = filepath.Join(s.dir, "rollback-tasks.yml")
+		if err := os.WriteFile(rollback, []byte(rollbackTasks), 0o644); err != nil {
+			return "", "", err
+		}
+	}
+	return deploy, rollback, nil
+}
+
+// Vars are the extra variables for the playbook: the role's settings for
+// the scenario's load balancer plus what the tasks files use.
+func (s *Scenario) Vars(deployTasksFile, rollbackTasksFile string) map[string]any {
+	v := map[string]any{
+		"deploy_hosts":              "app",
+		"deploy_serial":             s.Opts.Serial,
+		"deploy_lb":                 s.Opts.LB,
+		"deploy_tasks_file":         deployTasksFile,
+		"deploy_verify_expect_json": map[string]any{"version": s.Opts.NewVersion},
+		"deploy_verify_timeout":     15,
+		"deploy_verify_interval":    0.2,
+		"deploy_drain_timeout":      60,
+		"deploy_register_timeout":   30,
+		"demoapp_bin":               s.bin,
+		"demoapp_shutdown_timeout":  shutdownTimeout,
+		"new_version":               s.Opts.NewVersion,
+		"old_version":               s.Opts.OldVersion,
+	}
+	if rollbackTasksFile != "" {
+		v["deploy_rollback_tasks_file"] = rollbackTasksFile
+	}
+	switch {
+	case s.Opts.Naive:
+		v["deploy_lb"] = "none"
+	case s.HAProxy != nil:
+		v["deploy_haproxy_hosts"] = []string{"lb1"}
+		v["deploy_haproxy_socket"] = s.HAProxy.Socket
+		v["deploy_haproxy_backend"] = HAProxyBackend
+	case s.Opts.LB == "hetzner":
+		ep := s.Sim.Endpoints()
+		v["deploy_hetzner_load_balancers"] = []string{hetznerLB}
+		v["deploy_hetzner_api_token"] = ep.HetznerToken
+		v["deploy_hetzner_endpoint"] = ep.HetznerAPI
+	case s.Opts.LB == "aws":
+		ep := s.Sim.Endpoints()
+		v["deploy_aws_region"] = ep.AWSRegion
+		v["deploy_aws_endpoint_url"] = ep.AWSAPI
+		v["deploy_aws_access_key"] = ep.AWSAccessKeyID
+		v["deploy_aws_secret_key"] = ep.AWSSecretAccessKey
+		v["deploy_aws_target_group_names"] = []string{awsTG}
+	}
+	for k, x := range s.Opts.Vars {
+		v[k] = x
+	}
+	return v
+}
+
+// Run rolls the new version out under load and reports what the clients
+// saw. An error means the harness itself failed; a failed rollout or
+// failed requests are in the report.
+func (s *Scenario) Run(ctx context.Context) (*Report, error) {
+	if s.Opts.Playbook == nil {
+		return nil, errors.New("Options.Playbook is not set")
+	}
+	deploy, rollback, err := s.WriteTasks()
+	if err != nil {
+		return nil, err
+	}
+	rep := &Report{LB: s.Opts.LB, Naive: s.Opts.Naive, Broken: s.Opts.Broken}
+	if s.Opts.Naive {
+		rep.LB += " (naive: deploy_lb none)"
+	}
+	start := time.Now()
+	rep.VersionsBefore = s.SampleVersions(ctx)
+
+	lo := s.Opts.Load
+	lo.URL, lo.HostNames = s.URL, s.hostNames()
+	load := StartLoad(ctx, lo)
+	s.mu.Lock()
+	s.load = load
+	s.mu.Unlock()
+
+	stopProgress := s.progress(load, start)
+	run, perr := s.Opts.Playbook(ctx, s.Inventory(), s.Vars(deploy, rollback))
+	stopProgress()
+
+	// A moment of traffic after the last register: failures right after
+	// a host rejoins count too.
+	select {
+	case <-time.After(time.Second):
+	case <-ctx.Done():
+	}
+	stats := load.Stop()
+	rep.fillLoad(stats)
+	if perr != nil {
+		return rep, perr
+	}
+	rep.ExitCode = run.ExitCode
+	rep.VersionsAfter = s.SampleVersions(ctx)
+	rep.DirectAfter = s.DirectVersions(ctx)
+	if st, err := s.LBStates(); err == nil {
+		rep.LBAfter = st
+	}
+	rep.Elapsed = round2(time.Since(start).Seconds())
+	doc, err := parseCallback(run.Stdout)
+	if err != nil {
+		return rep, fmt.Errorf("%w\nstderr:\n%s", err, run.Stderr)
+	}
+	rep.doc = doc
+	rep.Hosts = doc.hostTimes()
+	rep.FailedHost, rep.FailedMsg = doc.failure()
+	rep.Drained = sortedKeys(doc.results("drain"))
+	rep.Stderr = strings.TrimSpace(run.Stderr)
+	return rep, nil
+}
+
+// progress calls Options.Progress every ProgressEvery until the returned
+// func is called.
+func (s *Scenario) progress(load *Load, start time.Time) func() {
+	if s.Opts.Progress == nil {
+		return func() {}
+	}
+	done := make(chan struct{})
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		tick := time.NewTicker(s.Opts.ProgressEvery)
+		defer tick.Stop()
+		for {
+			select {
+			case <-done:
+				return
+			case <-tick.C:
+			}
+			st := load.Snapshot()
+			lb, _ := s.LBStates()
+			var hosts []string
+			for _, h := range s.Hosts {
+				v := st.Last[h.Name]
+				if v == "" {
+					v = "-"
+				}
+				hosts = append(hosts, fmt.Sprintf("%s %s/%s", h.Name, v, lb[h.Name].State))
+			}
+			s.Opts.Progress(fmt.Sprintf("%5.1fs  requests %6d  failed %d  %s",
+				time.Since(start).Seconds(), st.Requests, st.Failed, strings.Join(hosts, "  ")))
+		}
+	}()
+	return func() { close(done); wg.Wait() }
+}
