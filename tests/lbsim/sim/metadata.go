@@ -33,9 +33,11 @@ type mdHost struct {
 // startMetadata starts one metadata server per distinct host address.
 func (s *Sim) startMetadata() error {
 	hosts := map[string]*mdHost{}
+	var order []string // config order: servers, then instances
 	get := func(addr string) *mdHost {
 		if hosts[addr] == nil {
 			hosts[addr] = &mdHost{addr: addr, region: s.cfg.AWS.Region, tokens: map[string]time.Time{}}
+			order = append(order, addr)
 		}
 		return hosts[addr]
 	}
@@ -48,7 +50,7 @@ func (s *Sim) startMetadata() error {
 		get(in.Address).instance = in
 	}
 	s.endpoints.Metadata = map[string]string{}
-	for _, addr := range sortedKeys(hosts) {
+	for _, addr := range order {
 		h := hosts[addr]
 		base, err := s.serve(net.JoinHostPort(addr, strconv.Itoa(s.cfg.MetadataPort)), s.metadataHandler(h), "")
 		if err != nil {
