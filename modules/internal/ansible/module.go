@@ -11,7 +11,9 @@ import (
 	"os"
 	"os/signal"
 	"runtime/debug"
+	"slices"
 	"sort"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -78,8 +80,9 @@ func appendSecret(secrets []string, s string) []string {
 		return secrets
 	}
 	secrets = append(secrets, s)
-	for _, enc := range []string{url.QueryEscape(s), url.PathEscape(s), jsonEscape(s)} {
-		if enc != s {
+	quoted := strconv.Quote(s)
+	for _, enc := range []string{url.QueryEscape(s), url.PathEscape(s), jsonEscape(s, true), jsonEscape(s, false), quoted[1 : len(quoted)-1]} {
+		if enc != s && !slices.Contains(secrets, enc) {
 			secrets = append(secrets, enc)
 		}
 	}
@@ -113,9 +116,15 @@ func noLogStrings(v any) []string {
 	return []string{s}
 }
 
-func jsonEscape(s string) string {
-	b, _ := json.Marshal(s)
-	return string(b[1 : len(b)-1])
+// jsonEscape is s inside a JSON string, with or without the HTML escaping
+// of json.Marshal.
+func jsonEscape(s string, html bool) string {
+	var b bytes.Buffer
+	enc := json.NewEncoder(&b)
+	enc.SetEscapeHTML(html)
+	enc.Encode(s)
+	out := strings.TrimSuffix(b.String(), "\n")
+	return out[1 : len(out)-1]
 }
 
 // Scrub removes every registered secret from s.
@@ -292,10 +301,17 @@ func RunArgs[A any](ctx context.Context, spec Spec, data []byte, w io.Writer, ru
 		cancel(ErrInterrupted)
 		select {
 		case o := <-done:
-			if o.err == nil {
+			switch {
+			case o.err == nil:
+				// It finished its work after all.
 				return m.finish(w, spec, params, o.res, nil)
+			case errors.Is(o.err, ErrInterrupted) || errors.Is(o.err, context.Canceled):
+				return m.finish(w, spec, params, o.res, m.interrupted())
+			default:
+				// It failed on its own, perhaps before it saw the
+				// signal: keep its error and say both.
+				return m.finish(w, spec, params, o.res, fmt.Errorf("%w; then %v", o.err, m.interrupted()))
 			}
-			return m.finish(w, spec, params, o.res, m.interrupted())
 		case <-time.After(3 * time.Second):
 			return m.finish(w, spec, params, Result{}, m.interrupted())
 		}

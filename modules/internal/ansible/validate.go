@@ -137,7 +137,7 @@ func (s Spec) validate(raw map[string]any) (Params, []string, error) {
 		v, err := convert(o.Default, o.Type, o.Elements)
 		if err != nil {
 			// A programming error in the spec; report it rather than crash.
-			return nil, warnings, fmt.Errorf("internal error: the default of %s in the %s module's spec is not a %s: %v",
+			return nil, warnings, fmt.Errorf("internal error: the default of %s in the %s module's spec does not convert to %s: %v",
 				name, s.Name, o.typeLabel(), err)
 		}
 		p[name] = v
