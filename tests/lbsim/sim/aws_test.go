@@ -340,7 +340,9 @@ func TestAWSFailOpen(t *testing.T) {
 			}
 			simtest.Eventually(t, 3*time.Second, "all unhealthy", func() bool {
 				st := w.sim.State()
-				return st.AWSTarget("web-tg", instanceID(0)).State == "unhealthy" && st.AWSTarget("web-tg", instanceID(1)).State == "unhealthy"
+				port := w.ep.Services[0].ListenPort
+				return st.AWSTarget("web-tg", instanceID(0)).State == "unhealthy" && st.AWSTarget("web-tg", instanceID(1)).State == "unhealthy" &&
+					st.HetznerHealth("web-lb", port, "app-1") == "unhealthy" && st.HetznerHealth("web-lb", port, "app-2") == "unhealthy"
 			})
 			code, _, err := simtest.Get(context.Background(), w.ep.Listeners[0].URL+"/")
 			if code != tc.want {

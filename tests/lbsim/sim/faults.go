@@ -239,9 +239,18 @@ func (s *Sim) SetFaults(f Faults) error {
 	}
 	s.faultMu.Lock()
 	defer s.faultMu.Unlock()
-	s.faults = f
+	s.faults = f.clone()
 	s.faultsSet = time.Now()
 	return nil
+}
+
+// clone copies f so that no slice is shared with the caller.
+func (f Faults) clone() Faults {
+	f.Hetzner.Operations = append([]string(nil), f.Hetzner.Operations...)
+	f.AWS.Operations = append([]string(nil), f.AWS.Operations...)
+	f.Metadata.Operations = append([]string(nil), f.Metadata.Operations...)
+	f.Health = append([]HealthFault(nil), f.Health...)
+	return f
 }
 
 // Faults returns the faults in force, with the remaining throttle_next and
@@ -249,5 +258,5 @@ func (s *Sim) SetFaults(f Faults) error {
 func (s *Sim) Faults() Faults {
 	s.faultMu.Lock()
 	defer s.faultMu.Unlock()
-	return s.faults
+	return s.faults.clone()
 }

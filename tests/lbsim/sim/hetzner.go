@@ -344,8 +344,10 @@ type hzTargetBody struct {
 	UsePrivateIP *bool `json:"use_private_ip"`
 }
 
-// readTarget decodes and checks the body; it writes the error itself.
-func (s *Sim) hzReadTarget(w http.ResponseWriter, r *http.Request, add bool) (Target, bool) {
+// hzDecodeTarget reads and checks the body of add_target/remove_target;
+// it writes the error itself. It runs before Sim.mu is taken, so a slow
+// client never holds the model.
+func hzDecodeTarget(w http.ResponseWriter, r *http.Request, add bool) (Target, bool) {
 	var b hzTargetBody
 	if err := json.NewDecoder(r.Body).Decode(&b); err != nil {
 		var te *json.UnmarshalTypeError
@@ -364,10 +366,6 @@ func (s *Sim) hzReadTarget(w http.ResponseWriter, r *http.Request, add bool) (Ta
 			return t, false
 		}
 		t.Server = &TargetServer{ID: *b.Server.ID}
-		if s.hz.serverByID[t.Server.ID] == nil {
-			hzFail(w, "not_found", fmt.Sprintf("server with ID %d not found", t.Server.ID), nil)
-			return t, false
-		}
 	case "label_selector":
 		if b.LabelSelector == nil || b.LabelSelector.Selector == nil {
 			hzInvalid(w, "label_selector", "Missing data for required field.")
@@ -410,15 +408,25 @@ func (s *Sim) hzReadTarget(w http.ResponseWriter, r *http.Request, add bool) (Ta
 	return t, true
 }
 
+// hzServerExists answers not_found for an unknown server target; the
+// caller holds Sim.mu.
+func (s *Sim) hzServerExists(w http.ResponseWriter, t Target) bool {
+	if t.Type == "server" && s.hz.serverByID[t.Server.ID] == nil {
+		hzFail(w, "not_found", fmt.Sprintf("server with ID %d not found", t.Server.ID), nil)
+		return false
+	}
+	return true
+}
+
 func (s *Sim) hzAddTarget(w http.ResponseWriter, r *http.Request) {
+	t, ok := hzDecodeTarget(w, r, true)
+	if !ok {
+		return
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	lb := s.hzLBByPath(w, r)
-	if lb == nil {
-		return
-	}
-	t, ok := s.hzReadTarget(w, r, true)
-	if !ok {
+	if lb == nil || !s.hzServerExists(w, t) {
 		return
 	}
 	if t.UsePrivateIP && lb.cfg.Network == nil {
@@ -447,14 +455,14 @@ func (s *Sim) hzAddTarget(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Sim) hzRemoveTarget(w http.ResponseWriter, r *http.Request) {
+	t, ok := hzDecodeTarget(w, r, false)
+	if !ok {
+		return
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	lb := s.hzLBByPath(w, r)
-	if lb == nil {
-		return
-	}
-	t, ok := s.hzReadTarget(w, r, false)
-	if !ok {
+	if lb == nil || !s.hzServerExists(w, t) {
 		return
 	}
 	key := targetKey(t)
