@@ -1,0 +1,356 @@
+package wait
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"reflect"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+)
+
+// fakeClock sleeps by moving its own now forward, and records every sleep.
+type fakeClock struct {
+	now    time.Time
+	sleeps []time.Duration
+	// onSleep, when set, runs before each sleep returns (to cancel a
+	// context mid-wait, for instance).
+	onSleep func(n int) error
+}
+
+func newClock() *fakeClock { return &fakeClock{now: time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC)} }
+
+func (c *fakeClock) Now() time.Time { return c.now }
+
+func (c *fakeClock) Sleep(ctx context.Context, d time.Duration) error {
+	c.sleeps = append(c.sleeps, d)
+	if c.onSleep != nil {
+		if err := c.onSleep(len(c.sleeps)); err != nil {
+			return err
+		}
+	}
+	if ctx.Err() != nil {
+		return context.Cause(ctx)
+	}
+	c.now = c.now.Add(d)
+	return nil
+}
+
+func (c *fakeClock) option() Option { return WithClock(c.Sleep, c.Now) }
+
+// step is one check result.
+type step struct {
+	o        Outcome
+	observed string
+	err      error
+	cost     time.Duration // how long the check itself takes
+}
+
+// script returns a check that plays steps in order, repeating the last one.
+func script(c *fakeClock, steps ...step) (Check, *int) {
+	n := 0
+	return func(ctx context.Context) (Outcome, string, error) {
+		s := steps[min(n, len(steps)-1)]
+		n++
+		c.now = c.now.Add(s.cost)
+		return s.o, s.observed, s.err
+	}, &n
+}
+
+func ms(n ...int) []time.Duration {
+	out := make([]time.Duration, len(n))
+	for i, v := range n {
+		out[i] = time.Duration(v) * time.Millisecond
+	}
+	return out
+}
+
+var errRefused = errors.New("connection refused")
+
+func TestWait(t *testing.T) {
+	retry := func(obs string) step { return step{o: Retry, observed: obs} }
+	tests := []struct {
+		name     string
+		min, max time.Duration
+		maxWait  time.Duration
+		steps    []step
+		// want
+		sleeps   []time.Duration
+		attempts int
+		observed string
+		elapsed  time.Duration
+		err      string // substring; "" for success
+		errCheck func(t *testing.T, err error)
+	}{
+		{
+			name: "success at once, no sleep", min: 100 * time.Millisecond, max: time.Second, maxWait: time.Minute,
+			steps:  []step{{o: Success, observed: "up"}},
+			sleeps: ms(), attempts: 1, observed: "up",
+		},
+		{
+			name: "retries double up to max", min: 100 * time.Millisecond, max: 500 * time.Millisecond, maxWait: time.Minute,
+			steps:  []step{retry("a"), retry("b"), retry("c"), retry("d"), retry("e"), {o: Success, observed: "f"}},
+			sleeps: ms(100, 200, 400, 500, 500), attempts: 6, observed: "f", elapsed: 1700 * time.Millisecond,
+		},
+		{
+			name: "equal min and max is a fixed interval", min: 20 * time.Millisecond, max: 20 * time.Millisecond, maxWait: time.Minute,
+			steps:  []step{retry("a"), retry("a"), retry("a"), {o: Success}},
+			sleeps: ms(20, 20, 20), attempts: 4, observed: "a", elapsed: 60 * time.Millisecond,
+		},
+		{
+			name: "empty observation keeps the previous one", min: time.Second, max: time.Second, maxWait: time.Minute,
+			steps:  []step{retry("draining, 2 sessions"), {o: Success}},
+			sleeps: ms(1000), attempts: 2, observed: "draining, 2 sessions", elapsed: time.Second,
+		},
+		{
+			name: "last sleep trimmed to the deadline", min: 400 * time.Millisecond, max: 400 * time.Millisecond, maxWait: time.Second,
+			steps:  []step{retry("down")},
+			sleeps: ms(400, 400, 200), attempts: 4, observed: "down", elapsed: time.Second,
+			err: "still not done after 1s; last observed: down",
+			errCheck: func(t *testing.T, err error) {
+				var te *TimeoutError
+				if !errors.As(err, &te) || te.MaxWait != time.Second || te.Observed != "down" || te.LastErr != nil {
+					t.Errorf("err = %#v, want *TimeoutError{1s, down, nil}", err)
+				}
+			},
+		},
+		{
+			name: "slow checks count against the deadline", min: 100 * time.Millisecond, max: 100 * time.Millisecond, maxWait: time.Second,
+			steps:  []step{{o: Retry, observed: "slow", cost: 300 * time.Millisecond}},
+			sleeps: ms(100, 100), attempts: 3, observed: "slow", elapsed: 1100 * time.Millisecond,
+			err: "still not done after 1s",
+		},
+		{
+			name: "timeout carries the last error", min: 100 * time.Millisecond, max: 100 * time.Millisecond, maxWait: 250 * time.Millisecond,
+			steps:  []step{retry("503"), {o: Retry, err: errRefused}},
+			sleeps: ms(100, 100, 50), attempts: 4, observed: "503", elapsed: 250 * time.Millisecond,
+			err: "still not done after 250ms; last observed: 503; last error: connection refused",
+			errCheck: func(t *testing.T, err error) {
+				var te *TimeoutError
+				if !errors.As(err, &te) || !errors.Is(te.LastErr, errRefused) {
+					t.Errorf("err = %#v, want a TimeoutError with LastErr", err)
+				}
+			},
+		},
+		{
+			name: "last error is from the last check", min: 100 * time.Millisecond, max: 100 * time.Millisecond, maxWait: 150 * time.Millisecond,
+			steps:  []step{{o: Retry, err: errRefused}, retry("503")},
+			sleeps: ms(100, 50), attempts: 3, observed: "503", elapsed: 150 * time.Millisecond,
+			err: "still not done after 150ms; last observed: 503",
+			errCheck: func(t *testing.T, err error) {
+				if strings.Contains(err.Error(), "refused") {
+					t.Errorf("err = %v, a later clean check supersedes the error", err)
+				}
+			},
+		},
+		{
+			name: "failure ends early", min: 100 * time.Millisecond, max: time.Second, maxWait: time.Minute,
+			steps:  []step{retry("draining"), {o: Failure, observed: "unhealthy", err: errors.New("target failed its health check")}},
+			sleeps: ms(100), attempts: 2, observed: "unhealthy", elapsed: 100 * time.Millisecond,
+			err: "target failed its health check",
+			errCheck: func(t *testing.T, err error) {
+				var fe *FailureError
+				if !errors.As(err, &fe) || fe.Observed != "unhealthy" || fe.Err == nil {
+					t.Errorf("err = %#v, want *FailureError", err)
+				}
+			},
+		},
+		{
+			name: "failure without error says what was observed", min: 100 * time.Millisecond, max: time.Second, maxWait: time.Minute,
+			steps:  []step{{o: Failure, observed: "target deregistered"}},
+			sleeps: ms(), attempts: 1, observed: "target deregistered",
+			err: "target deregistered",
+		},
+		{
+			name: "invalid: zero max wait", min: time.Second, max: time.Second, maxWait: 0,
+			steps: []step{{o: Success}}, sleeps: ms(), attempts: 0,
+			err: "wait: invalid configuration: maximum wait must be > 0, got 0s",
+			errCheck: func(t *testing.T, err error) {
+				if !errors.Is(err, ErrInvalidWait) {
+					t.Errorf("err = %v, want ErrInvalidWait", err)
+				}
+			},
+		},
+		{
+			name: "invalid: negative max wait", min: time.Second, max: time.Second, maxWait: -time.Second,
+			steps: []step{{o: Success}}, sleeps: ms(), attempts: 0,
+			err: "maximum wait must be > 0, got -1s",
+		},
+		{
+			name: "invalid: min above max", min: 2 * time.Second, max: time.Second, maxWait: time.Minute,
+			steps: []step{{o: Success}}, sleeps: ms(), attempts: 0,
+			err: "wait: invalid configuration: delays must satisfy 0 < min (2s) <= max (1s)",
+		},
+		{
+			name: "invalid: zero min", min: 0, max: time.Second, maxWait: time.Minute,
+			steps: []step{{o: Success}}, sleeps: ms(), attempts: 0,
+			err: "delays must satisfy 0 < min (0s) <= max (1s)",
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			clk := newClock()
+			check, calls := script(clk, tt.steps...)
+			w := New(check, WithDelay(tt.min, tt.max), WithoutJitter(), clk.option())
+			res, err := w.Wait(context.Background(), tt.maxWait)
+			if tt.err == "" && err != nil {
+				t.Fatalf("unexpected error: %v", err)
+			}
+			if tt.err != "" && (err == nil || !strings.Contains(err.Error(), tt.err)) {
+				t.Fatalf("err = %v, want %q", err, tt.err)
+			}
+			if tt.errCheck != nil {
+				tt.errCheck(t, err)
+			}
+			if !reflect.DeepEqual(clk.sleeps, tt.sleeps) && !(len(clk.sleeps) == 0 && len(tt.sleeps) == 0) {
+				t.Errorf("sleeps = %v, want %v", clk.sleeps, tt.sleeps)
+			}
+			if res.Attempts != tt.attempts || *calls != tt.attempts {
+				t.Errorf("attempts = %d (check ran %d times), want %d", res.Attempts, *calls, tt.attempts)
+			}
+			if res.Observed != tt.observed {
+				t.Errorf("observed = %q, want %q", res.Observed, tt.observed)
+			}
+			if res.Elapsed != tt.elapsed {
+				t.Errorf("elapsed = %s, want %s", res.Elapsed, tt.elapsed)
+			}
+		})
+	}
+}
+
+func TestJitter(t *testing.T) {
+	clk := newClock()
+	check, _ := script(clk, step{o: Retry, observed: "x"})
+	w := New(check, WithDelay(time.Second, time.Second), clk.option())
+	w.Wait(context.Background(), time.Minute)
+	if len(clk.sleeps) < 40 {
+		t.Fatalf("only %d sleeps", len(clk.sleeps))
+	}
+	distinct := map[time.Duration]bool{}
+	for _, d := range clk.sleeps[:len(clk.sleeps)-1] { // the last one is trimmed
+		if d < 800*time.Millisecond || d > 1200*time.Millisecond {
+			t.Errorf("sleep %s outside 1s ±20%%", d)
+		}
+		distinct[d] = true
+	}
+	if len(distinct) < 2 {
+		t.Errorf("no jitter: sleeps %v", clk.sleeps)
+	}
+}
+
+func TestContextCancelled(t *testing.T) {
+	cause := errors.New("interrupted by a signal")
+	tests := []struct {
+		name       string
+		cancelAt   int // cancel during this sleep (1-based); 0: before the wait
+		sleepErr   bool
+		wantErr    []error
+		wantMsg    string
+		attempts   int
+		wantSleeps int
+	}{
+		{name: "cancelled before the wait: one check, no sleep", cancelAt: 0, wantErr: []error{cause}, wantMsg: "interrupted by a signal (last observed: draining)", attempts: 1},
+		{name: "cancelled during the second sleep", cancelAt: 2, wantErr: []error{cause}, wantMsg: "interrupted by a signal (last observed: draining)", attempts: 2, wantSleeps: 2},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			clk := newClock()
+			ctx, cancel := context.WithCancelCause(context.Background())
+			defer cancel(nil)
+			if tt.cancelAt == 0 {
+				cancel(cause)
+			}
+			clk.onSleep = func(n int) error {
+				if n == tt.cancelAt {
+					cancel(cause)
+				}
+				return nil
+			}
+			check, _ := script(clk, step{o: Retry, observed: "draining"})
+			res, err := New(check, WithDelay(time.Second, time.Second), WithoutJitter(), clk.option()).Wait(ctx, time.Hour)
+			for _, want := range tt.wantErr {
+				if !errors.Is(err, want) {
+					t.Errorf("err = %v, want it to wrap %v", err, want)
+				}
+			}
+			if err == nil || err.Error() != tt.wantMsg {
+				t.Errorf("err = %v, want %q", err, tt.wantMsg)
+			}
+			if res.Attempts != tt.attempts || len(clk.sleeps) != tt.wantSleeps {
+				t.Errorf("attempts %d, sleeps %v; want %d attempts, %d sleeps", res.Attempts, clk.sleeps, tt.attempts, tt.wantSleeps)
+			}
+		})
+	}
+}
+
+func TestContextCancelledNothingObserved(t *testing.T) {
+	clk := newClock()
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	check, _ := script(clk, step{o: Retry})
+	_, err := New(check, WithoutJitter(), clk.option()).Wait(ctx, time.Hour)
+	if !errors.Is(err, context.Canceled) || err.Error() != "context canceled" {
+		t.Errorf("err = %v, want a bare context.Canceled", err)
+	}
+}
+
+// TestRealClock is the one test that sleeps: a wait notices a state change
+// within about one delay.
+func TestRealClock(t *testing.T) {
+	var ready atomic.Bool
+	time.AfterFunc(30*time.Millisecond, func() { ready.Store(true) })
+	start := time.Now()
+	var changed time.Time
+	check := func(context.Context) (Outcome, string, error) {
+		if ready.Load() {
+			if changed.IsZero() {
+				changed = time.Now()
+			}
+			return Success, "ready", nil
+		}
+		return Retry, "starting", nil
+	}
+	res, err := New(check, WithDelay(20*time.Millisecond, 20*time.Millisecond)).Wait(context.Background(), 2*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if lag := time.Since(start) - 30*time.Millisecond; lag > 50*time.Millisecond {
+		t.Errorf("returned %s after the state changed; want within 50ms (%d attempts)", lag, res.Attempts)
+	}
+}
+
+func TestRealSleepHonoursContext(t *testing.T) {
+	ctx, cancel := context.WithCancelCause(context.Background())
+	time.AfterFunc(10*time.Millisecond, func() { cancel(fmt.Errorf("stop")) })
+	start := time.Now()
+	err := sleepCtx(ctx, time.Minute)
+	if err == nil || err.Error() != "stop" || time.Since(start) > time.Second {
+		t.Errorf("sleepCtx = %v after %s", err, time.Since(start))
+	}
+}
+
+func TestErrorTexts(t *testing.T) {
+	tests := []struct {
+		name string
+		err  error
+		want string
+	}{
+		{name: "timeout bare", err: &TimeoutError{MaxWait: 1500 * time.Microsecond}, want: "still not done after 2ms"},
+		{name: "timeout full", err: &TimeoutError{MaxWait: 5 * time.Minute, Observed: "draining, 3 sessions", LastErr: errRefused},
+			want: "still not done after 5m0s; last observed: draining, 3 sessions; last error: connection refused"},
+		{name: "failure with error", err: &FailureError{Observed: "x", Err: errRefused}, want: "connection refused"},
+		{name: "failure without error", err: &FailureError{Observed: "unhealthy"}, want: "unhealthy"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := tt.err.Error(); got != tt.want {
+				t.Errorf("Error() = %q, want %q", got, tt.want)
+			}
+		})
+	}
+	if !errors.Is(&FailureError{Err: errRefused}, errRefused) {
+		t.Error("FailureError does not unwrap")
+	}
+}
