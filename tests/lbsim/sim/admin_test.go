@@ -6,8 +6,10 @@ import (
 	"net/http"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/zerodowntime/rolling/tests/lbsim/sim"
+	"github.com/zerodowntime/rolling/tests/lbsim/sim/simtest"
 )
 
 func TestAdminEndpoint(t *testing.T) {
@@ -80,5 +82,47 @@ func TestAdminEndpoint(t *testing.T) {
 	_ = json.Unmarshal([]byte(call("GET", "/endpoints", "", 200)), &ep)
 	if ep.HetznerAPI != w.ep.HetznerAPI {
 		t.Errorf("endpoints = %+v", ep)
+	}
+}
+
+func TestAdminClientAndApps(t *testing.T) {
+	t.Parallel()
+	// A port that is free on a fresh host: taken on another host first.
+	_, port := simtest.Backends(t, simtest.Hosts(1)...)
+	cfg := &sim.Config{Apps: []sim.App{{Name: "demo", Address: simtest.Hosts(1)[0], Port: port}}}
+	s := simtest.Start(t, cfg)
+	ctx := ctxT(t, 5*time.Second)
+	ac := sim.NewAdminClient(s.Endpoints().Admin)
+	if err := ac.SetFaults(ctx, sim.Faults{AWS: sim.APIFaults{ThrottleNext: 1}}); err != nil {
+		t.Fatal(err)
+	}
+	if f, err := ac.Faults(ctx); err != nil || f.AWS.ThrottleNext != 1 {
+		t.Errorf("faults = %+v, %v", f, err)
+	}
+	if err := ac.SetFaults(ctx, sim.Faults{AWS: sim.APIFaults{ErrorRate: 7}}); err == nil || !strings.Contains(err.Error(), "error_rate") {
+		t.Errorf("invalid faults: %v", err)
+	}
+	app := s.Endpoints().Apps[0].URL
+	if code, body, _ := simtest.Get(ctx, app+"/"); code != 200 || body != "demo\n" {
+		t.Errorf("app / = %d %q", code, body)
+	}
+	if err := ac.SetAppHealthy(ctx, "demo", false); err != nil {
+		t.Fatal(err)
+	}
+	if code, _, _ := simtest.Get(ctx, app+"/healthz"); code != 503 {
+		t.Errorf("unhealthy app /healthz = %d", code)
+	}
+	if err := ac.SetAppHealthy(ctx, "nope", false); err == nil {
+		t.Error("unknown app accepted")
+	}
+	st, err := ac.State(ctx)
+	if err != nil || len(st.Apps) != 1 || st.Apps[0].Healthy || st.Apps[0].Served != 1 {
+		t.Errorf("state apps = %+v, %v", st.Apps, err)
+	}
+	if err := ac.ResetCounts(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if n, err := ac.Counts(ctx); err != nil || len(n.API) != 0 {
+		t.Errorf("counts = %+v, %v", n, err)
 	}
 }
