@@ -11,7 +11,7 @@ import (
 	"time"
 
 	"github.com/zerodowntime/rolling/modules/internal/ansible"
-	"github.com/zerodowntime/rolling/modules/internal/haproxy/haproxytest"
+	"github.com/zerodowntime/rolling/tests/integration/haproxy/haproxytest"
 )
 
 // Tests against a real HAProxy started by haproxytest.

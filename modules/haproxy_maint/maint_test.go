@@ -12,7 +12,7 @@ import (
 
 	"github.com/zerodowntime/rolling/modules/internal/ansible"
 	"github.com/zerodowntime/rolling/modules/internal/haproxy"
-	"github.com/zerodowntime/rolling/modules/internal/haproxy/haproxytest"
+	"github.com/zerodowntime/rolling/tests/integration/haproxy/haproxytest"
 )
 
 func TestParseWeight(t *testing.T) {

@@ -13,7 +13,7 @@ import (
 	"syscall"
 	"testing"
 
-	"github.com/zerodowntime/rolling/modules/internal/haproxy/haproxytest"
+	"github.com/zerodowntime/rolling/tests/integration/haproxy/haproxytest"
 )
 
 // Captured from HAProxy 2.6.12 (see the shared runtime-API reference): web1
