@@ -155,7 +155,7 @@ func run(ctx context.Context, m *ansible.Module, a args) (ansible.Result, error)
 			return out, fmt.Errorf("%s did not answer as expected within %ds (%d attempts): expected %s; last observed: %s",
 				a.URL, a.Timeout, res.Attempts, exp.describe(), last.describe(msgExcerpt))
 		}
-		return out, fmt.Errorf("verifying %s stopped after %d attempts: %v", a.URL, res.Attempts, err)
+		return out, fmt.Errorf("verifying %s stopped after %d attempts: %w", a.URL, res.Attempts, err)
 	}
 	out.Msg = fmt.Sprintf("%s answered as expected after %d attempt(s) in %.1fs", a.URL, res.Attempts, res.Elapsed.Seconds())
 	return out, nil

@@ -305,7 +305,10 @@ func RunArgs[A any](ctx context.Context, spec Spec, data []byte, w io.Writer, ru
 			case o.err == nil:
 				// It finished its work after all.
 				return m.finish(w, spec, params, o.res, nil)
-			case errors.Is(o.err, ErrInterrupted) || errors.Is(o.err, context.Canceled):
+			case errors.Is(o.err, ErrInterrupted) || errors.Is(o.err, context.Canceled) ||
+				strings.Contains(o.err.Error(), ErrInterrupted.Error()):
+				// Its error is the interruption (wrapped, or formatted
+				// with %v): say so, with where it stood.
 				return m.finish(w, spec, params, o.res, m.interrupted())
 			default:
 				// It failed on its own, perhaps before it saw the

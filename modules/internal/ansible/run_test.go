@@ -43,6 +43,15 @@ func TestInterrupted(t *testing.T) {
 			wantMsg:  "pool web not found; then probe was interrupted by a signal; state left: step 2",
 		},
 		{
+			name:     "interruption formatted with %v",
+			progress: "step 3",
+			finish: func(ctx context.Context) (Result, error) {
+				return Result{}, fmt.Errorf("waiting for web: %v", context.Cause(ctx))
+			},
+			wantCode: 1,
+			wantMsg:  "probe was interrupted by a signal; state left: step 3",
+		},
+		{
 			name: "nothing done yet",
 			finish: func(ctx context.Context) (Result, error) {
 				return Result{}, ctx.Err()
