@@ -103,10 +103,13 @@ func TestAWSCLI(t *testing.T) {
 	if _, stderr, code = aws("register-targets", "--target-group-arn", testTGARN, "--targets", "Id="+instanceID(1)); code != 0 {
 		t.Fatalf("register-targets: %d %s", code, stderr)
 	}
-	simtest.Eventually(t, 10*time.Second, "registered again and healthy", func() bool {
-		v, _, _ := aws("describe-target-health", "--target-group-arn", testTGARN, "--targets", "Id="+instanceID(1))
-		return health(v)[instanceID(1)] == "healthy "
+	simtest.Eventually(t, 5*time.Second, "registered again and healthy", func() bool {
+		return w.sim.State().AWSTarget("web-tg", instanceID(1)).State == "healthy"
 	})
+	v, _, _ = aws("describe-target-health", "--target-group-arn", testTGARN, "--targets", "Id="+instanceID(1))
+	if got := health(v)[instanceID(1)]; got != "healthy " {
+		t.Errorf("after register-targets: %q, want healthy", got)
+	}
 	_, stderr, code = aws("describe-target-health", "--target-group-arn", testTGARN, "--targets", "Id=i-0badbadbadbadbad0")
 	if code == 0 || !strings.Contains(stderr, "InvalidTarget") {
 		t.Errorf("unknown instance: %d %s", code, stderr)
