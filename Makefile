@@ -43,10 +43,15 @@ build: $(foreach m,$(MODULES),bin/$(m)_$(HOST))
 
 $(TARBALL): binaries $(COLL_FILES)
 	@mkdir -p collection
-	ansible-galaxy collection build --force --output-path collection .
+	@rm -rf collection/.staging && mkdir -p collection/.staging
+	ansible-galaxy collection build --force --output-path collection/.staging .
+	@mv -f collection/.staging/$(notdir $@) $@ && rmdir collection/.staging
 	@ls -l $@ | awk '{printf "collection tarball: %s (%.1f MiB)\n", $$9, $$5/1048576}'
 
-collection: $(TARBALL)
+# Serialised with a lock: several test binaries may ask for it at once.
+collection:
+	@mkdir -p collection
+	@flock collection/.build.lock $(MAKE) --no-print-directory $(TARBALL)
 
 install: collection
 	ansible-galaxy collection install --force $(TARBALL)

@@ -81,7 +81,9 @@ class BinaryModuleAction(ActionBase):
     """Base of the collection's action plugins; set ``module_name``."""
 
     module_name = None
-    TRANSFERS_FILES = True
+    # False keeps ActionBase from making a temporary directory for every
+    # task; the fallback path makes its own.
+    TRANSFERS_FILES = False
 
     def run(self, tmp=None, task_vars=None):
         self._supports_check_mode = True

@@ -13,7 +13,6 @@ import (
 	"runtime"
 	"strings"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
 )
@@ -78,19 +77,10 @@ func install() (*Collection, error) {
 	}, nil
 }
 
-// build runs `make collection` in the repository, serialised by a file lock
-// because `go test ./...` runs several test binaries at once.
+// build runs `make collection` in the repository (which serialises
+// concurrent builds itself).
 func build() (string, error) {
 	root := RepoRoot()
-	lock, err := os.OpenFile(filepath.Join(root, "collection", ".build.lock"), os.O_CREATE|os.O_RDWR, 0o644)
-	if err != nil {
-		return "", err
-	}
-	defer lock.Close()
-	if err := syscall.Flock(int(lock.Fd()), syscall.LOCK_EX); err != nil {
-		return "", err
-	}
-	defer syscall.Flock(int(lock.Fd()), syscall.LOCK_UN)
 	cmd := exec.Command("make", "-s", "collection")
 	cmd.Dir = root
 	if out, err := cmd.CombinedOutput(); err != nil {
