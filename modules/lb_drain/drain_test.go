@@ -3,7 +3,7 @@ package main
 import (
 	"testing"
 
-	"github.com/zerodowntime/rolling/modules/internal/lb/lbtest"
+	"github.com/zerodowntime/rolling/modules/internal/ansible/doccheck"
 )
 
-func TestDocsMatchSpec(t *testing.T) { lbtest.CheckDocs(t, spec) }
+func TestDocMatchesSpec(t *testing.T) { doccheck.Check(t, spec) }
