@@ -37,8 +37,10 @@ type world struct {
 // fastConfig is a world with 200ms health checks, thresholds 2, a 1s
 // deregistration delay and every host a target on both clouds.
 func fastConfig(hosts []string, port int) *sim.Config {
+	// Timeouts are generous so that a loaded machine (-race, 2 CPUs)
+	// does not fail checks that only the test meant to pass.
 	hc := sim.HealthCheck{
-		Interval: sim.Duration(200 * time.Millisecond), Timeout: sim.Duration(200 * time.Millisecond),
+		Interval: sim.Duration(200 * time.Millisecond), Timeout: sim.Duration(time.Second),
 		Retries: 2, HTTP: &sim.HealthCheckHTTP{Path: "/healthz"},
 	}
 	delay := sim.Duration(time.Second)
@@ -56,7 +58,7 @@ func fastConfig(hosts []string, port int) *sim.Config {
 			TargetGroups: []sim.TargetGroup{{
 				ARN: testTGARN, Name: "web-tg", Port: port,
 				HealthCheck: sim.AWSHealthCheck{
-					Path: "/healthz", Interval: sim.Duration(200 * time.Millisecond), Timeout: sim.Duration(200 * time.Millisecond),
+					Path: "/healthz", Interval: sim.Duration(200 * time.Millisecond), Timeout: sim.Duration(time.Second),
 					HealthyThreshold: 2, UnhealthyThreshold: 2,
 				},
 				DeregistrationDelay: &delay,
