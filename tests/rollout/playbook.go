@@ -155,8 +155,9 @@ func parseCallback(out string) (*callbackDoc, error) {
 }
 
 // taskIs matches a task name with or without the role prefix the json
-// callback adds ("zerodowntime.rolling.deploy : drain").
+// callback adds ("zerodowntime.rolling.deploy : Drain"), ignoring case.
 func taskIs(full, name string) bool {
+	full, name = strings.ToLower(full), strings.ToLower(name)
 	return full == name || strings.HasSuffix(full, " : "+name)
 }
 
@@ -178,14 +179,20 @@ func (d *callbackDoc) results(name string) map[string][]map[string]any {
 // span is when one task ran for one host.
 type span struct{ start, end time.Time }
 
-// spans returns, per host, when the first task named name started and
-// ended. With serial: 1 every batch is its own play and a task's duration
-// is that one host's; skipped results count (they take no time).
-func (d *callbackDoc) spans(name string) map[string]span {
+// spans returns, per host, when the first of the tasks named names started
+// and when the last one ended (within the first play the host ran them
+// in). With serial: 1 every batch is its own play and a task's duration is
+// that one host's; skipped results count (they take no time).
+func (d *callbackDoc) spans(names ...string) map[string]span {
 	out := map[string]span{}
 	for _, p := range d.Plays {
+		inPlay := map[string]bool{}
 		for _, t := range p.Tasks {
-			if !taskIs(t.Task.Name, name) {
+			match := false
+			for _, n := range names {
+				match = match || taskIs(t.Task.Name, n)
+			}
+			if !match {
 				continue
 			}
 			start, err1 := time.Parse(time.RFC3339Nano, t.Task.Duration.Start)
@@ -194,8 +201,14 @@ func (d *callbackDoc) spans(name string) map[string]span {
 				continue
 			}
 			for h := range t.Hosts {
-				if _, seen := out[h]; !seen {
+				sp, seen := out[h]
+				switch {
+				case !seen:
 					out[h] = span{start, end}
+					inPlay[h] = true
+				case inPlay[h] && end.After(sp.end):
+					sp.end = end
+					out[h] = sp
 				}
 			}
 		}
@@ -214,7 +227,7 @@ type HostTimes struct {
 
 // hostTimes computes HostTimes for every host that ran at least the drain.
 func (d *callbackDoc) hostTimes() map[string]HostTimes {
-	drain, verify, register := d.spans("drain"), d.spans("verify"), d.spans("register")
+	drain, verify, register := d.spans("drain"), d.spans("verify token", "verify"), d.spans("register")
 	secs := func(a, b time.Time) float64 { return round2(b.Sub(a).Seconds()) }
 	out := map[string]HostTimes{}
 	for h, dr := range drain {

@@ -53,10 +53,16 @@ type Options struct {
 	// Broken maps a host name (app-2) to the -broken mode of its new
 	// release: nostart, stale-token or unhealthy.
 	Broken map[string]string
-	// Naive deploys with deploy_lb: none: each app is restarted while the
-	// load balancer still sends it traffic. It proves the harness sees
-	// failures.
+	// Naive deploys with deploy_lb: none and the same tasks file: each app
+	// is restarted while the load balancer still sends it traffic. It
+	// proves the harness sees failures.
 	Naive bool
+	// BootDelay is how long the new version takes to boot (demoapp
+	// -start-delay; default 3s, negative for none), like a real app
+	// loading its code and warming up. It must be longer than HAProxy's
+	// retries of refused connections (3 retries a second apart) for a
+	// naive restart to show behind HAProxy.
+	BootDelay time.Duration
 	// Rollback gives the role a rollback tasks file that restarts the old
 	// version.
 	Rollback bool
@@ -109,6 +115,12 @@ func (o *Options) defaults() error {
 	}
 	if o.Serial <= 0 {
 		o.Serial = 1
+	}
+	if o.BootDelay == 0 {
+		o.BootDelay = 3 * time.Second
+	}
+	if o.BootDelay < 0 {
+		o.BootDelay = 0
 	}
 	if o.ProgressEvery <= 0 {
 		o.ProgressEvery = 2 * time.Second
@@ -385,7 +397,7 @@ const deployTasks = `# written by tests/rollout: the user's deploy step for demo
 - name: start the new version
   ansible.builtin.command:
     argv: ["{{ demoapp_bin }}", -daemon, -listen, "{{ app_addr }}", -version, "{{ new_version }}",
-           "-broken={{ app_broken | default('') }}",
+           "-broken={{ app_broken | default('') }}", -start-delay, "{{ demoapp_boot_delay }}",
            -token-file, "{{ app_dir }}/token", -health-file, "{{ app_dir }}/down",
            -pid-file, "{{ app_dir }}/app.pid", -log-file, "{{ app_dir }}/app.log",
            -shutdown-timeout, "{{ demoapp_shutdown_timeout }}"]
@@ -402,6 +414,7 @@ const rollbackTasks = `# written by tests/rollout: the user's rollback step for 
 - name: start the old version
   ansible.builtin.command:
     argv: ["{{ demoapp_bin }}", -daemon, -listen, "{{ app_addr }}", -version, "{{ old_version }}",
+           -start-delay, "{{ demoapp_boot_delay }}",
            -token-file, "{{ app_dir }}/token", -health-file, "{{ app_dir }}/down",
            -pid-file, "{{ app_dir }}/app.pid", -log-file, "{{ app_dir }}/app.log",
            -shutdown-timeout, "{{ demoapp_shutdown_timeout }}"]
@@ -433,12 +446,13 @@ func (s *Scenario) Vars(deployTasksFile, rollbackTasksFile string) map[string]an
 		"deploy_lb":                 s.Opts.LB,
 		"deploy_tasks_file":         deployTasksFile,
 		"deploy_verify_expect_json": map[string]any{"version": s.Opts.NewVersion},
-		"deploy_verify_timeout":     15,
+		"deploy_verify_timeout":     8,
 		"deploy_verify_interval":    0.2,
 		"deploy_drain_timeout":      60,
 		"deploy_register_timeout":   30,
 		"demoapp_bin":               s.bin,
 		"demoapp_shutdown_timeout":  shutdownTimeout,
+		"demoapp_boot_delay":        s.Opts.BootDelay.String(),
 		"new_version":               s.Opts.NewVersion,
 		"old_version":               s.Opts.OldVersion,
 	}

@@ -1,0 +1,201 @@
+package rollout
+
+import (
+	"context"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/zerodowntime/rolling/tests/ansibletest"
+)
+
+// minRequests is the least traffic a rollout must have carried for "no
+// request failed" to mean something: a 3-host rollout takes well over 10s
+// and the clients send hundreds of requests a second.
+const minRequests = 1000
+
+// playbookVia runs the deploy playbook through tests/ansibletest.
+func playbookVia(t *testing.T, coll *ansibletest.Collection) Playbook {
+	return func(ctx context.Context, inventory string, vars map[string]any) (PlaybookRun, error) {
+		r := coll.PlaybookFile(t, DeployPlaybook, ansibletest.Inventory(inventory), ansibletest.Vars(vars),
+			ansibletest.Timeout(3*time.Minute))
+		return PlaybookRun{ExitCode: r.ExitCode, Stdout: r.Stdout, Stderr: r.Stderr}, nil
+	}
+}
+
+// rolloutCase is one scenario and what must hold after it.
+type rolloutCase struct {
+	name  string
+	opts  Options
+	check func(t *testing.T, s *Scenario, r *Report)
+}
+
+// TestRollout is the zero-downtime proof: real ansible-playbook, real
+// HAProxy or lbsim, real demoapp processes, continuous traffic with slow
+// requests. Each case has its own loopback addresses (127.0.Net.x), so they
+// run in parallel.
+func TestRollout(t *testing.T) {
+	if testing.Short() {
+		t.Skip("end-to-end rollout under load; skipped with -short")
+	}
+	coll := ansibletest.Install(t)
+	cases := []rolloutCase{
+		{name: "haproxy", opts: Options{LB: "haproxy", Net: 11}, check: checkZeroDowntime},
+		{name: "hetzner", opts: Options{LB: "hetzner", Net: 12}, check: checkZeroDowntime},
+		{name: "aws", opts: Options{LB: "aws", Net: 13}, check: checkZeroDowntime},
+		{name: "naive-haproxy", opts: Options{LB: "haproxy", Net: 21, Naive: true}, check: checkNaiveFails},
+		{name: "naive-hetzner", opts: Options{LB: "hetzner", Net: 22, Naive: true}, check: checkNaiveFails},
+		{name: "nostart-haproxy", opts: Options{LB: "haproxy", Net: 31, Broken: map[string]string{"app-2": "nostart"}},
+			check: checkBotched("deploy", "refusing to start")},
+		{name: "stale-token-haproxy", opts: Options{LB: "haproxy", Net: 32, Broken: map[string]string{"app-2": "stale-token"}},
+			check: checkBotched("verify", "stale")},
+		{name: "nostart-hetzner", opts: Options{LB: "hetzner", Net: 33, Broken: map[string]string{"app-2": "nostart"}},
+			check: checkBotched("deploy", "refusing to start")},
+		{name: "stale-token-aws", opts: Options{LB: "aws", Net: 34, Broken: map[string]string{"app-2": "stale-token"}},
+			check: checkBotched("verify", "stale")},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			t.Parallel()
+			ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
+			defer cancel()
+			opts := c.opts
+			opts.Playbook = playbookVia(t, coll)
+			opts.Load.Clients, opts.Load.Pause = 20, 20*time.Millisecond
+			s, err := Setup(ctx, opts)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer s.Close()
+			r, err := s.Run(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Logf("%s: %d requests (%d slow), %d failed, exit %d, %.1fs; hosts %v",
+				c.name, r.Requests, r.Slow, r.Failed, r.ExitCode, r.Elapsed, r.Hosts)
+			t.Cleanup(func() {
+				if t.Failed() {
+					t.Logf("report: %s", r.JSON())
+					if s.HAProxy != nil {
+						t.Logf("haproxy log:\n%s", s.HAProxy.Log())
+					}
+				}
+			})
+			if !sameVersions(r.VersionsBefore, s.Hosts, "v1") {
+				t.Errorf("versions before = %v, want v1 everywhere", r.VersionsBefore)
+			}
+			c.check(t, s, r)
+		})
+	}
+}
+
+// checkZeroDowntime: the playbook succeeded, every host runs v2, and not
+// one request out of many failed.
+func checkZeroDowntime(t *testing.T, s *Scenario, r *Report) {
+	t.Helper()
+	if r.ExitCode != 0 {
+		t.Errorf("ansible-playbook exit %d: %s: %s", r.ExitCode, r.FailedHost, r.FailedMsg)
+	}
+	if r.Failed != 0 {
+		t.Errorf("%d of %d requests failed: %q", r.Failed, r.Requests, r.Errors)
+	}
+	if r.Requests < minRequests || r.Slow < 10 {
+		t.Errorf("only %d requests (%d slow) were sent; want at least %d (10 slow) for the proof to count",
+			r.Requests, r.Slow, minRequests)
+	}
+	if !sameVersions(r.VersionsAfter, s.Hosts, "v2") {
+		t.Errorf("versions through the LB after = %v, want v2 from every host", r.VersionsAfter)
+	}
+	if !sameVersions(r.DirectAfter, s.Hosts, "v2") {
+		t.Errorf("versions asked directly after = %v, want v2 on every host", r.DirectAfter)
+	}
+	for _, h := range s.Hosts {
+		if !r.LBAfter[h.Name].InRotation {
+			t.Errorf("%s is %s in the LB at the end, want in rotation", h.Name, r.LBAfter[h.Name].State)
+		}
+		tm, ok := r.Hosts[h.Name]
+		if !ok || tm.Drain <= 0 || tm.Deploy <= 0 || tm.Verify <= 0 || tm.Register <= 0 {
+			t.Errorf("%s step times %+v (found %v), want every step timed", h.Name, tm, ok)
+		}
+	}
+}
+
+// checkNaiveFails: restarting without draining must cost requests, or the
+// harness could not see downtime at all.
+func checkNaiveFails(t *testing.T, s *Scenario, r *Report) {
+	t.Helper()
+	if r.Failed == 0 {
+		t.Errorf("naive rollout: 0 of %d requests failed; the harness must see the restarts", r.Requests)
+	}
+	if !sameVersions(r.DirectAfter, s.Hosts, "v2") {
+		t.Errorf("versions asked directly after = %v, want v2 on every host", r.DirectAfter)
+	}
+	t.Logf("naive rollout: %d of %d failed, e.g. %q", r.Failed, r.Requests, r.Errors)
+}
+
+// checkBotched returns the checks for a bad release on app-2: the rollout
+// stops at app-2 with a message naming it, the failed step and what was
+// observed; app-2 stays out of rotation; app-3 was never touched; users saw
+// no failure.
+func checkBotched(step, observed string) func(t *testing.T, s *Scenario, r *Report) {
+	return func(t *testing.T, s *Scenario, r *Report) {
+		t.Helper()
+		if r.ExitCode == 0 {
+			t.Errorf("ansible-playbook exit 0, want a failure for the broken release on app-2")
+		}
+		if r.FailedHost != "app-2" {
+			t.Errorf("failed host %q, want app-2 (msg %q)", r.FailedHost, r.FailedMsg)
+		}
+		for _, want := range []string{"app-2", step, observed} {
+			if !strings.Contains(r.FailedMsg, want) {
+				t.Errorf("rollout failed msg lacks %q: %q", want, r.FailedMsg)
+			}
+		}
+		if r.Failed != 0 {
+			t.Errorf("%d of %d requests failed: %q", r.Failed, r.Requests, r.Errors)
+		}
+		if r.Requests < minRequests/2 {
+			t.Errorf("only %d requests were sent", r.Requests)
+		}
+		if st := r.LBAfter["app-2"]; st.InRotation || !okOutState(s.Opts.LB, st.State) {
+			t.Errorf("app-2 is %q (in rotation %v) in the LB, want out of rotation", st.State, st.InRotation)
+		}
+		if slices.Contains(r.Drained, "app-3") {
+			t.Errorf("app-3 has a drain result; the rollout must stop before it (drained: %v)", r.Drained)
+		}
+		if r.DirectAfter["app-3"] != "v1" || !r.LBAfter["app-3"].InRotation {
+			t.Errorf("app-3 serves %q and is %q in the LB, want v1 in rotation", r.DirectAfter["app-3"], r.LBAfter["app-3"].State)
+		}
+		if r.DirectAfter["app-1"] != "v2" || !r.LBAfter["app-1"].InRotation {
+			t.Errorf("app-1 serves %q and is %q in the LB, want v2 in rotation", r.DirectAfter["app-1"], r.LBAfter["app-1"].State)
+		}
+		if _, ok := r.VersionsAfter["app-2"]; ok {
+			t.Errorf("app-2 answered through the LB after the failed rollout: %v", r.VersionsAfter)
+		}
+	}
+}
+
+// okOutState: the states in which a load balancer keeps a host out.
+func okOutState(lb, state string) bool {
+	switch lb {
+	case "haproxy":
+		return state == "maint" || state == "drain"
+	case "hetzner":
+		return state == "absent" || state == "unhealthy"
+	default:
+		return state == "absent" || state == "unused" || state == "unhealthy"
+	}
+}
+
+func sameVersions(got map[string]string, hosts []Host, want string) bool {
+	if len(got) != len(hosts) {
+		return false
+	}
+	for _, h := range hosts {
+		if got[h.Name] != want {
+			return false
+		}
+	}
+	return true
+}
