@@ -5,7 +5,6 @@
 SHELL       := /bin/bash
 GO          ?= go
 VERSION     := $(shell sed -n 's/^version: *//p' galaxy.yml)
-MODULES     := $(patsubst modules/%/main.go,%,$(wildcard modules/*/main.go))
 PLATFORMS   := linux_amd64 linux_arm64 darwin_amd64 darwin_arm64
 HOST        := $(shell $(GO) env GOOS)_$(shell $(GO) env GOARCH)
 TARBALL     := collection/zerodowntime-rolling-$(VERSION).tar.gz
@@ -28,18 +27,18 @@ help:
 	@echo "make lbsim        run the cloud load-balancer simulator with its default config"
 	@echo "make bench        benchmarks, printed as tables"
 
-# One stripped, static build per module and platform.
-binaries: $(foreach m,$(MODULES),$(foreach p,$(PLATFORMS),bin/$(m)_$(p)))
+# One stripped, static build per platform holding every module (zdt MODULE
+# ARGS): the modules share most of their code, so this is far smaller than a
+# build per module (see README, "Sizes").
+binaries: $(foreach p,$(PLATFORMS),bin/zdt_$(p))
 
-bin/%: $(GO_SOURCES)
+bin/zdt_%: $(GO_SOURCES)
 	@mkdir -p bin
-	@name=$*; plat=$$(echo $$name | grep -oE '(linux|darwin)_(amd64|arm64)$$'); \
-	 mod=$${name%_$$plat}; os=$${plat%_*}; arch=$${plat#*_}; \
-	 echo "go build $$mod for $$os/$$arch"; \
-	 CGO_ENABLED=0 GOOS=$$os GOARCH=$$arch $(GO) build $(GOFLAGS_REL) -o $@ ./modules/$$mod
+	@plat=$*; os=$${plat%_*}; arch=$${plat#*_}; echo "go build zdt for $$os/$$arch"; \
+	 CGO_ENABLED=0 GOOS=$$os GOARCH=$$arch $(GO) build $(GOFLAGS_REL) -o $@ ./modules/zdt
 
-# Host-only builds, for quick local runs.
-build: $(foreach m,$(MODULES),bin/$(m)_$(HOST))
+# Host-only build, for quick local runs.
+build: bin/zdt_$(HOST)
 
 $(TARBALL): binaries $(COLL_FILES)
 	@mkdir -p collection
@@ -92,4 +91,4 @@ fuzz-long:
 	$(MAKE) fuzz FUZZTIME=5m
 
 clean:
-	rm -rf bin collection/*.tar.gz
+	rm -rf bin collection/*.tar.gz collection/.staging

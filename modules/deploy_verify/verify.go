@@ -1,4 +1,6 @@
-package main
+// Package deployverify is the zerodowntime.rolling.deploy_verify module: it
+// polls a URL until the response proves the new version answers.
+package deployverify
 
 import (
 	"context"
@@ -333,3 +335,6 @@ func newClient(m *ansible.Module, a args) (*http.Client, error) {
 	}
 	return c, nil
 }
+
+// Module is zerodowntime.rolling.deploy_verify.
+var Module = ansible.NewModule(spec, run)

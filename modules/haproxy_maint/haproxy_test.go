@@ -1,4 +1,4 @@
-package main
+package haproxymaint
 
 import (
 	"bytes"
@@ -504,5 +504,59 @@ func TestIdempotenceAndCheckMode(t *testing.T) {
 	res, _ = runModule(t, check)
 	if res["changed"] != false {
 		t.Errorf("check mode after apply: changed=%v", res["changed"])
+	}
+}
+
+func TestShutdownSessionsPolicies(t *testing.T) {
+	h, a1, _ := twoApps(t, "", haproxytest.Config{})
+	cases := []struct {
+		name     string
+		policy   string
+		failed   bool
+		cut      bool
+		duration [2]time.Duration // min, max
+		msg      string
+	}{
+		{"never fails at timeout", "never", true, false, [2]time.Duration{time.Second, 2 * time.Second},
+			"not drained after 1s: www/web1 still has 1 session and 0 queued. The server stays in drain; raise timeout, or set shutdown_sessions: on_timeout"},
+		{"immediately", "immediately", false, true, [2]time.Duration{0, 500 * time.Millisecond}, ""},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			h.Command(t, "set server www/web1 state ready")
+			h.Command(t, "set server www/web2 state maint")
+			reqDone := make(chan error, 1)
+			go func() {
+				_, code, err := haproxytest.Get(context.Background(), h.Frontend(), "/sleep?d=3s")
+				if err == nil && code == 200 {
+					err = errNotCut
+				}
+				reqDone <- err
+			}()
+			for a1.Active() == 0 {
+				time.Sleep(5 * time.Millisecond)
+			}
+			h.Command(t, "set server www/web2 state ready")
+			start := time.Now()
+			res, end := runModule(t, map[string]any{"socket": h.Socket, "server": "web1", "state": "drain", "timeout": 1, "shutdown_sessions": tc.policy})
+			if d := end.Sub(start); d < tc.duration[0] || d > tc.duration[1] {
+				t.Errorf("took %s, want %s to %s", d, tc.duration[0], tc.duration[1])
+			}
+			if res["failed"] != tc.failed {
+				t.Fatalf("failed=%v, want %v: %v", res["failed"], tc.failed, res)
+			}
+			if tc.failed {
+				if msg := res["msg"].(string); !strings.Contains(msg, tc.msg) {
+					t.Errorf("msg %q lacks %q", msg, tc.msg)
+				}
+				if row := backendRow(t, res, 0); row["admin_state_after"] != "drain" {
+					t.Errorf("after a failed drain the server is %v, want still drain", row["admin_state_after"])
+				}
+			}
+			err := <-reqDone
+			if cut := err != errNotCut; cut != tc.cut {
+				t.Errorf("request cut=%v (err %v), want %v", cut, err, tc.cut)
+			}
+		})
 	}
 }

@@ -1,4 +1,6 @@
-package main
+// Package haproxymaint is the zerodowntime.rolling.haproxy_maint module: drain,
+// maintenance and ready for HAProxy servers through the runtime API.
+package haproxymaint
 
 import (
 	"context"
@@ -371,7 +373,7 @@ func plan(m *ansible.Module, t *target, want haproxy.AdminState, w *weightSpec, 
 	}
 	if want != haproxy.StateReady && a.ShutdownSessions == shutdownImmediately && t.before.Sessions > 0 {
 		t.shutdown = true
-		t.changes = append(t.changes, fmt.Sprintf("shut down %d sessions", t.before.Sessions))
+		t.changes = append(t.changes, "shut down "+plural(t.before.Sessions, "session"))
 	}
 }
 
@@ -537,7 +539,7 @@ func waitFor(ctx context.Context, m *ansible.Module, c *haproxy.Client, targets 
 			}
 			t.cut = true
 			s := last[t.key()]
-			cut = append(cut, fmt.Sprintf("%s (%d sessions, %d queued)", t.key(), s.Sessions, s.Queued))
+			cut = append(cut, fmt.Sprintf("%s (%s, %d queued)", t.key(), plural(s.Sessions, "session"), s.Queued))
 		}
 		m.Warn("sessions still open after %ds were shut down (shutdown_sessions: on_timeout): %s", a.Timeout, strings.Join(cut, ", "))
 		// Give HAProxy a moment to close them so "after" shows the result.
@@ -559,7 +561,7 @@ func reached(t *target, s haproxy.Stat, want haproxy.AdminState) (bool, string, 
 		if s.Sessions == 0 && s.Queued == 0 {
 			return true, "", nil
 		}
-		return false, fmt.Sprintf("%s has %d sessions, %d queued", t.key(), s.Sessions, s.Queued), nil
+		return false, fmt.Sprintf("%s has %s, %d queued", t.key(), plural(s.Sessions, "session"), s.Queued), nil
 	}
 	switch {
 	case s.Status == "UP" || s.Status == "no check":
@@ -613,7 +615,7 @@ func timeoutError(targets []*target, last map[string]haproxy.Stat, want haproxy.
 		if want == haproxy.StateReady {
 			parts = append(parts, fmt.Sprintf("%s is %s%s", t.key(), s.Status, checkText(s)))
 		} else {
-			parts = append(parts, fmt.Sprintf("%s still has %d sessions and %d queued", t.key(), s.Sessions, s.Queued))
+			parts = append(parts, fmt.Sprintf("%s still has %s and %d queued", t.key(), plural(s.Sessions, "session"), s.Queued))
 		}
 	}
 	var msg string
@@ -738,4 +740,14 @@ func fail(err error, resource string) error {
 
 func failure(code, resource string) map[string]any {
 	return map[string]any{"provider": "haproxy", "code": code, "resource": resource}
+}
+
+// Module is zerodowntime.rolling.haproxy_maint.
+var Module = ansible.NewModule(spec, run)
+
+func plural(n int, word string) string {
+	if n == 1 {
+		return "1 " + word
+	}
+	return fmt.Sprintf("%d %ss", n, word)
 }

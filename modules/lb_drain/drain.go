@@ -1,4 +1,7 @@
-package main
+// Package lbdrain is the zerodowntime.rolling.lb_drain module: it takes a
+// target out of a Hetzner Cloud load balancer or AWS target groups and waits
+// until it carries no traffic.
+package lbdrain
 
 import (
 	"context"
@@ -19,3 +22,6 @@ var runner = lb.NewRunner(providers.Open)
 func run(ctx context.Context, m *ansible.Module, a lb.Args) (ansible.Result, error) {
 	return runner.Drain(ctx, m, a)
 }
+
+// Module is zerodowntime.rolling.lb_drain.
+var Module = ansible.NewModule(spec, run)

@@ -1,4 +1,6 @@
-package main
+// Package lbregister is the zerodowntime.rolling.lb_register module: it puts
+// a target back and waits until the load balancer calls it healthy.
+package lbregister
 
 import (
 	"context"
@@ -19,3 +21,6 @@ var runner = lb.NewRunner(providers.Open)
 func run(ctx context.Context, m *ansible.Module, a lb.Args) (ansible.Result, error) {
 	return runner.Register(ctx, m, a)
 }
+
+// Module is zerodowntime.rolling.lb_register.
+var Module = ansible.NewModule(spec, run)

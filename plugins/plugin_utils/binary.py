@@ -8,6 +8,7 @@ nothing of platforms, so the collection carries one build per platform under
 ``bin/`` and every module has an action plugin derived from
 :class:`BinaryModuleAction` that picks the build for the executing host (the
 delegate when ``delegate_to`` is used) and runs it with the task's arguments.
+One build (``zdt``) holds every module; its first argument names the module.
 
 A build is sent to a host at most once per version: it is kept in a
 content-addressed cache in the remote user's Ansible directory
@@ -103,11 +104,11 @@ class BinaryModuleAction(ActionBase):
         self._run_cache = _RunCache()
         try:
             host = self._host_info(task_vars)
-            local = os.path.join(bin_dir(), '%s_%s' % (self.module_name, host['platform']))
+            local = os.path.join(bin_dir(), 'zdt_%s' % host['platform'])
             if not os.path.isfile(local):
                 raise AnsibleError(
-                    "the collection has no %s build for %s (looked for %s); "
-                    "rebuild it with 'make collection'" % (self.module_name, host['platform'], local))
+                    "the collection has no build for %s (looked for %s); "
+                    "rebuild it with 'make collection'" % (host['platform'], local))
             if self._use_cache(task_vars, host):
                 data = self._run_cached(local, host, task_vars)
             else:
@@ -173,7 +174,9 @@ class BinaryModuleAction(ActionBase):
 
     def _command(self, remote_bin, task_vars, arg):
         shell = self._connection._shell
-        cmd = shell.build_module_command(self._compute_environment_string(), None, remote_bin, arg_path=arg).strip()
+        # The build holds every module: the first argument names this one.
+        cmd = shell.build_module_command(self._compute_environment_string(), None, remote_bin,
+                                         arg_path='%s %s' % (self.module_name, arg)).strip()
         prefix = self._var(task_vars, EXEC_PREFIX_VAR)
         if prefix:
             cmd = cmd.replace(shell.quote(remote_bin), '%s %s' % (prefix, shell.quote(remote_bin)), 1)
@@ -238,7 +241,7 @@ class BinaryModuleAction(ActionBase):
         """Ansible's usual way: a temporary directory with the build and an args file."""
         shell = self._connection._shell
         tmpdir = shell.tmpdir or self._make_tmp_path()
-        remote_bin = shell.join_path(tmpdir, 'zdt_%s' % self.module_name)
+        remote_bin = shell.join_path(tmpdir, 'zdt')
         args_path = shell.join_path(tmpdir, 'args')
         args = self._module_args(task_vars)
         self._transfer_file(local, remote_bin)

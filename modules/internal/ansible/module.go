@@ -9,14 +9,12 @@ import (
 	"io"
 	"net/url"
 	"os"
-	"os/signal"
 	"runtime/debug"
 	"slices"
 	"sort"
 	"strconv"
 	"strings"
 	"sync"
-	"syscall"
 	"time"
 )
 
@@ -168,28 +166,6 @@ var ErrInterrupted = errors.New("interrupted by a signal")
 
 // RunFunc runs a module with its options decoded into A.
 type RunFunc[A any] func(ctx context.Context, m *Module, args A) (Result, error)
-
-// Main runs a module as Ansible does: argv[1] names the arguments file, one
-// JSON result goes to stdout. It returns the process exit code.
-func Main[A any](spec Spec, run RunFunc[A]) int {
-	if len(os.Args) < 2 {
-		fmt.Fprintf(os.Stderr, "usage: %s ARGS_FILE\n\nARGS_FILE holds the module options as JSON, e.g. {\"ANSIBLE_MODULE_ARGS\": {...}}.\n", spec.Name)
-		writeResult(os.Stdout, map[string]any{"failed": true, "msg": "no arguments file given: run this module through Ansible, or pass a JSON file as the first argument"})
-		return 1
-	}
-	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
-	defer stop()
-	if os.Args[1] == "-" {
-		// The collection's action plugins pass the arguments on standard
-		// input, so that no file holding secrets is written on the host.
-		data, err := io.ReadAll(io.LimitReader(os.Stdin, maxArgsSize))
-		if err != nil {
-			return writeResult(os.Stdout, map[string]any{"failed": true, "msg": fmt.Sprintf("cannot read the module arguments from standard input: %v", err)})
-		}
-		return RunArgs(ctx, spec, data, os.Stdout, run)
-	}
-	return Run(ctx, spec, os.Args[1], os.Stdout, run)
-}
 
 // maxArgsSize bounds the arguments read from standard input.
 const maxArgsSize = 64 << 20

@@ -193,7 +193,7 @@ func TestArm64BuildUnderQemu(t *testing.T) {
 	if res["failed"] == true || res["status"] != float64(200) {
 		t.Fatalf("arm64 build under qemu: %v", res)
 	}
-	if !strings.Contains(run.Stdout, "deploy_verify_linux_arm64") {
+	if !strings.Contains(run.Stdout, "bin/zdt_linux_arm64") {
 		t.Errorf("the -vvv output does not show the linux_arm64 build being transferred")
 	}
 }

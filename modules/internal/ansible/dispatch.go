@@ -1,0 +1,72 @@
+package ansible
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"sort"
+	"strings"
+	"syscall"
+)
+
+// Entry is a module ready to be run by Dispatch.
+type Entry struct {
+	Name string
+	run  func(ctx context.Context, data []byte, w io.Writer) int
+}
+
+// NewModule makes an Entry of a module's spec and run function.
+func NewModule[A any](spec Spec, run RunFunc[A]) Entry {
+	return Entry{Name: spec.Name, run: func(ctx context.Context, data []byte, w io.Writer) int {
+		return RunArgs(ctx, spec, data, w, run)
+	}}
+}
+
+// Dispatch is the main function of a binary that holds several modules:
+//
+//	zdt MODULE ARGS_FILE   # Ansible's way: a JSON file of options
+//	zdt MODULE -           # the collection's action plugins: JSON on stdin
+//
+// One build carries every module, so a host receives one binary however
+// many of the modules it runs. Dispatch returns the process exit code.
+func Dispatch(entries ...Entry) int {
+	return dispatch(os.Args[1:], os.Stdin, os.Stdout, os.Stderr, entries)
+}
+
+func dispatch(args []string, stdin io.Reader, stdout, stderr io.Writer, entries []Entry) int {
+	byName := map[string]Entry{}
+	var names []string
+	for _, e := range entries {
+		byName[e.Name] = e
+		names = append(names, e.Name)
+	}
+	sort.Strings(names)
+	if len(args) != 2 {
+		fmt.Fprintf(stderr, "usage: zdt MODULE ARGS_FILE|-\n\nMODULE is one of: %s.\nARGS_FILE holds the options as JSON, e.g. {\"ANSIBLE_MODULE_ARGS\": {\"url\": \"http://127.0.0.1:8080/\"}}; - reads them from standard input.\n",
+			strings.Join(names, ", "))
+		return writeResult(stdout, map[string]any{"failed": true,
+			"msg": "expected a module name and an arguments file: run the modules through Ansible, or as 'zdt MODULE ARGS_FILE'"})
+	}
+	e, ok := byName[args[0]]
+	if !ok {
+		return writeResult(stdout, map[string]any{"failed": true,
+			"msg": fmt.Sprintf("unknown module %q: this build holds %s", args[0], strings.Join(names, ", "))})
+	}
+	var data []byte
+	var err error
+	if args[1] == "-" {
+		// The action plugins pass the options on standard input, so that no
+		// file holding secrets is written on the host.
+		data, err = io.ReadAll(io.LimitReader(stdin, maxArgsSize))
+	} else {
+		data, err = os.ReadFile(args[1])
+	}
+	if err != nil {
+		return writeResult(stdout, map[string]any{"failed": true, "msg": fmt.Sprintf("cannot read the module arguments: %v", err)})
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
+	defer stop()
+	return e.run(ctx, data, stdout)
+}

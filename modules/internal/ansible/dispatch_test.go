@@ -1,0 +1,54 @@
+package ansible
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+func TestDispatch(t *testing.T) {
+	echo := NewModule(Spec{Name: "echo", Options: map[string]Option{"say": {Type: Str, Required: true}}},
+		func(ctx context.Context, m *Module, a struct {
+			Say string `json:"say"`
+		}) (Result, error) {
+			return Result{Msg: a.Say}, nil
+		})
+	file := filepath.Join(t.TempDir(), "args")
+	if err := os.WriteFile(file, []byte(`{"say": "from a file"}`), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cases := []struct {
+		name     string
+		args     []string
+		stdin    string
+		wantCode int
+		wantMsg  string
+	}{
+		{"stdin", []string{"echo", "-"}, `{"say": "from stdin", "_ansible_check_mode": false}`, 0, "from stdin"},
+		{"file", []string{"echo", file}, "", 0, "from a file"},
+		{"unknown module", []string{"lb_drian", "-"}, `{}`, 1, `unknown module "lb_drian": this build holds echo`},
+		{"no arguments", nil, "", 1, "expected a module name and an arguments file"},
+		{"missing file", []string{"echo", filepath.Join(t.TempDir(), "nope")}, "", 1, "cannot read the module arguments"},
+		{"module error", []string{"echo", "-"}, `{}`, 1, "missing required arguments: say"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			var out, errOut bytes.Buffer
+			code := dispatch(tc.args, strings.NewReader(tc.stdin), &out, &errOut, []Entry{echo})
+			if code != tc.wantCode {
+				t.Errorf("exit %d, want %d", code, tc.wantCode)
+			}
+			var res map[string]any
+			if err := json.Unmarshal(out.Bytes(), &res); err != nil {
+				t.Fatalf("stdout is not one JSON object: %q", out.String())
+			}
+			if msg, _ := res["msg"].(string); !strings.Contains(msg, tc.wantMsg) {
+				t.Errorf("msg %q lacks %q", msg, tc.wantMsg)
+			}
+		})
+	}
+}
