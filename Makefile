@@ -75,7 +75,10 @@ test: vet test-go lint
 lbsim:
 	$(GO) run ./tests/lbsim
 
-demo: collection
+# The demo needs ansible and HAProxy; a fresh Debian machine gets them here.
+demo:
+	@.ci/install-deps ansible-core ansible haproxy
+	@$(MAKE) --no-print-directory collection
 	$(GO) run ./tests/demo -lb $${LB:-haproxy}
 
 bench: collection
