@@ -3,6 +3,8 @@ package rollout
 import (
 	"strings"
 	"testing"
+
+	"gopkg.in/yaml.v3"
 )
 
 // Two batches of a serial: 1 play as the json callback writes them: host
@@ -92,5 +94,45 @@ func TestTaskIs(t *testing.T) {
 		if got := taskIs(c.full, c.name); got != c.want {
 			t.Errorf("taskIs(%q, %q) = %v", c.full, c.name, got)
 		}
+	}
+}
+
+func TestInventoryAndVars(t *testing.T) {
+	s := &Scenario{
+		Opts:  Options{LB: "aws", NewVersion: "v2", Broken: map[string]string{"app-2": "nostart"}, Vars: map[string]any{"deploy_serial": 2}},
+		Hosts: []Host{{Name: "app-1", Addr: "127.0.5.11:8081", Dir: "/d/app-1", InstanceID: "i-1"}, {Name: "app-2", Addr: "127.0.5.12:8081", Dir: "/d/app-2", InstanceID: "i-2"}},
+		bin:   "/d/demoapp",
+	}
+	var inv struct {
+		All struct {
+			Vars     map[string]any `yaml:"vars"`
+			Children map[string]struct {
+				Hosts map[string]map[string]any `yaml:"hosts"`
+			} `yaml:"children"`
+		} `yaml:"all"`
+	}
+	if err := yaml.Unmarshal([]byte(s.Inventory()), &inv); err != nil {
+		t.Fatal(err)
+	}
+	app2 := inv.All.Children["app"].Hosts["app-2"]
+	for k, want := range map[string]any{
+		"app_addr": "127.0.5.12:8081", "app_broken": "nostart", "deploy_lb_target": "i-2",
+		"deploy_token_file": "/d/app-2/token", "deploy_verify_token_url": "http://127.0.5.12:8081/token",
+	} {
+		if app2[k] != want {
+			t.Errorf("app-2 %s = %v, want %v", k, app2[k], want)
+		}
+	}
+	if _, ok := inv.All.Children["haproxy"].Hosts["lb1"]; !ok || inv.All.Vars["ansible_connection"] != "local" {
+		t.Errorf("inventory: haproxy group %v, vars %v", inv.All.Children["haproxy"], inv.All.Vars)
+	}
+	s.Sim = nil // Vars reads endpoints only for hetzner/aws with a sim; check the plain keys
+	s.Opts.LB = "none-for-test"
+	v := s.Vars("/d/deploy.yml", "")
+	if v["deploy_tasks_file"] != "/d/deploy.yml" || v["deploy_serial"] != 2 || v["demoapp_bin"] != "/d/demoapp" {
+		t.Errorf("vars = %v", v)
+	}
+	if _, ok := v["deploy_rollback_tasks_file"]; ok {
+		t.Errorf("rollback tasks file set without Rollback")
 	}
 }

@@ -54,6 +54,8 @@ func TestRollout(t *testing.T) {
 			check: checkBotched("deploy", "refusing to start")},
 		{name: "stale-token-aws", opts: Options{LB: "aws", Net: 34, Broken: map[string]string{"app-2": "stale-token"}},
 			check: checkBotched("verify", "stale")},
+		{name: "nostart-rollback-haproxy", opts: Options{LB: "haproxy", Net: 35, Rollback: true, Broken: map[string]string{"app-2": "nostart"}},
+			check: checkRolledBack},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -173,6 +175,28 @@ func checkBotched(step, observed string) func(t *testing.T, s *Scenario, r *Repo
 		if _, ok := r.VersionsAfter["app-2"]; ok {
 			t.Errorf("app-2 answered through the LB after the failed rollout: %v", r.VersionsAfter)
 		}
+	}
+}
+
+// checkRolledBack: with a rollback tasks file, the broken host gets the
+// old version back and rejoins; the rollout still stops there.
+func checkRolledBack(t *testing.T, s *Scenario, r *Report) {
+	t.Helper()
+	if r.ExitCode == 0 || r.FailedHost != "app-2" || !strings.Contains(r.FailedMsg, "rolled back") {
+		t.Errorf("exit %d, failed %s %q; want a failure on app-2 saying it was rolled back", r.ExitCode, r.FailedHost, r.FailedMsg)
+	}
+	if r.Failed != 0 {
+		t.Errorf("%d of %d requests failed: %q", r.Failed, r.Requests, r.Errors)
+	}
+	want := map[string]string{"app-1": "v2", "app-2": "v1", "app-3": "v1"}
+	for h, v := range want {
+		if r.DirectAfter[h] != v || r.VersionsAfter[h] != v || !r.LBAfter[h].InRotation {
+			t.Errorf("%s serves %q directly, %q through the LB, %q in the LB; want %s in rotation",
+				h, r.DirectAfter[h], r.VersionsAfter[h], r.LBAfter[h].State, v)
+		}
+	}
+	if slices.Contains(r.Drained, "app-3") {
+		t.Errorf("app-3 was drained; the rollout must stop at app-2")
 	}
 }
 
