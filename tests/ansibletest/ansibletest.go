@@ -5,14 +5,18 @@ package ansibletest
 
 import (
 	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"runtime"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -62,19 +66,64 @@ func install() (*Collection, error) {
 			return nil, err
 		}
 	}
-	dir, err := os.MkdirTemp("", "zdt-collections-")
+	// One install per tarball content, shared by the test binaries that
+	// `go test ./...` runs side by side and by later runs: named by the
+	// tarball's hash, made under a lock, published by a rename.
+	sum, err := fileSHA256(tarball)
 	if err != nil {
 		return nil, err
 	}
-	out, err := exec.Command("ansible-galaxy", "collection", "install", "--force", "-p", dir, tarball).CombinedOutput()
-	if err != nil {
-		return nil, fmt.Errorf("ansible-galaxy collection install %s: %v\n%s", tarball, err, out)
+	dir := filepath.Join(os.TempDir(), "zdt-collections-"+sum[:16])
+	if err := installOnceAt(dir, tarball); err != nil {
+		return nil, err
 	}
 	return &Collection{
 		CollectionsPath: dir,
 		Root:            filepath.Join(dir, "ansible_collections", "zerodowntime", "rolling"),
 		Tarball:         tarball,
 	}, nil
+}
+
+func installOnceAt(dir, tarball string) error {
+	lock, err := os.OpenFile(dir+".lock", os.O_CREATE|os.O_RDWR, 0o600)
+	if err != nil {
+		return err
+	}
+	defer lock.Close()
+	if err := syscall.Flock(int(lock.Fd()), syscall.LOCK_EX); err != nil {
+		return err
+	}
+	defer syscall.Flock(int(lock.Fd()), syscall.LOCK_UN)
+	if _, err := os.Stat(filepath.Join(dir, "ansible_collections", "zerodowntime", "rolling", "MANIFEST.json")); err == nil {
+		return nil
+	}
+	// Installs of older tarballs are of no further use.
+	old, _ := filepath.Glob(filepath.Join(os.TempDir(), "zdt-collections-*"))
+	for _, o := range old {
+		if o != dir && o != dir+".lock" && !strings.HasSuffix(o, ".lock") {
+			os.RemoveAll(o)
+		}
+	}
+	staging := dir + ".staging"
+	os.RemoveAll(staging)
+	out, err := exec.Command("ansible-galaxy", "collection", "install", "--force", "-p", staging, tarball).CombinedOutput()
+	if err != nil {
+		return fmt.Errorf("ansible-galaxy collection install %s: %v\n%s", tarball, err, out)
+	}
+	return os.Rename(staging, dir)
+}
+
+func fileSHA256(path string) (string, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return "", err
+	}
+	defer f.Close()
+	h := sha256.New()
+	if _, err := io.Copy(h, f); err != nil {
+		return "", err
+	}
+	return hex.EncodeToString(h.Sum(nil)), nil
 }
 
 // build runs `make collection` in the repository (which serialises
