@@ -23,7 +23,8 @@ all: collection
 help:
 	@echo "make collection   cross-compile the modules and build $(TARBALL)"
 	@echo "make test         vet, unit, integration and end-to-end tests (the README's test command)"
-	@echo "make demo         roll v1 -> v2 across three hosts under load (LB=haproxy|hetzner|aws)"
+	@echo "make demo         roll v1 -> v2 across three hosts under load (LB=haproxy|hetzner|aws,"
+	@echo "                  BROKEN=nostart|stale-token|unhealthy breaks host 2, NAIVE=1 skips draining)"
 	@echo "make lbsim        run the cloud load-balancer simulator with its default config"
 	@echo "make bench        benchmarks, printed as tables"
 
@@ -79,7 +80,7 @@ lbsim:
 demo:
 	@.ci/install-deps ansible-core ansible haproxy
 	@$(MAKE) --no-print-directory collection
-	$(GO) run ./tests/demo -lb $${LB:-haproxy}
+	$(GO) run ./tests/demo -lb $${LB:-haproxy} $${BROKEN:+-broken $$BROKEN} $${NAIVE:+-naive}
 
 bench: collection
 	ZDT_BENCH=1 $(GO) test -count=1 -run 'Bench' -v -timeout 60m ./tests/bench/... | tee bench.out
