@@ -69,7 +69,7 @@ func install() (*Collection, error) {
 	// One install per tarball content, shared by the test binaries that
 	// `go test ./...` runs side by side and by later runs: named by the
 	// tarball's hash, made under a lock, published by a rename.
-	sum, err := fileSHA256(tarball)
+	sum, err := FileSHA256(tarball)
 	if err != nil {
 		return nil, err
 	}
@@ -97,10 +97,10 @@ func installOnceAt(dir, tarball string) error {
 	if _, err := os.Stat(filepath.Join(dir, "ansible_collections", "zerodowntime", "rolling", "MANIFEST.json")); err == nil {
 		return nil
 	}
-	// Installs of older tarballs are of no further use.
+	// Installs of tarballs not used for a day are of no further use.
 	old, _ := filepath.Glob(filepath.Join(os.TempDir(), "zdt-collections-*"))
 	for _, o := range old {
-		if o != dir && o != dir+".lock" && !strings.HasSuffix(o, ".lock") {
+		if st, err := os.Stat(o); err == nil && time.Since(st.ModTime()) > 24*time.Hour {
 			os.RemoveAll(o)
 		}
 	}
@@ -113,7 +113,8 @@ func installOnceAt(dir, tarball string) error {
 	return os.Rename(staging, dir)
 }
 
-func fileSHA256(path string) (string, error) {
+// FileSHA256 returns the hex SHA-256 of a file.
+func FileSHA256(path string) (string, error) {
 	f, err := os.Open(path)
 	if err != nil {
 		return "", err
