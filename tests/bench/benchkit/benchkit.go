@@ -117,7 +117,7 @@ func Bytes(n int64) string {
 		return "-"
 	case n < 10<<10:
 		return fmt.Sprintf("%d B", n)
-	case n < 10<<20:
+	case n < 1<<20:
 		return fmt.Sprintf("%.1f KiB", float64(n)/(1<<10))
 	default:
 		return fmt.Sprintf("%.1f MiB", float64(n)/(1<<20))
