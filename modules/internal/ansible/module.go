@@ -423,8 +423,23 @@ func (m *Module) write(w io.Writer, out map[string]any, spec Spec, params Params
 	}
 	// Scrub secrets from everything, the invocation too (another option,
 	// such as a URL, may embed a secret), so that no error text, however it
-	// was built, carries a secret out.
-	clean := scrub(out, secrets).(map[string]any)
+	// was built, carries a secret out. The result's own keys and the option
+	// names in invocation are the protocol's and the spec's, not data: a
+	// short secret ("a") must not turn "failed" into "f********iled", which
+	// Ansible would read as a result without failed.
+	clean := make(map[string]any, len(out))
+	for k, v := range out {
+		inv, _ := v.(map[string]any)
+		if args, ok := inv["module_args"].(map[string]any); ok && k == "invocation" && len(inv) == 1 {
+			cleanArgs := make(map[string]any, len(args))
+			for name, a := range args {
+				cleanArgs[name] = scrub(a, secrets)
+			}
+			clean[k] = map[string]any{"module_args": cleanArgs}
+			continue
+		}
+		clean[k] = scrub(v, secrets)
+	}
 	return writeResult(w, clean)
 }
 
