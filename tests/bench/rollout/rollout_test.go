@@ -1,0 +1,498 @@
+// Package rollout times whole rolling deploys with tests/rollout's harness
+// (demoapp hosts behind HAProxy, continuous load with 1-2 s requests):
+// zerodowntime.rolling.deploy vs seed.yml (community.general.haproxy and
+// uri until loops with delay: 5, as public write-ups do it) vs the floor,
+// for 3 and 10 hosts, and counts the bytes each app host receives over a
+// real SSH connection during a rollout.
+//
+// The floor of one host is what the load balancer and the app cost without
+// any tooling: the time its in-flight requests took to end once the load
+// balancer stopped sending it new ones (observed on the load balancer every
+// 25 ms), the app's boot delay, and the load balancer's own detection time
+// (health-check interval x rise). Overhead per host = (ansible-playbook's
+// wall time - the sum of the hosts' floors) / hosts; it includes
+// ansible-playbook's start-up, measured separately below.
+package rollout
+
+import (
+	"context"
+	"encoding/csv"
+	"fmt"
+	"os"
+	"path/filepath"
+	"regexp"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/zerodowntime/rolling/tests/ansibletest"
+	"github.com/zerodowntime/rolling/tests/bench/benchkit"
+	"github.com/zerodowntime/rolling/tests/bench/sshd"
+	"github.com/zerodowntime/rolling/tests/rollout"
+	"gopkg.in/yaml.v3"
+)
+
+// bootDelay is the demoapp's start-up time (the harness's default).
+const bootDelay = 3 * time.Second
+
+// firstNet is the first 127.0.N.x network used here, clear of tests/rollout's.
+const firstNet = 211
+
+type measured struct {
+	hosts     int
+	playbook  string
+	conn      string
+	elapsed   time.Duration
+	floors    []floor
+	rep       *rollout.Report
+	sent      map[string]int64 // per app host, over SSH
+	buildPuts map[string]int   // transfers of the zdt build per app host
+	otherPuts map[string]int   // other files put per app host
+	tasks     []benchkit.Task
+	note      string
+}
+
+type floor struct{ inFlight, restart, detect time.Duration }
+
+func (f floor) total() time.Duration { return f.inFlight + f.restart + f.detect }
+
+func (m measured) floorSum() time.Duration {
+	var s time.Duration
+	for _, f := range m.floors {
+		s += f.total()
+	}
+	return s
+}
+
+func (m measured) overheadPerHost() time.Duration {
+	return (m.elapsed - m.floorSum()) / time.Duration(m.hosts)
+}
+
+func TestBenchRollout(t *testing.T) {
+	benchkit.Gate(t)
+	coll := ansibletest.Install(t)
+	ctx := context.Background()
+	demoapp, err := rollout.BuildDemoapp(ctx, t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	seed, err := filepath.Abs("seed.yml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	startup := ansibleStartup(t, coll)
+
+	net := firstNet
+	var rows []measured
+	for _, n := range []int{3, 10} {
+		for _, pb := range []string{rollout.DeployPlaybook, seed} {
+			rows = append(rows, runRollout(t, coll, demoapp, pb, n, "local", net))
+			net++
+		}
+	}
+	var sshRows []measured
+	if why := sshd.Available(); why != "" {
+		t.Logf("SSH rollouts skipped: %s", why)
+	} else {
+		for _, pb := range []string{rollout.DeployPlaybook, seed} {
+			sshRows = append(sshRows, runRollout(t, coll, demoapp, pb, 3, "ssh", net))
+			net++
+		}
+	}
+	printTables(append(rows, sshRows...), startup)
+}
+
+// ansibleStartup is the wall time of a playbook with one no-op task.
+func ansibleStartup(t *testing.T, coll *ansibletest.Collection) time.Duration {
+	var ds []time.Duration
+	for range 3 {
+		r := coll.Playbook(t, "- hosts: localhost\n  gather_facts: false\n  tasks:\n    - ansible.builtin.meta: noop\n")
+		ds = append(ds, r.Elapsed)
+	}
+	return benchkit.Median(ds)
+}
+
+func runRollout(t *testing.T, coll *ansibletest.Collection, demoapp, playbook string, hosts int, conn string, net int) measured {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Minute)
+	defer cancel()
+	m := measured{hosts: hosts, playbook: playbook, conn: conn, sent: map[string]int64{}, buildPuts: map[string]int{}, otherPuts: map[string]int{}}
+	var servers map[string]*sshd.Server // app host -> its sshd
+	var stdout string
+	opts := rollout.Options{LB: "haproxy", Hosts: hosts, Net: net, Demoapp: demoapp, BootDelay: bootDelay,
+		Load: rollout.LoadOptions{Clients: 20, Pause: 20 * time.Millisecond}}
+	opts.Playbook = func(ctx context.Context, inventory string, vars map[string]any) (rollout.PlaybookRun, error) {
+		ao := []ansibletest.Option{ansibletest.Vars(vars), ansibletest.Timeout(14 * time.Minute)}
+		if servers != nil {
+			inv, err := sshInventory(inventory, servers)
+			if err != nil {
+				return rollout.PlaybookRun{}, err
+			}
+			inventory = inv
+			ao = append(ao, ansibletest.Verbose(3)) // PUT lines name every file sent
+			for _, s := range servers {
+				s.Proxy.Reset()
+			}
+		}
+		ao = append(ao, ansibletest.Inventory(inventory))
+		r := coll.PlaybookFile(t, playbook, ao...)
+		m.elapsed, stdout = r.Elapsed, r.Stdout
+		return rollout.PlaybookRun{ExitCode: r.ExitCode, Stdout: r.Stdout, Stderr: r.Stderr}, nil
+	}
+	s, err := rollout.Setup(ctx, opts)
+	if err != nil && hosts > 9 && strings.Contains(err.Error(), "at most 9") {
+		// tests/rollout allows 9 hosts at most (addresses 127.0.N.11-19).
+		m.note = fmt.Sprintf("asked for %d hosts; tests/rollout allows at most 9", hosts)
+		opts.Hosts, m.hosts = 9, 9
+		s, err = rollout.Setup(ctx, opts)
+	}
+	if err != nil {
+		t.Fatalf("%s, %d hosts: %v", playbook, hosts, err)
+	}
+	defer s.Close()
+	if conn == "ssh" {
+		servers = map[string]*sshd.Server{}
+		for _, h := range s.Hosts {
+			servers[h.Name] = sshd.Start(t, sshd.Options{Home: filepath.Join(t.TempDir(), h.Name), Count: true})
+		}
+	}
+	obs := observe(t, s)
+	rep, err := s.Run(ctx)
+	obs.stop()
+	if err != nil {
+		t.Fatalf("%s, %d hosts over %s: %v", playbook, hosts, conn, err)
+	}
+	if rep.ExitCode != 0 {
+		t.Fatalf("%s, %d hosts over %s: ansible-playbook exit %d: %s %s\n%s", playbook, hosts, conn, rep.ExitCode, rep.FailedHost, rep.FailedMsg, rep.Stderr)
+	}
+	m.rep = rep
+	m.floors = obs.floors(t, s)
+	if m.tasks, err = benchkit.Tasks(stdout); err != nil {
+		t.Fatal(err)
+	}
+	byPort := map[string]string{}
+	for name, srv := range servers {
+		m.sent[name] = srv.Proxy.Sent.Load()
+		byPort[strconv.Itoa(srv.Port)] = name
+	}
+	for _, put := range puts(stdout) {
+		name, ok := byPort[put.port]
+		if !ok {
+			continue
+		}
+		if strings.HasSuffix(put.src, "/bin/zdt_linux_amd64") {
+			m.buildPuts[name]++
+		} else {
+			m.otherPuts[name]++
+		}
+	}
+	t.Logf("%s, %d hosts over %s: %s, %d requests, %d failed; hosts %v", filepath.Base(playbook), m.hosts, conn,
+		benchkit.Secs(m.elapsed), rep.Requests, rep.Failed, rep.Hosts)
+	return m
+}
+
+var (
+	putRE  = regexp.MustCompile(`PUT (\S+) TO (\S+)`)
+	execRE = regexp.MustCompile(`SSH: EXEC (?:sftp|scp) .*-o Port=(\d+)`)
+)
+
+type put struct{ src, dst, port string }
+
+// puts returns the files that ansible-playbook -vvv says it put, each with
+// the SSH port of the sftp/scp command that carried it (the next EXEC line).
+func puts(stdout string) []put {
+	var out []put
+	var pending *put
+	for _, l := range strings.Split(stdout, "\n") {
+		if mm := putRE.FindStringSubmatch(l); mm != nil {
+			pending = &put{src: mm[1], dst: mm[2]}
+			continue
+		}
+		if mm := execRE.FindStringSubmatch(l); mm != nil && pending != nil {
+			pending.port = mm[1]
+			out = append(out, *pending)
+			pending = nil
+		}
+	}
+	return out
+}
+
+// sshInventory points every app host of the harness's YAML inventory at
+// its own sshd (own HOME, so each looks like a separate machine to the
+// remote cache); lb1 and localhost stay local.
+func sshInventory(inventory string, servers map[string]*sshd.Server) (string, error) {
+	var inv map[string]any
+	if err := yaml.Unmarshal([]byte(inventory), &inv); err != nil {
+		return "", err
+	}
+	hosts, ok := dig(inv, "all", "children", "app", "hosts").(map[string]any)
+	if !ok {
+		return "", fmt.Errorf("inventory has no all.children.app.hosts:\n%s", inventory)
+	}
+	for name, srv := range servers {
+		hv, _ := hosts[name].(map[string]any)
+		if hv == nil {
+			hv = map[string]any{}
+		}
+		for k, v := range srv.Vars() {
+			hv[k] = v
+		}
+		hosts[name] = hv
+	}
+	b, err := yaml.Marshal(inv)
+	return string(b), err
+}
+
+func dig(m any, path ...string) any {
+	for _, p := range path {
+		mm, ok := m.(map[string]any)
+		if !ok {
+			return nil
+		}
+		m = mm[p]
+	}
+	return m
+}
+
+// observer watches the load balancer during a rollout: when each host left
+// rotation, when its last in-flight request ended, when it came back.
+type observer struct {
+	s    *rollout.Scenario
+	done chan struct{}
+	wg   sync.WaitGroup
+	mu   sync.Mutex
+	out  map[string]time.Time
+	idle map[string]time.Time
+	back map[string]time.Time
+}
+
+func observe(t *testing.T, s *rollout.Scenario) *observer {
+	o := &observer{s: s, done: make(chan struct{}), out: map[string]time.Time{}, idle: map[string]time.Time{}, back: map[string]time.Time{}}
+	o.wg.Add(1)
+	go func() {
+		defer o.wg.Done()
+		tick := time.NewTicker(25 * time.Millisecond)
+		defer tick.Stop()
+		for {
+			select {
+			case <-o.done:
+				return
+			case <-tick.C:
+			}
+			o.poll()
+		}
+	}()
+	return o
+}
+
+func (o *observer) stop() { close(o.done); o.wg.Wait() }
+
+func (o *observer) poll() {
+	st, err := o.s.LBStates()
+	if err != nil {
+		return
+	}
+	inflight := o.inFlight()
+	now := time.Now()
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	for name, ts := range st {
+		_, wentOut := o.out[name]
+		switch {
+		case !wentOut && !ts.InRotation:
+			o.out[name] = now
+			if inflight[name] == 0 {
+				o.idle[name] = now
+			}
+		case wentOut && !ts.InRotation && o.idle[name].IsZero() && inflight[name] == 0:
+			o.idle[name] = now
+		case wentOut && ts.InRotation && o.back[name].IsZero():
+			o.back[name] = now
+		}
+	}
+}
+
+// inFlight is each host's current sessions on HAProxy (scur).
+func (o *observer) inFlight() map[string]int {
+	out := map[string]int{}
+	text, err := o.s.HAProxy.Command("show stat")
+	if err != nil {
+		return out
+	}
+	r := csv.NewReader(strings.NewReader(strings.TrimPrefix(text, "# ")))
+	r.FieldsPerRecord = -1
+	recs, err := r.ReadAll()
+	if err != nil || len(recs) == 0 {
+		return out
+	}
+	col := map[string]int{}
+	for i, c := range recs[0] {
+		col[c] = i
+	}
+	for _, rec := range recs[1:] {
+		if len(rec) <= col["scur"] || rec[col["pxname"]] != rollout.HAProxyBackend {
+			continue
+		}
+		n, _ := strconv.Atoi(rec[col["scur"]])
+		out[rec[col["svname"]]] = n
+	}
+	return out
+}
+
+var interRE, riseRE = regexp.MustCompile(`\binter (\d+)`), regexp.MustCompile(`\brise (\d+)`)
+
+// floors is each host's floor: in-flight drain time observed, the boot
+// delay, and HAProxy's inter x rise from the harness's config.
+func (o *observer) floors(t *testing.T, s *rollout.Scenario) []floor {
+	cfg, err := os.ReadFile(s.HAProxy.ConfigPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	inter, rise := interRE.FindSubmatch(cfg), riseRE.FindSubmatch(cfg)
+	if inter == nil || rise == nil {
+		t.Fatalf("no inter/rise in %s", s.HAProxy.ConfigPath)
+	}
+	ms, _ := strconv.Atoi(string(inter[1]))
+	n, _ := strconv.Atoi(string(rise[1]))
+	detect := time.Duration(ms*n) * time.Millisecond
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	var out []floor
+	for _, h := range s.Hosts {
+		f := floor{restart: bootDelay, detect: detect}
+		if !o.out[h.Name].IsZero() && !o.idle[h.Name].IsZero() {
+			f.inFlight = o.idle[h.Name].Sub(o.out[h.Name])
+		} else {
+			t.Logf("observer missed %s leaving rotation; its in-flight floor counts 0", h.Name)
+		}
+		out = append(out, f)
+	}
+	return out
+}
+
+func name(pb string) string {
+	if pb == rollout.DeployPlaybook {
+		return "zerodowntime.rolling.deploy"
+	}
+	return "seed.yml (c.g.haproxy + uri until, delay 5)"
+}
+
+func printTables(rows []measured, startup time.Duration) {
+	ours := map[string]measured{}
+	for _, r := range rows {
+		if r.playbook == rollout.DeployPlaybook {
+			ours[fmt.Sprint(r.hosts, r.conn)] = r
+		}
+	}
+	tb := &benchkit.Table{
+		Title: "Rollout time behind HAProxy (check inter 200 rise 2), boot delay 3 s, load: 20 clients, 2 of them sending 1-2 s requests",
+		Head:  []string{"hosts", "playbook", "conn", "elapsed", "floor", "over floor", "/host", "x ours", "requests", "failed"},
+	}
+	for _, r := range rows {
+		tb.Add(strconv.Itoa(r.hosts), name(r.playbook), r.conn, benchkit.Secs(r.elapsed), benchkit.Secs(r.floorSum()),
+			benchkit.Secs(r.elapsed-r.floorSum()), benchkit.Secs(r.overheadPerHost()),
+			benchkit.Ratio(r.elapsed, ours[fmt.Sprint(r.hosts, r.conn)].elapsed),
+			strconv.FormatInt(r.rep.Requests, 10), strconv.FormatInt(r.rep.Failed, 10))
+		if r.note != "" {
+			tb.Notes = append(tb.Notes, r.note)
+		}
+	}
+	tb.Notes = append(tb.Notes,
+		"floor per host = in-flight requests' remaining time once out of rotation (observed) + boot delay + inter x rise; /host = over floor / hosts",
+		fmt.Sprintf("ansible-playbook start-up and exit alone (one no-op task, median of 3): %s, included in elapsed and in over floor", benchkit.Secs(startup)))
+	tb.Print()
+
+	steps := &benchkit.Table{
+		Title: "Per host, mean seconds: the playbook's steps (json callback) and the floor's parts",
+		Head:  []string{"hosts", "playbook", "conn", "drain", "deploy", "verify", "register", "| in-flight", "boot", "detect"},
+	}
+	for _, r := range rows {
+		var d, dep, v, reg float64
+		for _, h := range r.rep.Hosts {
+			d, dep, v, reg = d+h.Drain, dep+h.Deploy, v+h.Verify, reg+h.Register
+		}
+		k := float64(len(r.rep.Hosts))
+		var fi, fb, fd time.Duration
+		for _, f := range r.floors {
+			fi, fb, fd = fi+f.inFlight, fb+f.restart, fd+f.detect
+		}
+		n := time.Duration(len(r.floors))
+		steps.Add(strconv.Itoa(r.hosts), name(r.playbook), r.conn, fmt.Sprintf("%.2f", d/k), fmt.Sprintf("%.2f", dep/k),
+			fmt.Sprintf("%.2f", v/k), fmt.Sprintf("%.2f", reg/k),
+			fmt.Sprintf("| %.2f", (fi/n).Seconds()), fmt.Sprintf("%.2f", (fb/n).Seconds()), fmt.Sprintf("%.2f", (fd/n).Seconds()))
+	}
+	steps.Notes = []string{"deploy = end of drain to start of verify (token file, stop, start with the boot delay); verify = the role's two deploy_verify tasks / seed's uri loop"}
+	steps.Print()
+
+	bd := &benchkit.Table{
+		Title: "Where the time goes, per host (mean seconds): task time by kind (json callback) and time between tasks",
+		Head:  []string{"hosts", "playbook", "conn", "LB/verify modules", "deploy step", "role bookkeeping", "between tasks", "total", "| floor"},
+	}
+	for _, r := range rows {
+		var mod, dep, book, busy time.Duration
+		for _, task := range r.tasks {
+			d := task.Duration()
+			busy += d
+			switch kind(task.Name) {
+			case "module":
+				mod += d
+			case "deploy":
+				dep += d
+			default:
+				book += d
+			}
+		}
+		n := time.Duration(r.hosts)
+		bd.Add(strconv.Itoa(r.hosts), name(r.playbook), r.conn, secs(mod/n), secs(dep/n), secs(book/n), secs((r.elapsed-busy)/n),
+			secs(r.elapsed/n), "| "+secs(r.floorSum()/n))
+	}
+	bd.Notes = []string{
+		"LB/verify modules: Drain, Verify token, Verify, Register (they hold the in-flight wait and the detection of the floor)",
+		"deploy step: the user's tasks file (stop, start: holds the boot delay) and the role's token copy",
+		"role bookkeeping: set_fact, include_tasks, assert; between tasks: ansible-playbook start-up, per-batch play set-up, forks, callbacks",
+	}
+	bd.Print()
+
+	bt := &benchkit.Table{
+		Title: "Bytes sent to each app host over SSH in one rollout (cold remote cache; counting proxy in front of each host's sshd, SSH compression on as Ansible's default -C)",
+		Head:  []string{"playbook", "host", "bytes sent", "build transfers", "other files put"},
+	}
+	for _, r := range rows {
+		if r.conn != "ssh" {
+			continue
+		}
+		var names []string
+		for h := range r.sent {
+			names = append(names, h)
+		}
+		sort.Strings(names)
+		for _, h := range names {
+			bt.Add(name(r.playbook), h, benchkit.Bytes(r.sent[h]), strconv.Itoa(r.buildPuts[h]), strconv.Itoa(r.otherPuts[h]))
+		}
+	}
+	if len(bt.Rows) > 0 {
+		bt.Notes = []string{"build transfers / other files: PUT lines of ansible-playbook -vvv, by the port of the sftp command that follows (bin/zdt_linux_amd64 vs AnsiballZ modules and copied files)",
+			"lb1 (HAProxy's host, haproxy_maint via delegate_to) is the controller itself here: local connection, not counted"}
+		bt.Print()
+	}
+}
+
+// kind sorts a task of either playbook by what it does.
+func kind(full string) string {
+	n := strings.ToLower(full)
+	if i := strings.LastIndex(n, " : "); i >= 0 {
+		n = n[i+3:]
+	}
+	switch n {
+	case "drain", "verify token", "verify", "register":
+		return "module"
+	case "stop the running version", "start the new version", "deploy token":
+		return "deploy"
+	}
+	return "bookkeeping"
+}
+
+func secs(d time.Duration) string { return fmt.Sprintf("%.2f", d.Seconds()) }
