@@ -122,8 +122,8 @@ func FuzzExec(f *testing.F) {
 // "show info" (a stats socket, or the master's help), "@1 show info" (the
 // worker behind a master) and "show servers state".
 type answerSocket struct {
-	path string
-	mu   sync.Mutex
+	path                    string
+	mu                      sync.Mutex
 	info, workerInfo, state string
 }
 
