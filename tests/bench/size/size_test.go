@@ -28,12 +28,20 @@ import (
 
 var (
 	platforms = []string{"linux_amd64", "linux_arm64", "darwin_amd64", "darwin_arm64"}
-	// Module directory -> Go package name.
-	modules = [][2]string{
-		{"deploy_verify", "deployverify"},
-		{"haproxy_maint", "haproxymaint"},
-		{"lb_drain", "lbdrain"},
-		{"lb_register", "lbregister"},
+	// Module directories.
+	modules = [][2]string{{"deploy_verify"}, {"haproxy_maint"}, {"lb_drain"}, {"lb_register"}}
+	// Builds made here: one per module, and a two-build split (host-side
+	// modules vs cloud API modules).
+	splits = []struct {
+		name string
+		mods []string
+	}{
+		{"deploy_verify", []string{"deploy_verify"}},
+		{"haproxy_maint", []string{"haproxy_maint"}},
+		{"lb_drain", []string{"lb_drain"}},
+		{"lb_register", []string{"lb_register"}},
+		{"host", []string{"deploy_verify", "haproxy_maint"}},
+		{"cloud", []string{"lb_drain", "lb_register"}},
 	}
 )
 
@@ -47,13 +55,19 @@ func TestBenchSize(t *testing.T) {
 	// One throwaway main per module, overlaid at modules/zdt/sizebench_<name>
 	// (inside modules/, so it may import modules/internal/ansible).
 	overlay := map[string]string{}
-	for _, m := range modules {
-		src := fmt.Sprintf("package main\n\nimport (\n\t\"os\"\n\n\t\"github.com/zerodowntime/rolling/modules/internal/ansible\"\n\tm \"github.com/zerodowntime/rolling/modules/%s\"\n)\n\nfunc main() { os.Exit(ansible.Dispatch(m.Module)) }\n", m[0])
-		f := filepath.Join(tmp, m[0]+".go")
+	for _, b := range splits {
+		var imports, entries []string
+		for i, m := range b.mods {
+			imports = append(imports, fmt.Sprintf("\tm%d \"github.com/zerodowntime/rolling/modules/%s\"", i, m))
+			entries = append(entries, fmt.Sprintf("m%d.Module", i))
+		}
+		src := fmt.Sprintf("package main\n\nimport (\n\t\"os\"\n\n\t\"github.com/zerodowntime/rolling/modules/internal/ansible\"\n%s\n)\n\nfunc main() { os.Exit(ansible.Dispatch(%s)) }\n",
+			strings.Join(imports, "\n"), strings.Join(entries, ", "))
+		f := filepath.Join(tmp, b.name+".go")
 		if err := os.WriteFile(f, []byte(src), 0o644); err != nil {
 			t.Fatal(err)
 		}
-		overlay[filepath.Join(root, "modules", "zdt", "sizebench_"+m[0], "main.go")] = f
+		overlay[filepath.Join(root, "modules", "zdt", "sizebench_"+b.name, "main.go")] = f
 	}
 	ov, _ := json.Marshal(map[string]any{"Replace": overlay})
 	ovPath := filepath.Join(tmp, "overlay.json")
@@ -73,10 +87,10 @@ func TestBenchSize(t *testing.T) {
 		build(t, root, ovPath, p, out, "./modules/zdt")
 		multi[p] = measure(t, out)
 		per[p] = map[string]sizes{}
-		for _, m := range modules {
-			out := filepath.Join(tmp, m[0]+"_"+p)
-			build(t, root, ovPath, p, out, "./modules/zdt/sizebench_"+m[0])
-			per[p][m[0]] = measure(t, out)
+		for _, b := range splits {
+			out := filepath.Join(tmp, b.name+"_"+p)
+			build(t, root, ovPath, p, out, "./modules/zdt/sizebench_"+b.name)
+			per[p][b.name] = measure(t, out)
 		}
 	}
 
@@ -109,20 +123,24 @@ func TestBenchSize(t *testing.T) {
 	}
 	hosts := &benchkit.Table{
 		Title: "Sent once per host and collection version under each layout (linux/amd64, gzip -6 bytes) in a zerodowntime.rolling.deploy rollout",
-		Head:  []string{"host (modules it runs)", "multi-call", "per module", "per module / multi"},
+		Head:  []string{"host (modules it runs)", "multi-call", "per module", "/multi", "2 builds (host | cloud)", "/multi"},
 	}
 	for _, h := range []struct {
-		name string
-		mods []string
+		name  string
+		mods  []string
+		split []string
 	}{
-		{"app host (deploy_verify)", []string{"deploy_verify"}},
-		{"HAProxy host via delegate_to (haproxy_maint)", []string{"haproxy_maint"}},
-		{"cloud API delegate (lb_drain, lb_register)", []string{"lb_drain", "lb_register"}},
-		{"one host running all four", []string{"deploy_verify", "haproxy_maint", "lb_drain", "lb_register"}},
+		{"app host (deploy_verify)", []string{"deploy_verify"}, []string{"host"}},
+		{"HAProxy host via delegate_to (haproxy_maint)", []string{"haproxy_maint"}, []string{"host"}},
+		{"cloud API delegate (lb_drain, lb_register)", []string{"lb_drain", "lb_register"}, []string{"cloud"}},
+		{"one host running all four", []string{"deploy_verify", "haproxy_maint", "lb_drain", "lb_register"}, []string{"host", "cloud"}},
 	} {
-		n := get(h.mods...)
-		hosts.Add(h.name, benchkit.Bytes(multi[p].gz), benchkit.Bytes(n), fmt.Sprintf("%.2fx", float64(n)/float64(multi[p].gz)))
+		n, sp := get(h.mods...), get(h.split...)
+		hosts.Add(h.name, benchkit.Bytes(multi[p].gz), benchkit.Bytes(n), fmt.Sprintf("%.2fx", float64(n)/float64(multi[p].gz)),
+			benchkit.Bytes(sp), fmt.Sprintf("%.2fx", float64(sp)/float64(multi[p].gz)))
 	}
+	hosts.Notes = []string{fmt.Sprintf("2 builds: host = deploy_verify + haproxy_maint (%s, gzip %s), cloud = lb_drain + lb_register (%s, gzip %s)",
+		benchkit.Bytes(per[p]["host"].raw), benchkit.Bytes(per[p]["host"].gz), benchkit.Bytes(per[p]["cloud"].raw), benchkit.Bytes(per[p]["cloud"].gz))}
 	hosts.Print()
 }
 
