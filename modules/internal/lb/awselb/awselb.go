@@ -4,6 +4,8 @@ package awselb
 
 import (
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"net/http"
@@ -78,6 +80,15 @@ func LoadConfig(ctx context.Context, o ConfigOpts) (aws.Config, aws.Credentials,
 				if o.Backoff != nil {
 					so.Backoff = o.Backoff
 				}
+				// The SDK retries every connection error, an untrusted
+				// certificate too, until the module's timeout: that one
+				// will not heal, so fail at once and say why.
+				so.Retryables = append([]retry.IsErrorRetryable{retry.IsErrorRetryableFunc(func(err error) aws.Ternary {
+					if IsCertificateError(err) {
+						return aws.FalseTernary
+					}
+					return aws.UnknownTernary
+				})}, so.Retryables...)
 			})
 		}),
 	}
@@ -369,6 +380,10 @@ func (c *Client) classify(err error, resource, doing string) error {
 	}
 	var ae smithy.APIError
 	if !errors.As(err, &ae) {
+		if IsCertificateError(err) {
+			return lb.Errorf(lb.AWS, CodeCertificate, resource, err,
+				"%s: the TLS certificate of the ELBv2 API is not trusted (%s): fix endpoint_url or the CA (AWS_CA_BUNDLE), or set validate_certs: false to skip the check", doing, certReason(err))
+		}
 		// Transport errors stay unclassified: waits retry them.
 		return fmt.Errorf("%s: cannot reach the ELBv2 API: %s", doing, firstLine(err))
 	}
@@ -413,4 +428,26 @@ func apiMessage(err error) string {
 func firstLine(err error) string {
 	s, _, _ := strings.Cut(err.Error(), "\n")
 	return s
+}
+
+// CodeCertificate is failure.code when the endpoint's TLS certificate
+// fails verification.
+const CodeCertificate = "certificate"
+
+// IsCertificateError reports whether err is a failed verification of the
+// server's TLS certificate.
+func IsCertificateError(err error) bool {
+	var cv *tls.CertificateVerificationError
+	var ua x509.UnknownAuthorityError
+	var he x509.HostnameError
+	var ci x509.CertificateInvalidError
+	return errors.As(err, &cv) || errors.As(err, &ua) || errors.As(err, &he) || errors.As(err, &ci)
+}
+
+func certReason(err error) string {
+	var cv *tls.CertificateVerificationError
+	if errors.As(err, &cv) && cv.Err != nil {
+		return cv.Err.Error()
+	}
+	return firstLine(err)
 }
