@@ -83,11 +83,15 @@ func simConfig(kind string, hosts []Host) (*sim.Config, error) {
 	return cfg, nil
 }
 
-// startSim starts lbsim in-process and returns it with its front URL.
-func startSim(ctx context.Context, kind string, hosts []Host, log *slog.Logger) (*sim.Sim, string, error) {
+// startSim starts lbsim in-process and returns it with its front URL;
+// change, if set, may adjust the config first.
+func startSim(ctx context.Context, kind string, hosts []Host, log *slog.Logger, change func(*sim.Config)) (*sim.Sim, string, error) {
 	cfg, err := simConfig(kind, hosts)
 	if err != nil {
 		return nil, "", err
+	}
+	if change != nil {
+		change(cfg)
 	}
 	s, err := sim.Start(ctx, cfg, sim.WithLogger(log))
 	if err != nil {

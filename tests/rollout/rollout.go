@@ -36,7 +36,7 @@ import (
 type Options struct {
 	// LB is haproxy (default), hetzner or aws.
 	LB string
-	// Hosts is the number of app hosts (default 3).
+	// Hosts is the number of app hosts (default 3, at most 40).
 	Hosts int
 	// Net is the third octet of the app hosts' addresses, 127.0.Net.11 and
 	// up (default 1). Scenarios that run at once need different ones.
@@ -81,6 +81,9 @@ type Options struct {
 	ProgressEvery time.Duration
 	// Log, if set, gets lbsim's log.
 	Log io.Writer
+	// SimConfig, if set, may change the lbsim world before it starts
+	// (rate limit, action delay, health checks, faults from the start).
+	SimConfig func(*sim.Config)
 }
 
 func (o *Options) defaults() error {
@@ -95,8 +98,8 @@ func (o *Options) defaults() error {
 	if o.Hosts <= 0 {
 		o.Hosts = 3
 	}
-	if o.Hosts > 9 {
-		return fmt.Errorf("Hosts %d: at most 9", o.Hosts)
+	if o.Hosts > 40 {
+		return fmt.Errorf("Hosts %d: at most 40 (127.0.Net.11 to .50)", o.Hosts)
 	}
 	if o.Net <= 0 {
 		o.Net = 1
@@ -202,7 +205,7 @@ func Setup(ctx context.Context, opts Options) (s *Scenario, err error) {
 		if opts.Log != nil {
 			log = slog.New(slog.NewTextHandler(opts.Log, &slog.HandlerOptions{Level: slog.LevelInfo}))
 		}
-		if s.Sim, s.URL, err = startSim(lbCtx, opts.LB, s.Hosts, log); err != nil {
+		if s.Sim, s.URL, err = startSim(lbCtx, opts.LB, s.Hosts, log, opts.SimConfig); err != nil {
 			return s, err
 		}
 	}

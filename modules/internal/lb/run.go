@@ -483,6 +483,12 @@ func (s *runState) wait(ctx context.Context, deadline time.Time, timeout time.Du
 			}
 			ms, err := pr.pool.Members(WithCounter(ctx, &pr.counter))
 			if err != nil {
+				if ctx.Err() != nil {
+					// The deadline cut this read short (the waiter's
+					// last check lands on it): keep the last real
+					// observation for the timeout message.
+					return wait.Retry, "", nil
+				}
 				if IsCode(err, CodeUnauthorized, CodeNotFound) {
 					return wait.Failure, "", err
 				}

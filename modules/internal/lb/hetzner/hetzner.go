@@ -230,10 +230,23 @@ func (p *Pool) Deregister(ctx context.Context, t lb.Target) error {
 	})
 }
 
+// errorCodeUnavailable is the code of a 503 from the API; hcloud-go has no
+// constant for it.
+const errorCodeUnavailable hcloud.ErrorCode = "unavailable"
+
 // action runs a target action, retrying while the load balancer is locked
-// by another action (hcloud-go does not retry "locked"), and waits for it.
+// by another action (hcloud-go does not retry "locked") and a few times
+// after 500 server_error or 503 unavailable, and waits for it.
+//
+// Repeating a target action is safe: a repeated add_target answers
+// target_already_defined (Register accepts it), and a remove_target whose
+// target is already gone (an earlier try went through, or another run
+// removed it, e.g. a killed playbook's module whose action was still
+// running) answers not_found, which counts as done; the drain's wait
+// checks the target is gone.
 func (p *Pool) action(ctx context.Context, cmd string, t lb.Target, call func() (*hcloud.Action, *hcloud.Response, error)) error {
 	delay := 250 * time.Millisecond
+	serverRetries := 0
 	for {
 		a, _, err := call()
 		if hcloud.IsError(err, hcloud.ErrorCodeLocked) {
@@ -243,6 +256,15 @@ func (p *Pool) action(ctx context.Context, cmd string, t lb.Target, call func() 
 			}
 			delay = min(delay*2, 4*time.Second)
 			continue
+		}
+		if hcloud.IsError(err, hcloud.ErrorCodeServerError, errorCodeUnavailable) && serverRetries < maxServerRetries {
+			if serr := p.c.sleep(ctx, serverBackoff(serverRetries)); serr == nil {
+				serverRetries++
+				continue
+			}
+		}
+		if cmd == "remove_target" && hcloud.IsError(err, hcloud.ErrorCodeNotFound) {
+			return nil
 		}
 		if hcloud.IsError(err, hcloud.ErrorCodeTargetAlreadyDefined) {
 			return err

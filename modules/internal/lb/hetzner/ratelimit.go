@@ -14,6 +14,12 @@ import (
 // when RateLimit-Remaining runs low, and waits and retries on 429 for as
 // long as the request's context allows. hcloud-go only sees a 429 when the
 // deadline leaves no room for another try.
+//
+// It also retries reads (GET, HEAD) answered 500 server_error or 503
+// unavailable, a few times with backoff: hcloud-go retries only 502, 504,
+// conflict and rate limits, so a single 500 while polling an action failed
+// the whole drain. Writes are not retried here: the caller knows whether a
+// repeated action is safe (see Pool.action).
 type rateLimitTransport struct {
 	base  http.RoundTripper
 	sleep func(ctx context.Context, d time.Duration) error
@@ -41,6 +47,7 @@ func newRateLimitTransport(base http.RoundTripper, sleep func(context.Context, t
 
 func (t *rateLimitTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 	ctx := req.Context()
+	serverRetries := 0
 	for attempt := 0; ; attempt++ {
 		if d := t.pause(); d > 0 {
 			if err := t.fits(ctx, d); err != nil {
@@ -64,6 +71,19 @@ func (t *rateLimitTransport) RoundTrip(req *http.Request) (*http.Response, error
 			return nil, err
 		}
 		t.observe(resp.Header)
+		if retryableRead(req, resp) && serverRetries < maxServerRetries {
+			d := serverBackoff(serverRetries)
+			if t.fits(ctx, d) != nil {
+				return resp, nil
+			}
+			serverRetries++
+			io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
+			resp.Body.Close()
+			if err := t.sleep(ctx, d); err != nil {
+				return nil, err
+			}
+			continue
+		}
 		if resp.StatusCode != http.StatusTooManyRequests || (req.Body != nil && req.GetBody == nil) {
 			return resp, nil
 		}
@@ -77,6 +97,25 @@ func (t *rateLimitTransport) RoundTrip(req *http.Request) (*http.Response, error
 			return nil, err
 		}
 	}
+}
+
+// maxServerRetries bounds the retries of one read answered 500 or 503:
+// with serverBackoff, about 8 s of trying, enough for a blip, short enough
+// that an outage fails the module with the API's message.
+const maxServerRetries = 5
+
+// serverBackoff is the delay before retry n (from 0) of a request answered
+// 500 or 503: 250 ms doubling, at most 4 s.
+func serverBackoff(n int) time.Duration {
+	return min(250*time.Millisecond<<min(n, 4), 4*time.Second)
+}
+
+// retryableRead reports a read answered 500 or 503.
+func retryableRead(req *http.Request, resp *http.Response) bool {
+	if req.Method != http.MethodGet && req.Method != http.MethodHead {
+		return false
+	}
+	return resp.StatusCode == http.StatusInternalServerError || resp.StatusCode == http.StatusServiceUnavailable
 }
 
 // fits reports whether sleeping d still leaves time before the deadline.

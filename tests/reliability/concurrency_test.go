@@ -1,0 +1,58 @@
+package reliability
+
+import (
+	"testing"
+	"time"
+
+	"github.com/zerodowntime/rolling/tests/lbsim/sim"
+	"github.com/zerodowntime/rolling/tests/rollout"
+)
+
+// TestConcurrency rolls ten hosts five at a time against one simulated
+// Hetzner load balancer whose API budget is small (20 requests, refilled
+// at 4 a second), and shows what min_healthy can and cannot promise when
+// hosts drain in parallel.
+func TestConcurrency(t *testing.T) {
+	runScenarios(t, []scenario{
+		{
+			name:  "hetzner-10-hosts-serial-5-rate-limited",
+			fault: "10 hosts, serial 5, min_healthy 3; Hetzner rate limit 20 requests refilled at 4/s",
+			opts: rollout.Options{LB: "hetzner", Net: 121, Hosts: 10, Serial: 5,
+				Vars: map[string]any{"deploy_min_healthy": 3},
+				Load: rollout.LoadOptions{Clients: 16, Pause: 25 * time.Millisecond},
+				SimConfig: func(c *sim.Config) {
+					c.Hetzner.RateLimit = sim.RateLimit{Limit: 20, Window: sim.Duration(5 * time.Second)}
+				}},
+			expect: completes,
+			check: func(t *testing.T, w *world, r *rollout.Report) {
+				c := w.api.counts()
+				if c.Throttle == 0 {
+					t.Errorf("no 429 in %d API requests: the budget was never hit, the test proves nothing", c.Requests)
+				}
+				m := w.mon.stats()
+				if m.OutTogether > 5 {
+					t.Errorf("%d hosts out of rotation at once, want at most serial (5)", m.OutTogether)
+				}
+				if m.MinIn < 3 {
+					t.Errorf("only %d hosts in rotation at one point (%v), want at least min_healthy (3)", m.MinIn, m.MinInAt)
+				}
+			},
+		},
+		{
+			name:  "hetzner-3-hosts-serial-3-min-healthy-2",
+			fault: "3 hosts, serial 3, min_healthy 2: parallel drains",
+			opts: rollout.Options{LB: "hetzner", Net: 122, Serial: 3,
+				Vars: map[string]any{"deploy_min_healthy": 2}},
+			expect:  completes,
+			mayLose: true,
+		},
+		{
+			name:  "aws-3-hosts-serial-3-min-healthy-2",
+			fault: "3 hosts, serial 3, min_healthy 2: parallel drains",
+			opts: rollout.Options{LB: "aws", Net: 123, Serial: 3,
+				Vars: map[string]any{"deploy_min_healthy": 2}},
+			expect:  completes,
+			mayLose: true,
+		},
+	})
+}

@@ -1,0 +1,131 @@
+package reliability
+
+import (
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/zerodowntime/rolling/tests/lbsim/sim"
+	"github.com/zerodowntime/rolling/tests/rollout"
+)
+
+// TestInterrupted kills ansible-playbook in the middle of app-2's drain or
+// of its deploy, then runs the same playbook again at once, under load all
+// along. The re-run must converge: every host on v2 and in rotation, and no
+// user request failed, neither during the first run, nor between the runs,
+// nor during the second.
+//
+// The kill moment is chosen by watching state: a running remove_target
+// action (Hetzner), a draining target (AWS, HAProxy), or app-2's app not
+// answering (the deploy step stopped it and the new version still boots).
+// SIGKILL and SIGINT to the process group stand for a cancelled CI job and
+// a Ctrl-C; SIGKILL and SIGTERM to ansible-playbook alone leave its forks
+// and the module running, as a killed controller process would.
+func TestInterrupted(t *testing.T) {
+	// Slow requests keep the AWS and HAProxy drains long enough to be hit.
+	slowLoad := rollout.LoadOptions{Clients: 12, Pause: 25 * time.Millisecond, SlowEvery: 2,
+		SlowMin: 1500 * time.Millisecond, SlowMax: 3 * time.Second}
+	runScenarios(t, []scenario{
+		{
+			name:  "hetzner-kill-group-mid-drain",
+			fault: "SIGKILL to the process group while app-2's remove_target action runs",
+			opts: rollout.Options{LB: "hetzner", Net: 111, SimConfig: func(c *sim.Config) {
+				// A long action: the re-run's drain meets it still running.
+				c.Hetzner.ActionDelay = sim.Duration(2 * time.Second)
+			}},
+			kill: func(w *world) *kill {
+				return &kill{Name: "mid-drain of app-2 (remove_target running)", Signal: syscall.SIGKILL, Group: true,
+					When: func() bool { return hetznerActionRunning(w, "remove_target", 2) }}
+			},
+			expect: completes,
+		},
+		{
+			name:  "hetzner-term-mid-deploy",
+			fault: "SIGTERM to ansible-playbook while app-2's new version boots",
+			opts:  rollout.Options{LB: "hetzner", Net: 112, BootDelay: 3 * time.Second},
+			kill: func(w *world) *kill {
+				return &kill{Name: "mid-deploy of app-2 (app down)", Signal: syscall.SIGTERM,
+					When: func() bool { return w.mon.everOut["app-2"] && w.down("app-2") }}
+			},
+			expect: completes,
+		},
+		{
+			name:  "aws-int-group-mid-drain",
+			fault: "SIGINT to the process group (Ctrl-C) while app-2 is draining",
+			opts:  rollout.Options{LB: "aws", Net: 113, Load: slowLoad},
+			kill: func(w *world) *kill {
+				return &kill{Name: "mid-drain of app-2 (draining)", Signal: syscall.SIGINT, Group: true,
+					When: func() bool { return lbState(w, "app-2") == "draining" }}
+			},
+			expect: completes,
+		},
+		{
+			name:  "haproxy-kill-mid-drain",
+			fault: "SIGKILL to ansible-playbook alone while app-2 drains in HAProxy",
+			opts:  rollout.Options{LB: "haproxy", Net: 114, Load: slowLoad},
+			kill: func(w *world) *kill {
+				return &kill{Name: "mid-drain of app-2 (maint, sessions open)", Signal: syscall.SIGKILL,
+					When: func() bool { return !lbIn(w, "app-2") && haproxySessions(w, "app-2") > 0 }}
+			},
+			expect: completes,
+		},
+		{
+			name:  "aws-kill-group-mid-deploy",
+			fault: "SIGKILL to the process group while app-2's new version boots",
+			opts:  rollout.Options{LB: "aws", Net: 115, BootDelay: 3 * time.Second},
+			kill: func(w *world) *kill {
+				return &kill{Name: "mid-deploy of app-2 (app down)", Signal: syscall.SIGKILL, Group: true,
+					When: func() bool { return w.mon.everOut["app-2"] && w.down("app-2") }}
+			},
+			expect: completes,
+		},
+	})
+}
+
+// hetznerActionRunning reports whether the nth action named command is
+// running (with serial 1, the second remove_target is app-2's drain).
+func hetznerActionRunning(w *world, command string, nth int) bool {
+	n := 0
+	for _, a := range w.s.Sim.State().Hetzner.Actions {
+		if a.Command != command {
+			continue
+		}
+		n++
+		if n == nth {
+			return a.Status == "running"
+		}
+	}
+	return false
+}
+
+func lbState(w *world, host string) string {
+	st, err := w.s.LBStates()
+	if err != nil {
+		return ""
+	}
+	return st[host].State
+}
+
+func lbIn(w *world, host string) bool {
+	st, err := w.s.LBStates()
+	return err == nil && st[host].InRotation
+}
+
+// haproxySessions is the number of sessions HAProxy has open to host
+// (scur in "show stat").
+func haproxySessions(w *world, host string) int {
+	out, err := w.s.HAProxy.Command("show stat")
+	if err != nil {
+		return 0
+	}
+	for _, l := range strings.Split(out, "\n") {
+		f := strings.Split(l, ",")
+		if len(f) > 4 && f[0] == rollout.HAProxyBackend && f[1] == host {
+			n, _ := strconv.Atoi(f[4])
+			return n
+		}
+	}
+	return 0
+}
