@@ -378,7 +378,7 @@ func fuzzParams(f *testing.F, name string, own map[string]ansible.Option, drain 
 		var buf bytes.Buffer
 		code := ansible.RunArgs(context.Background(), spec, data, &buf, run)
 		checkResult(t, buf.String(), code)
-		if os.Getenv("ZDT_FUZZ_SHOW") != "" {
+		if os.Getenv("ZDT_FUZZ_SHOW") != "" { // see what the seeds reach: go test -run FuzzDrainParams -v
 			t.Logf("%s\n=> %s", data, buf.String())
 		}
 		w.checkNoSecret(t, data, buf.String())

@@ -347,7 +347,24 @@ func FuzzConfig(f *testing.F) {
 		f.Add([]byte(c))
 	}
 	f.Fuzz(func(t *testing.T, data []byte) {
-		cfg, err := Parse(data)
+		// A config that takes seconds to parse is a bug too, and the fuzzer
+		// cannot name a hanging input by itself.
+		type parsed struct {
+			cfg *Config
+			err error
+		}
+		done := make(chan parsed, 1)
+		go func() {
+			cfg, err := Parse(data)
+			done <- parsed{cfg, err}
+		}()
+		var p parsed
+		select {
+		case p = <-done:
+		case <-time.After(2 * time.Second):
+			t.Fatalf("Parse took more than 2s for %q", data)
+		}
+		cfg, err := p.cfg, p.err
 		if err != nil {
 			if strings.TrimSpace(err.Error()) == "" {
 				t.Fatalf("empty error for %q", data)
