@@ -168,15 +168,19 @@ class BinaryModuleAction(ActionBase):
     # -- running --------------------------------------------------------------
 
     def _module_args(self, task_vars):
+        """Return the JSON the binary reads: the options, and the task's
+        environment, which so stays off the command line that -vvv prints."""
         args = dict(self._task.args)
         self._update_module_args(self.module_name, args, task_vars)
-        return args
+        env = {}
+        self._compute_environment_string(raw_environment_out=env)
+        return json.dumps({'ANSIBLE_MODULE_ARGS': args,
+                           'ZDT_ENVIRONMENT': dict((to_text(k), to_text(v)) for k, v in env.items())})
 
     def _command(self, remote_bin, task_vars, arg):
         shell = self._connection._shell
         # The build holds every module: the first argument names this one.
-        cmd = shell.build_module_command(self._compute_environment_string(), None, remote_bin,
-                                         arg_path='%s %s' % (self.module_name, arg)).strip()
+        cmd = shell.build_module_command('', None, remote_bin, arg_path='%s %s' % (self.module_name, arg)).strip()
         prefix = self._var(task_vars, EXEC_PREFIX_VAR)
         if prefix:
             cmd = cmd.replace(shell.quote(remote_bin), '%s %s' % (prefix, shell.quote(remote_bin)), 1)
@@ -203,7 +207,7 @@ class BinaryModuleAction(ActionBase):
             self._ensure_cached(local, remote_bin, digest)
             self._run_cache.put('verified', key, True)
         cmd = self._command(remote_bin, task_vars, '-')
-        args = to_bytes(json.dumps(self._module_args(task_vars)))
+        args = to_bytes(self._module_args(task_vars))
         res = self._low_level_execute_command(cmd, sudoable=True, in_data=args)
         if res.get('rc') == 127 and not to_text(res.get('stdout', '')).strip():
             # The cached build vanished since it was checked: send it again.
@@ -245,7 +249,7 @@ class BinaryModuleAction(ActionBase):
         args_path = shell.join_path(tmpdir, 'args')
         args = self._module_args(task_vars)
         self._transfer_file(local, remote_bin)
-        self._transfer_data(args_path, json.dumps(args))
+        self._transfer_data(args_path, args)
         self._fixup_perms2([tmpdir, remote_bin, args_path], self._get_remote_user())
         res = self._low_level_execute_command(self._command(remote_bin, task_vars, args_path), sudoable=True)
         return self._finish(res)

@@ -2,6 +2,7 @@ package ansible
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
 	"os"
@@ -66,7 +67,36 @@ func dispatch(args []string, stdin io.Reader, stdout, stderr io.Writer, entries 
 	if err != nil {
 		return writeResult(stdout, map[string]any{"failed": true, "msg": fmt.Sprintf("cannot read the module arguments: %v", err)})
 	}
+	data, env, err := openEnvelope(data)
+	if err != nil {
+		return writeResult(stdout, map[string]any{"failed": true, "msg": err.Error()})
+	}
+	for k, v := range env {
+		os.Setenv(k, v)
+	}
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
 	defer stop()
 	return e.run(ctx, data, stdout)
+}
+
+// openEnvelope unwraps what the action plugins send:
+//
+//	{"ANSIBLE_MODULE_ARGS": {...}, "ZDT_ENVIRONMENT": {"HCLOUD_TOKEN": "..."}}
+//
+// The task's environment travels with the options instead of on the command
+// line, where Ansible would print it at -vvv. Anything else is returned as
+// it is, for RunArgs to read.
+func openEnvelope(data []byte) ([]byte, map[string]string, error) {
+	var env struct {
+		Args json.RawMessage   `json:"ANSIBLE_MODULE_ARGS"`
+		Env  map[string]string `json:"ZDT_ENVIRONMENT"`
+	}
+	var keys map[string]json.RawMessage
+	if json.Unmarshal(data, &keys) != nil || len(keys) != 2 || keys["ZDT_ENVIRONMENT"] == nil || keys["ANSIBLE_MODULE_ARGS"] == nil {
+		return data, nil, nil
+	}
+	if err := json.Unmarshal(data, &env); err != nil {
+		return nil, nil, fmt.Errorf("the module arguments carry a malformed environment: %v", err)
+	}
+	return env.Args, env.Env, nil
 }

@@ -11,7 +11,7 @@ import (
 )
 
 func TestDispatch(t *testing.T) {
-	echo := NewModule(Spec{Name: "echo", Options: map[string]Option{"say": {Type: Str, Required: true}}},
+	echo := NewModule(Spec{Name: "echo", Options: map[string]Option{"say": {Type: Str, Required: true, EnvFallback: []string{"ZDT_TEST_SAY"}}}},
 		func(ctx context.Context, m *Module, a struct {
 			Say string `json:"say"`
 		}) (Result, error) {
@@ -34,6 +34,8 @@ func TestDispatch(t *testing.T) {
 		{"no arguments", nil, "", 1, "expected a module name and an arguments file"},
 		{"missing file", []string{"echo", filepath.Join(t.TempDir(), "nope")}, "", 1, "cannot read the module arguments"},
 		{"module error", []string{"echo", "-"}, `{}`, 1, "missing required arguments: say"},
+		{"environment", []string{"echo", "-"}, `{"ANSIBLE_MODULE_ARGS": {}, "ZDT_ENVIRONMENT": {"ZDT_TEST_SAY": "from the environment"}}`, 0, "from the environment"},
+		{"bad environment", []string{"echo", "-"}, `{"ANSIBLE_MODULE_ARGS": {}, "ZDT_ENVIRONMENT": ["x"]}`, 1, "malformed environment"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

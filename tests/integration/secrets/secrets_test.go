@@ -652,18 +652,12 @@ func TestTaskEnvironment(t *testing.T) {
 `, ansibletest.Verbose(3), ansibletest.Vars(w.vars(t, nil)))
 	checkTasks(t, run, map[string]bool{"hetzner check mode, HCLOUD_TOKEN": false, "hetzner wrong HCLOUD_TOKEN": true,
 		"aws check mode, AWS_SECRET_ACCESS_KEY": false, "aws wrong AWS_SECRET_ACCESS_KEY": true})
-	var exec, rest []string
-	for _, line := range strings.Split(run.Stdout+run.Stderr, "\n") {
-		if strings.HasPrefix(line, "<localhost> EXEC ") {
-			exec = append(exec, line)
-		} else {
-			rest = append(rest, line)
-		}
+	// The action plugin sends the task's environment with the options on
+	// standard input, so not even Ansible's -vvv EXEC lines show it.
+	if l := leaks(run.Stdout+run.Stderr, allSecrets...); len(l) > 0 {
+		t.Errorf("secrets given through the environment keyword appear in the output: %s", strings.Join(l, ", "))
 	}
-	if l := leaks(strings.Join(rest, "\n"), allSecrets...); len(l) > 0 {
-		t.Errorf("secrets outside Ansible's EXEC lines: %s", strings.Join(l, ", "))
-	}
-	if l := leaks(strings.Join(exec, "\n"), hzToken, awsSecret); len(l) > 0 {
-		t.Logf("known, Ansible's: the environment keyword shows in the -vvv EXEC line (%d secrets)", len(l))
+	if !strings.Contains(run.Stdout, "<localhost> EXEC ") {
+		t.Errorf("no -vvv EXEC lines in the output, so the search above proved nothing")
 	}
 }
