@@ -53,23 +53,23 @@ func TestFaults(t *testing.T) {
 		},
 		{
 			name:  "aws-5xx-and-throttle-bursts",
-			fault: "ELBv2 API: bursts of 3 failed requests, in turn 500 InternalFailure, 503 ServiceUnavailable and 400 Throttling, after every 3 answered",
+			fault: "ELBv2 API: bursts of 2 failed requests, in turn 500 InternalFailure, 503 ServiceUnavailable and 400 Throttling, after every 4 answered",
 			opts:  rollout.Options{LB: "aws", Net: 104},
 			arm: func(w *world) {
-				bursts(w, 3, func(i int) sim.Faults {
+				bursts(w, 4, func(i int) sim.Faults {
 					switch i % 3 {
 					case 0:
-						return sim.Faults{AWS: sim.APIFaults{FailNext: 3, FailCode: "InternalFailure"}}
+						return sim.Faults{AWS: sim.APIFaults{FailNext: 2, FailCode: "InternalFailure"}}
 					case 1:
-						return sim.Faults{AWS: sim.APIFaults{FailNext: 3, FailCode: "ServiceUnavailable"}}
+						return sim.Faults{AWS: sim.APIFaults{FailNext: 2, FailCode: "ServiceUnavailable"}}
 					}
-					return sim.Faults{AWS: sim.APIFaults{ThrottleNext: 3}}
+					return sim.Faults{AWS: sim.APIFaults{ThrottleNext: 2}}
 				})
 			},
 			expect: completes,
 			check: sawAPI(func(c apiCounts) bool {
-				return c.ByStatus[500] >= 6 && c.ByStatus[503] >= 6 && c.Throttle >= 6
-			}, "6 each of 500, 503 and Throttling"),
+				return c.ByStatus[500] >= 4 && c.ByStatus[503] >= 4 && c.Throttle >= 4
+			}, "4 each of 500, 503 and Throttling"),
 		},
 		{
 			name:  "aws-slow-api",
@@ -82,10 +82,19 @@ func TestFaults(t *testing.T) {
 		},
 		{
 			name:  "hetzner-flap-settles",
-			fault: "app-2's health checks flap (1.5s passing, 1.5s failing) for the whole rollout",
+			fault: "app-2's health checks flap (1.5s passing, 1.5s failing) until app-2 is back in rotation on v2, then pass",
 			opts:  rollout.Options{LB: "hetzner", Net: 106},
 			arm: func(w *world) {
 				w.setFaults(sim.Faults{Health: []sim.HealthFault{{Target: w.host("app-2").IP(), Mode: "flap", Period: sim.Duration(1500 * time.Millisecond)}}})
+				var once sync.Once
+				w.mon.then(func(st map[string]rollout.TargetState) {
+					if w.mon.wasOut("app-2") && st["app-2"].InRotation && !w.down("app-2") {
+						once.Do(func() {
+							w.note("app-2 back in rotation: flapping stops")
+							w.setFaults(sim.Faults{})
+						})
+					}
+				})
 			},
 			expect: completes,
 		},
@@ -176,7 +185,7 @@ func bursts(w *world, gap int, burst func(i int) sim.Faults) {
 func afterFirstHost(w *world, f func()) {
 	var once sync.Once
 	w.mon.then(func(st map[string]rollout.TargetState) {
-		if !st["app-1"].InRotation || w.mon.everOut["app-1"] == false {
+		if !st["app-1"].InRotation || !w.mon.wasOut("app-1") {
 			return
 		}
 		once.Do(func() {

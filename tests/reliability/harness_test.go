@@ -158,6 +158,13 @@ func (m *monitor) observe(st map[string]rollout.TargetState) {
 	}
 }
 
+// wasOut reports whether host has been out of rotation at some poll.
+func (m *monitor) wasOut(host string) bool {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.everOut[host]
+}
+
 // then calls f on every poll from now on.
 func (m *monitor) then(f func(map[string]rollout.TargetState)) {
 	m.mu.Lock()
@@ -237,7 +244,9 @@ func (r *runner) run(ctx context.Context, inventory string, vars map[string]any,
 	cmd := exec.Command("ansible-playbook", "-i", inv, "-e", string(ev), rollout.DeployPlaybook)
 	cmd.Dir = r.dir
 	cmd.Env = r.env
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	// Its own group, so a kill can take the forks and modules too; and it
+	// dies with the test binary, so a crashed test leaves no rollout going.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	start := time.Now()

@@ -27,7 +27,7 @@ func TestMain(m *testing.M) {
 	set := false
 	flag.Visit(func(f *flag.Flag) { set = set || f.Name == "test.parallel" })
 	if !set {
-		_ = flag.Set("test.parallel", "8")
+		_ = flag.Set("test.parallel", "20")
 	}
 	code := m.Run()
 	writeSummary()
@@ -161,11 +161,13 @@ func (w *world) down(name string) bool {
 }
 
 // runScenarios runs every scenario in parallel, each on its own loopback
-// net, and checks its outcome.
+// net, and checks its outcome. The test functions run in parallel too, so
+// that all scenarios of the package share the same few minutes.
 func runScenarios(t *testing.T, scs []scenario) {
 	if testing.Short() {
 		t.Skip("rollouts under load with real ansible-playbook; skipped with -short")
 	}
+	t.Parallel()
 	c := ansibletest.Install(t)
 	buildDemoapp(t)
 	for _, sc := range scs {
@@ -186,6 +188,25 @@ func runOne(t *testing.T, c *ansibletest.Collection, sc scenario) {
 	}
 	if opts.Load.Clients == 0 {
 		opts.Load.Clients, opts.Load.Pause = 12, 25*time.Millisecond
+	}
+	// Health checks stay quick but tolerate a slow answer: many scenarios
+	// share two cores, and a check timing out under that load is not what
+	// they test.
+	change := opts.SimConfig
+	opts.SimConfig = func(c *sim.Config) {
+		for i := range c.Hetzner.LoadBalancers {
+			for j := range c.Hetzner.LoadBalancers[i].Services {
+				hc := &c.Hetzner.LoadBalancers[i].Services[j].HealthCheck
+				hc.Timeout, hc.Retries = sim.Duration(3*time.Second), 3
+			}
+		}
+		for i := range c.AWS.TargetGroups {
+			hc := &c.AWS.TargetGroups[i].HealthCheck
+			hc.Timeout, hc.UnhealthyThreshold = sim.Duration(3*time.Second), 3
+		}
+		if change != nil {
+			change(c)
+		}
 	}
 	opts.Playbook = func(context.Context, string, map[string]any) (rollout.PlaybookRun, error) {
 		return rollout.PlaybookRun{}, fmt.Errorf("set after Setup")
@@ -379,26 +400,28 @@ func allVersion(got map[string]string, hosts []rollout.Host, want string) bool {
 
 // result is one scenario's figures, for the summary and the README.
 type result struct {
-	Name       string     `json:"name"`
-	LB         string     `json:"lb"`
-	Fault      string     `json:"fault"`
-	Expect     string     `json:"expect"`
-	Exit       int        `json:"exit"`
-	FailedHost string     `json:"failed_host,omitempty"`
-	Msg        string     `json:"msg,omitempty"`
-	Requests   int64      `json:"requests"`
-	Lost       int64      `json:"lost"`
-	API        *apiCounts `json:"api,omitempty"`
-	MinIn      int        `json:"min_in_rotation"`
-	Elapsed    float64    `json:"elapsed"`
-	Killed     *killed    `json:"killed,omitempty"`
-	Marks      []string   `json:"marks,omitempty"`
+	Name       string                         `json:"name"`
+	LB         string                         `json:"lb"`
+	Fault      string                         `json:"fault"`
+	Expect     string                         `json:"expect"`
+	Exit       int                            `json:"exit"`
+	FailedHost string                         `json:"failed_host,omitempty"`
+	Msg        string                         `json:"msg,omitempty"`
+	Requests   int64                          `json:"requests"`
+	Lost       int64                          `json:"lost"`
+	API        *apiCounts                     `json:"api,omitempty"`
+	MinIn      int                            `json:"min_in_rotation"`
+	MinInAt    map[string]rollout.TargetState `json:"min_in_rotation_at,omitempty"`
+	Elapsed    float64                        `json:"elapsed"`
+	Killed     *killed                        `json:"killed,omitempty"`
+	Marks      []string                       `json:"marks,omitempty"`
 }
 
 func (w *world) result(r *rollout.Report) result {
 	res := result{Name: w.sc.name, LB: w.s.Opts.LB, Fault: w.sc.fault, Expect: w.sc.expect.String(),
 		Exit: r.ExitCode, FailedHost: r.FailedHost, Msg: r.FailedMsg,
-		Requests: r.Requests, Lost: r.Failed, MinIn: w.mon.stats().MinIn, Elapsed: r.Elapsed, Killed: w.killed}
+		Requests: r.Requests, Lost: r.Failed, MinIn: w.mon.stats().MinIn, MinInAt: w.mon.stats().MinInAt,
+		Elapsed: r.Elapsed, Killed: w.killed}
 	if w.api != nil {
 		c := w.api.counts()
 		res.API = &c

@@ -1,6 +1,8 @@
 package providers_test
 
 import (
+	"fmt"
+	"net/http"
 	"strings"
 	"testing"
 	"time"
@@ -82,5 +84,65 @@ func TestLbsimTimeoutKeepsObservation(t *testing.T) {
 	}
 	if !strings.Contains(msg, "last observed: target group web-tg: registered, unhealthy") || strings.Contains(msg, "deadline exceeded") {
 		t.Errorf("timeout message does not carry the last real observation: %s", msg)
+	}
+}
+
+// TestLbsimDrainMeetsKilledRunsAction: a playbook killed mid-drain leaves
+// its remove_target action running on the load balancer. The re-run's
+// lb_drain still sees the target, is answered 423 locked, retries, and then
+// finds the target gone (not_found): that is a finished drain, not an error.
+func TestLbsimDrainMeetsKilledRunsAction(t *testing.T) {
+	if testing.Short() {
+		t.Skip("lbsim")
+	}
+	hosts := simtest.Hosts(2)
+	_, port := simtest.Backends(t, hosts...)
+	lbc := sim.LoadBalancer{ID: 1, Name: "web-lb", Services: []sim.Service{{Protocol: "http", DestinationPort: port,
+		HealthCheck: sim.HealthCheck{Protocol: "http", Port: port, Interval: sim.Duration(200 * time.Millisecond),
+			Timeout: sim.Duration(time.Second), Retries: 2, HTTP: &sim.HealthCheckHTTP{Path: "/healthz"}}}}}
+	cfg := &sim.Config{Hetzner: sim.Hetzner{Token: simToken, ActionDelay: sim.Duration(1500 * time.Millisecond)}}
+	for i, h := range hosts {
+		id := int64(101 + i)
+		cfg.Hetzner.Servers = append(cfg.Hetzner.Servers, sim.Server{ID: id, Name: fmt.Sprintf("app-%d", i+1), Address: h})
+		lbc.Targets = append(lbc.Targets, sim.Target{Type: "server", Server: &sim.TargetServer{ID: id}})
+	}
+	cfg.Hetzner.LoadBalancers = []sim.LoadBalancer{lbc}
+	s := simtest.Start(t, cfg)
+	ep := s.Endpoints()
+	simtest.Eventually(t, 10*time.Second, "both targets healthy", func() bool {
+		n := 0
+		for _, m := range s.State().Hetzner.LoadBalancers[0].Services[0].Members {
+			if m.Health == "healthy" {
+				n++
+			}
+		}
+		return n == 2
+	})
+
+	// The killed run's module: its action started, nobody waits for it.
+	req, _ := http.NewRequest(http.MethodPost, ep.HetznerAPI+"/load_balancers/1/actions/remove_target",
+		strings.NewReader(`{"type":"server","server":{"id":101}}`))
+	req.Header.Set("Authorization", "Bearer "+simToken)
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusCreated {
+		t.Fatalf("remove_target: status %d", resp.StatusCode)
+	}
+
+	out, raw := realRun(t, "lb_drain", map[string]any{"provider": "hetzner", "api_token": simToken, "endpoint": ep.HetznerAPI,
+		"load_balancer": "web-lb", "target": "app-1", "timeout": 20})
+	if out["failed"] == true {
+		t.Fatalf("the re-run's drain failed: %s", raw)
+	}
+	api := s.Counts().API
+	if n := api["hetzner POST /load_balancers/{id}/actions/remove_target"]; n < 3 {
+		t.Errorf("remove_target called %d times, want the killed run's, a locked one and the retry: %v", n, api)
+	}
+	if st := s.State().Hetzner.LoadBalancers[0]; len(st.Targets) != 1 {
+		t.Errorf("targets after the drain: %+v, want app-2 only", st.Targets)
 	}
 }
