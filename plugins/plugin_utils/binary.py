@@ -217,15 +217,18 @@ class BinaryModuleAction(ActionBase):
 
     def _ensure_cached(self, local, remote_bin, digest):
         """Make remote_bin hold the build with the given digest, checked."""
-        check = ("h=$( (sha256sum %(f)s || shasum -a 256 %(f)s) 2>/dev/null | cut -d' ' -f1 ); "
-                 "test -x %(f)s && test \"$h\" = %(d)s && echo zdt-cache-ok" % {'f': remote_bin, 'd': digest})
+        cache_dir = os.path.dirname(remote_bin)
+        partial = '%s/.%s.%d' % (cache_dir, digest[:16], random.randint(0, 1 << 30))
+        # One round trip: hash the cached build if there is one (test -x
+        # first: on a miss no hashing tool starts), else make the private
+        # cache directory for the transfer.
+        check = ("if test -x %(f)s; then h=$( (sha256sum %(f)s || shasum -a 256 %(f)s) 2>/dev/null | cut -d' ' -f1 ); "
+                 "test \"$h\" = %(d)s && echo zdt-cache-ok; fi; "
+                 "umask 077 && mkdir -p %(c)s && chmod 700 %(c)s"
+                 % {'f': remote_bin, 'd': digest, 'c': cache_dir})
         res = self._low_level_execute_command(check, sudoable=False)
         if 'zdt-cache-ok' in to_text(res.get('stdout', '')):
             return
-        cache_dir = os.path.dirname(remote_bin)
-        partial = '%s/.%s.%d' % (cache_dir, digest[:16], random.randint(0, 1 << 30))
-        res = self._low_level_execute_command('umask 077 && mkdir -p %s && chmod 700 %s' % (cache_dir, cache_dir),
-                                              sudoable=False)
         if res.get('rc') != 0:
             raise AnsibleError("cannot create the module cache %s on the host: %s"
                                % (cache_dir, to_text(res.get('stderr', '')).strip()))
