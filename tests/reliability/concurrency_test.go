@@ -9,19 +9,19 @@ import (
 )
 
 // TestConcurrency rolls ten hosts five at a time against one simulated
-// Hetzner load balancer whose API budget is small (20 requests, refilled
-// at 4 a second), and shows what min_healthy can and cannot promise when
+// Hetzner load balancer whose API budget is small (10 requests, refilled
+// at 2 a second), and shows what min_healthy can and cannot promise when
 // hosts drain in parallel.
 func TestConcurrency(t *testing.T) {
 	runScenarios(t, []scenario{
 		{
 			name:  "hetzner-10-hosts-serial-5-rate-limited",
-			fault: "10 hosts, serial 5, min_healthy 3; Hetzner rate limit 20 requests refilled at 4/s",
+			fault: "10 hosts, serial 5, min_healthy 3; Hetzner rate limit 10 requests refilled at 2/s",
 			opts: rollout.Options{LB: "hetzner", Net: 121, Hosts: 10, Serial: 5,
 				Vars: map[string]any{"deploy_min_healthy": 3},
 				Load: rollout.LoadOptions{Clients: 16, Pause: 25 * time.Millisecond},
 				SimConfig: func(c *sim.Config) {
-					c.Hetzner.RateLimit = sim.RateLimit{Limit: 20, Window: sim.Duration(5 * time.Second)}
+					c.Hetzner.RateLimit = sim.RateLimit{Limit: 10, Window: sim.Duration(5 * time.Second)}
 				}},
 			expect: completes,
 			check: func(t *testing.T, w *world, r *rollout.Report) {
@@ -46,7 +46,7 @@ func TestConcurrency(t *testing.T) {
 				SimConfig: func(c *sim.Config) {
 					c.Hetzner.ActionDelay = sim.Duration(5 * time.Second)
 				}},
-			expect:  completes,
+			expect:  either,
 			mayLose: true,
 			check:   checkParallelDrainRace,
 		},
@@ -58,7 +58,7 @@ func TestConcurrency(t *testing.T) {
 				SimConfig: func(c *sim.Config) {
 					c.Faults.AWS.Latency = sim.Duration(time.Second)
 				}},
-			expect:  completes,
+			expect:  either,
 			mayLose: true,
 			check:   checkParallelDrainRace,
 		},
@@ -70,8 +70,10 @@ func TestConcurrency(t *testing.T) {
 var lossyLoad = rollout.LoadOptions{Clients: 4, Pause: 50 * time.Millisecond}
 
 // checkParallelDrainRace documents the limit of min_healthy (see the
-// package doc): three drains started together each see two healthy others,
-// all pass the check, and together take the pool below min_healthy. If this
+// package doc): drains started together each see two healthy others, pass
+// the check, and together take the pool below min_healthy. Whether the
+// third drain starts before the first removal lands (all three out, the
+// rollout completes) or after it (it refuses, the rollout stops) is timing. If this
 // fails because the pool stayed at 2, the modules learned to coordinate:
 // update the package doc and the README.
 func checkParallelDrainRace(t *testing.T, w *world, r *rollout.Report) {

@@ -63,11 +63,15 @@ type expect int
 const (
 	completes expect = iota // every host on v2 and in rotation
 	stops                   // the rollout stops at one host, safely
+	either                  // depends on timing; the scenario's check says what holds
 )
 
 func (e expect) String() string {
-	if e == stops {
+	switch e {
+	case stops:
 		return "stops safely"
+	case either:
+		return "either"
 	}
 	return "completes"
 }
