@@ -16,7 +16,7 @@ FUZZTIME    ?= 10s
 
 export ZDT_COLLECTION := $(CURDIR)/$(TARBALL)
 
-.PHONY: all build binaries collection install test test-go test-unit lint vet demo lbsim bench fuzz fuzz-long clean help
+.PHONY: all build binaries collection install test test-go test-unit lint vet demo lbsim bench fuzz fuzz-short fuzz-long clean help
 
 all: collection
 
@@ -71,7 +71,11 @@ test-go: collection
 lint:
 	@if command -v ansible-lint >/dev/null; then ansible-lint -q roles playbooks; else echo "ansible-lint not installed; skipped"; fi
 
-test: vet test-go lint
+# A short fuzz run of every target (the seed corpora also run in test-go).
+fuzz-short:
+	@$(MAKE) --no-print-directory fuzz FUZZTIME=3s
+
+test: vet test-go fuzz-short lint
 
 lbsim:
 	$(GO) run ./tests/lbsim
