@@ -1,16 +1,12 @@
 package haproxymaint
 
 import (
-	"fmt"
-	"os"
 	"reflect"
-	"sort"
 	"strings"
 	"testing"
 
-	"gopkg.in/yaml.v3"
-
 	"github.com/zerodowntime/rolling/modules/internal/ansible"
+	"github.com/zerodowntime/rolling/modules/internal/ansible/doccheck"
 	"github.com/zerodowntime/rolling/modules/internal/haproxy"
 	"github.com/zerodowntime/rolling/tests/integration/haproxy/haproxytest"
 )
@@ -193,65 +189,4 @@ func TestBadOptions(t *testing.T) {
 }
 
 // TestDocMatchesSpec compares the doc stub's options with the Go spec.
-func TestDocMatchesSpec(t *testing.T) {
-	src, err := os.ReadFile("../../plugins/modules/haproxy_maint.py")
-	if err != nil {
-		t.Fatal(err)
-	}
-	s := string(src)
-	start := strings.Index(s, "DOCUMENTATION = r'''")
-	if start < 0 {
-		t.Fatal("no DOCUMENTATION")
-	}
-	s = s[start+len("DOCUMENTATION = r'''"):]
-	s = s[:strings.Index(s, "'''")]
-	var doc struct {
-		Module  string `yaml:"module"`
-		Options map[string]struct {
-			Type     string   `yaml:"type"`
-			Required bool     `yaml:"required"`
-			Default  any      `yaml:"default"`
-			Choices  []string `yaml:"choices"`
-			Aliases  []string `yaml:"aliases"`
-			Elements string   `yaml:"elements"`
-			NoLog    bool     `yaml:"no_log"`
-		} `yaml:"options"`
-	}
-	if err := yaml.Unmarshal([]byte(s), &doc); err != nil {
-		t.Fatal(err)
-	}
-	if doc.Module != spec.Name {
-		t.Errorf("module %q, spec %q", doc.Module, spec.Name)
-	}
-	var docNames, specNames []string
-	for n := range doc.Options {
-		docNames = append(docNames, n)
-	}
-	for n := range spec.Options {
-		specNames = append(specNames, n)
-	}
-	sort.Strings(docNames)
-	sort.Strings(specNames)
-	if !reflect.DeepEqual(docNames, specNames) {
-		t.Fatalf("doc options %v\nspec options %v", docNames, specNames)
-	}
-	for name, o := range spec.Options {
-		d := doc.Options[name]
-		if d.Type != string(o.Type) || d.Required != o.Required || d.NoLog != o.NoLog || d.Elements != string(o.Elements) {
-			t.Errorf("%s: doc type=%s required=%v no_log=%v elements=%s; spec %s %v %v %s", name, d.Type, d.Required, d.NoLog, d.Elements, o.Type, o.Required, o.NoLog, o.Elements)
-		}
-		if !reflect.DeepEqual(nonNil(d.Choices), nonNil(o.Choices)) || !reflect.DeepEqual(nonNil(d.Aliases), nonNil(o.Aliases)) {
-			t.Errorf("%s: doc choices %v aliases %v; spec %v %v", name, d.Choices, d.Aliases, o.Choices, o.Aliases)
-		}
-		if dv, sv := normDefault(d.Default), normDefault(o.Default); dv != sv {
-			t.Errorf("%s: doc default %q, spec %q", name, dv, sv)
-		}
-	}
-}
-
-func normDefault(v any) string {
-	if v == nil {
-		return "<none>"
-	}
-	return fmt.Sprint(v)
-}
+func TestDocMatchesSpec(t *testing.T) { doccheck.Check(t, spec) }
