@@ -69,8 +69,12 @@ func TestInterrupted(t *testing.T) {
 			fault: "SIGKILL to ansible-playbook alone while app-2 drains in HAProxy",
 			opts:  rollout.Options{LB: "haproxy", Net: 114, Load: slowLoad},
 			kill: func(w *world) *kill {
-				return &kill{Name: "mid-drain of app-2 (maint, sessions open)", Signal: syscall.SIGKILL,
-					When: func() bool { return !lbIn(w, "app-2") && haproxySessions(w, "app-2") > 0 }}
+				// Out of rotation: draining, or just drained (a drain of a
+				// host with no slow request open ends within one poll, so
+				// insisting on open sessions made the moment come or not by
+				// chance).
+				return &kill{Name: "mid-drain of app-2 (maint)", Signal: syscall.SIGKILL,
+					When: func() bool { return !lbIn(w, "app-2") }}
 			},
 			expect: completes,
 		},
