@@ -1,7 +1,6 @@
 package reliability
 
 import (
-	"strings"
 	"syscall"
 	"testing"
 	"time"
