@@ -251,6 +251,12 @@ func upWatcher(t *testing.T, h *haproxytest.HAProxy, backend, server string) (st
 	return func() (time.Time, []string) {
 		close(quit)
 		<-finished
+		// One last look: on a loaded machine the module can see UP and
+		// return between two of the watcher's samples.
+		if st := h.ServerStat(t, backend, server)["status"]; up.IsZero() && st == "UP" {
+			up = time.Now()
+			seen = append(seen, st)
+		}
 		return up, seen
 	}
 }
