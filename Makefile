@@ -9,6 +9,8 @@ PLATFORMS   := linux_amd64 linux_arm64 darwin_amd64 darwin_arm64
 HOST        := $(shell $(GO) env GOOS)_$(shell $(GO) env GOARCH)
 TARBALL     := collection/zerodowntime-rolling-$(VERSION).tar.gz
 GOFLAGS_REL := -trimpath -ldflags='-s -w -buildid=' -buildvcs=false
+comma       := ,
+space       := $(subst ,, )
 GO_SOURCES  := $(shell find modules -name '*.go' -not -name '*_test.go') go.mod go.sum
 COLL_FILES  := galaxy.yml README.md meta/runtime.yml $(shell find plugins roles playbooks -type f -not -path '*/__pycache__/*' 2>/dev/null)
 TEST_TIMEOUT ?= 20m
@@ -28,20 +30,46 @@ help:
 	@echo "make lbsim        run the cloud load-balancer simulator with its default config"
 	@echo "make bench        benchmarks, printed as tables"
 
-# One stripped, static build per platform holding every module (zdt MODULE
-# ARGS): the modules share most of their code, so this is far smaller than a
-# build per module (see README, "Sizes").
-binaries: $(foreach p,$(PLATFORMS),bin/zdt_$(p))
+# Two stripped, static builds per platform, each one binary holding several
+# modules (zdt MODULE ARGS): zdt holds every module, zdt-host (Linux only)
+# only those that run on app and load-balancer hosts, without the cloud
+# SDKs. The modules share most of their code, so this is far smaller than a
+# build per module (see README, "Sizes"); the action plugins send a host the
+# smallest build that holds the module it runs.
+HOST_PLATFORMS := linux_amd64 linux_arm64
+BUILDS      := $(foreach p,$(PLATFORMS),bin/zdt_$(p)) $(foreach p,$(HOST_PLATFORMS),bin/zdt-host_$(p))
+# One archive per CPU architecture: a build and its siblings compiled for the
+# same CPU share most bytes, and xz's 64 MiB window finds them, so the
+# tarball stays under Galaxy's 20 MB limit.
+ARCHIVES    := bin/zdt_amd64.tar.xz bin/zdt_arm64.tar.xz
+
+binaries: $(BUILDS)
 
 bin/zdt_%: $(GO_SOURCES)
 	@mkdir -p bin
 	@plat=$*; os=$${plat%_*}; arch=$${plat#*_}; echo "go build zdt for $$os/$$arch"; \
 	 CGO_ENABLED=0 GOOS=$$os GOARCH=$$arch $(GO) build $(GOFLAGS_REL) -o $@ ./modules/zdt
 
+bin/zdt-host_%: $(GO_SOURCES)
+	@mkdir -p bin
+	@plat=$*; os=$${plat%_*}; arch=$${plat#*_}; echo "go build zdt-host for $$os/$$arch"; \
+	 CGO_ENABLED=0 GOOS=$$os GOARCH=$$arch $(GO) build $(GOFLAGS_REL) -tags zdt_host -o $@ ./modules/zdt
+
+# What each build holds and its hash, for the action plugins.
+bin/manifest.json: $(BUILDS) tools/manifest.py
+	@python3 tools/manifest.py bin \
+	  "zdt=$$($(GO) run ./modules/zdt --list)" "zdt-host=$$($(GO) run -tags zdt_host ./modules/zdt --list)" -- \
+	  $(foreach a,amd64 arm64,zdt_$(a).tar.xz=$(subst $(space),$(comma),$(filter %_$(a),$(notdir $(BUILDS)))))
+
+bin/zdt_%.tar.xz: $(BUILDS)
+	@echo "xz $@"
+	@cd bin && tar --owner=0 --group=0 --numeric-owner --mtime=@0 -cf - $(filter %_$*,$(notdir $(BUILDS))) \
+	  | xz -9 -T1 -c > $(notdir $@).tmp && mv -f $(notdir $@).tmp $(notdir $@)
+
 # Host-only build, for quick local runs.
 build: bin/zdt_$(HOST)
 
-$(TARBALL): binaries $(COLL_FILES)
+$(TARBALL): bin/manifest.json $(ARCHIVES) $(COLL_FILES)
 	@mkdir -p collection
 	@rm -rf collection/.staging && mkdir -p collection/.staging
 	ansible-galaxy collection build --force --output-path collection/.staging .
@@ -51,7 +79,7 @@ $(TARBALL): binaries $(COLL_FILES)
 # Serialised with a lock: several test binaries may ask for it at once.
 collection:
 	@mkdir -p collection
-	@flock collection/.build.lock $(MAKE) --no-print-directory $(TARBALL)
+	@flock collection/.build.lock $(MAKE) -j2 --no-print-directory $(TARBALL)
 
 install: collection
 	ansible-galaxy collection install --force $(TARBALL)

@@ -4,16 +4,24 @@
 """Run a Go module binary built for the platform of the host that executes it.
 
 Ansible copies a binary module to the target as it is and collections know
-nothing of platforms, so the collection carries one build per platform under
-``bin/`` and every module has an action plugin derived from
-:class:`BinaryModuleAction` that picks the build for the executing host (the
+nothing of platforms, so the collection carries builds for several platforms
+under ``bin/`` and every module has an action plugin derived from
+:class:`BinaryModuleAction` that picks a build for the executing host (the
 delegate when ``delegate_to`` is used) and runs it with the task's arguments.
-One build (``zdt``) holds every module; its first argument names the module.
+A build holds several modules and its first argument names the one to run:
+``zdt`` holds every module, ``zdt-host`` only those that run on app and
+load-balancer hosts. ``bin/manifest.json`` lists the builds, what each holds
+and its SHA-256; a host gets the smallest build holding the module unless it
+already has one that does. In the collection tarball the builds are packed
+in one xz archive per CPU (``bin/zdt_<arch>.tar.xz``), unpacked on the
+controller at first use into ``~/.cache/zerodowntime_rolling`` (or
+``$XDG_CACHE_HOME``), checked against the manifest.
 
 A build is sent to a host at most once per version: it is kept in a
 content-addressed cache in the remote user's Ansible directory
 (``~/.ansible/zerodowntime_rolling/<sha256>``, private to that user), checked
-against its hash once per host and run before use, and executed from there.
+against its hash once per host and run before use (with the probe of the
+host's platform: one round trip), and executed from there.
 The arguments go to the binary on standard input, so a task costs one round
 trip once the cache is warm and no file holding secrets is written on the
 host. With become to an unprivileged user, which could not read the cache,
@@ -23,11 +31,15 @@ to Ansible's usual temporary directory.
 
 from __future__ import annotations
 
+import errno
+import fcntl
 import hashlib
 import json
 import os
 import random
 import re
+import tarfile
+import time
 
 from ansible import constants as C
 from ansible.errors import AnsibleError
@@ -59,6 +71,113 @@ def bin_dir():
     """Return the directory holding the platform builds."""
     here = os.path.dirname(os.path.abspath(__file__))
     return os.path.normpath(os.path.join(here, '..', '..', 'bin'))
+
+
+def unpack_dir():
+    """Return the controller directory the packed builds are unpacked into."""
+    base = os.environ.get('XDG_CACHE_HOME') or os.path.join(os.path.expanduser('~'), '.cache')
+    return os.path.join(base, 'zerodowntime_rolling')
+
+
+class Builds(object):
+    """The collection's builds, as bin/manifest.json lists them."""
+
+    # Unpacked builds of other versions are removed this long after they
+    # were unpacked.
+    KEEP_SECONDS = 7 * 24 * 3600
+
+    def __init__(self, directory=None, cache=None):
+        self.dir = directory or bin_dir()
+        self.cache = cache or unpack_dir()
+        path = os.path.join(self.dir, 'manifest.json')
+        try:
+            with open(path) as f:
+                self.builds = json.load(f)['builds']
+        except (IOError, OSError, ValueError, KeyError) as e:
+            raise AnsibleError("the collection's build manifest %s cannot be read (%s); "
+                               "reinstall the collection or run 'make collection'" % (path, to_native(e)))
+        for name, b in self.builds.items():
+            b['name'] = name
+
+    def digests(self):
+        return sorted(b['sha256'] for b in self.builds.values())
+
+    def candidates(self, platform, module):
+        """Builds for platform holding module, smallest first."""
+        found = [b for b in self.builds.values() if b['platform'] == platform and module in b['modules']]
+        if not found:
+            raise AnsibleError(
+                "the collection has no build of %s for %s (builds: %s); "
+                "rebuild it with 'make collection'" % (module, platform, ', '.join(sorted(self.builds))))
+        return sorted(found, key=lambda b: (b['size'], b['name']))
+
+    def local_path(self, build):
+        """Return the path of build on the controller, unpacking it if needed."""
+        plain = os.path.join(self.dir, build['name'])
+        if os.path.isfile(plain):  # a source tree after 'make'
+            if os.path.getsize(plain) != build['size']:
+                raise AnsibleError("%s does not match bin/manifest.json; run 'make collection'" % plain)
+            return plain
+        path = os.path.join(self.cache, build['sha256'])
+        if os.path.isfile(path) and os.path.getsize(path) == build['size']:
+            return path
+        self._unpack(build['archive'])
+        if not os.path.isfile(path):
+            raise AnsibleError("%s holds no intact %s" % (os.path.join(self.dir, build['archive']), build['name']))
+        return path
+
+    def _unpack(self, archive):
+        """Unpack every build in archive into the cache, each checked against
+        the manifest. Serialised with a lock: several workers may ask at once."""
+        try:
+            os.makedirs(self.cache, 0o700)
+        except OSError as e:
+            if e.errno != errno.EEXIST:
+                raise AnsibleError("cannot create %s to unpack the module builds: %s" % (self.cache, to_native(e)))
+        wanted = dict((b['name'], b) for b in self.builds.values() if b['archive'] == archive)
+        with open(os.path.join(self.cache, '.lock'), 'w') as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            if all(os.path.isfile(os.path.join(self.cache, b['sha256'])) for b in wanted.values()):
+                return  # another worker did it
+            try:
+                with tarfile.open(os.path.join(self.dir, archive), 'r:xz') as tar:
+                    for member in tar:
+                        b = wanted.get(member.name)
+                        if b is None or not member.isfile():
+                            continue
+                        self._write_checked(tar.extractfile(member), b)
+            except (IOError, OSError, EOFError, tarfile.TarError) as e:
+                raise AnsibleError("cannot unpack the module builds from %s: %s"
+                                   % (os.path.join(self.dir, archive), to_native(e)))
+            self._prune()
+
+    def _write_checked(self, src, build):
+        final = os.path.join(self.cache, build['sha256'])
+        tmp = '%s.%d.tmp' % (final, os.getpid())
+        h = hashlib.sha256()
+        with open(tmp, 'wb') as out:
+            os.chmod(tmp, 0o700)
+            for chunk in iter(lambda: src.read(1 << 20), b''):
+                h.update(chunk)
+                out.write(chunk)
+        if h.hexdigest() != build['sha256']:
+            os.unlink(tmp)
+            raise AnsibleError("%s in %s does not match bin/manifest.json; reinstall the collection"
+                               % (build['name'], build['archive']))
+        os.rename(tmp, final)
+
+    def _prune(self):
+        keep = set(self.digests())
+        now = time.time()
+        for name in os.listdir(self.cache):
+            if name in keep or not _HASH_RE.match(name):
+                continue
+            path = os.path.join(self.cache, name)
+            try:
+                if now - os.path.getmtime(path) > self.KEEP_SECONDS:
+                    os.unlink(path)
+            except OSError:
+                pass
 
 
 def platform_from_uname(text):
@@ -103,16 +222,14 @@ class BinaryModuleAction(ActionBase):
 
         self._run_cache = _RunCache()
         try:
-            host = self._host_info(task_vars)
-            local = os.path.join(bin_dir(), 'zdt_%s' % host['platform'])
-            if not os.path.isfile(local):
-                raise AnsibleError(
-                    "the collection has no build for %s (looked for %s); "
-                    "rebuild it with 'make collection'" % (host['platform'], local))
-            if self._use_cache(task_vars, host):
-                data = self._run_cached(local, host, task_vars)
+            builds = Builds()
+            cache = self._use_cache(task_vars)
+            host = self._host_info(task_vars, builds, cache)
+            candidates = builds.candidates(host['platform'], self.module_name)
+            if cache and host['home'].startswith('/'):
+                data = self._run_cached(builds, candidates, host, task_vars)
             else:
-                data = self._run_in_tmpdir(local, task_vars)
+                data = self._run_in_tmpdir(builds.local_path(candidates[0]), task_vars)
         except AnsibleError as e:
             result.update(failed=True, msg=to_native(e))
             return result
@@ -124,8 +241,9 @@ class BinaryModuleAction(ActionBase):
 
     # -- the executing host -------------------------------------------------
 
-    def _host_info(self, task_vars):
-        """Return {platform, home} of the host that will run the module.
+    def _host_info(self, task_vars, builds, cache):
+        """Return {platform, home, have} of the host that will run the module;
+        have lists the builds in its cache that match their hash.
 
         Probed once per host and run with one command, and kept in the run's
         cache shared by the worker processes.
@@ -136,13 +254,27 @@ class BinaryModuleAction(ActionBase):
         if override and override not in SUPPORTED_PLATFORMS:
             raise AnsibleError("%s=%s is not a supported platform; use one of: %s"
                                % (PLATFORM_VAR, override, ', '.join(SUPPORTED_PLATFORMS)))
-        if info is None:
-            res = self._low_level_execute_command('uname -sm; echo ~', sudoable=False)
+        if info is None or (cache and info.get('have') is None):
+            cmd = 'uname -sm; echo ~'
+            if cache:
+                # Hash the builds the cache holds (test -x first: no hashing
+                # tool starts for a missing one) and make sure the private
+                # cache directory exists for a transfer.
+                cmd += ("; d=~/%(c)s; for h in %(h)s; do if test -x \"$d/$h\"; then "
+                        "s=$( (sha256sum \"$d/$h\" || shasum -a 256 \"$d/$h\") 2>/dev/null | cut -d' ' -f1 ); "
+                        "test \"$s\" = \"$h\" && echo \"zdt-have $h\"; fi; done; "
+                        "(umask 077 && mkdir -p \"$d\" && chmod 700 \"$d\") || echo zdt-no-cache-dir"
+                        % {'c': CACHE_DIR, 'h': ' '.join(builds.digests())})
+            res = self._low_level_execute_command(cmd, sudoable=False)
             lines = to_text(res.get('stdout', '')).strip().splitlines()
-            if res.get('rc') != 0 or len(lines) < 2:
+            plain = [line for line in lines if not line.startswith('zdt-')]
+            if res.get('rc') != 0 or len(plain) < 2:
                 raise AnsibleError("cannot tell the target's platform: 'uname -sm' failed (rc=%s): %s"
                                    % (res.get('rc'), to_text(res.get('stderr', '')).strip()))
-            info = {'uname': lines[0], 'home': lines[-1]}
+            info = {'uname': plain[0], 'home': plain[1], 'have': None}
+            if cache:
+                info['have'] = [line.split()[1] for line in lines if line.startswith('zdt-have ')]
+                info['no_cache_dir'] = 'zdt-no-cache-dir' in lines
             self._run_cache.put('host', key, info)
         info = dict(info)
         info['platform'] = override or platform_from_uname(info['uname'])
@@ -191,47 +323,52 @@ class BinaryModuleAction(ActionBase):
         remove_internal_keys(data)
         return data
 
-    def _use_cache(self, task_vars, host):
+    def _use_cache(self, task_vars):
         setting = self._var(task_vars, CACHE_VAR)
         if setting is not None and setting.lower() in ('0', 'false', 'no', 'off'):
             return False
         if self._is_become_unprivileged():
             return False  # the become user could not read the connecting user's cache
-        return bool(getattr(self._connection, 'has_pipelining', False)) and host['home'].startswith('/')
+        return bool(getattr(self._connection, 'has_pipelining', False))
 
-    def _run_cached(self, local, host, task_vars):
-        digest = self._local_digest(local)
+    def _run_cached(self, builds, candidates, host, task_vars):
+        """Run the module from the host's cache, sending a build first if
+        the host has none that holds the module."""
+        hostkey = self._host_key()
+        have = set(host.get('have') or [])
+        verified = [b for b in candidates if self._run_cache.get('verified', '%s|%s' % (hostkey, b['sha256']))]
+        present = [b for b in candidates if b['sha256'] in have]
+        build = (verified or present or candidates)[0]
+        digest = build['sha256']
         remote_bin = '%s/%s/%s' % (host['home'].rstrip('/'), CACHE_DIR, digest)
-        key = '%s|%s' % (self._host_key(), digest)
-        if not self._run_cache.get('verified', key):
-            self._ensure_cached(local, remote_bin, digest)
-            self._run_cache.put('verified', key, True)
+        local = None
+        if not verified and not present:
+            local = builds.local_path(build)
+            if host.get('no_cache_dir'):
+                raise AnsibleError("cannot create the module cache %s on the host"
+                                   % os.path.dirname(remote_bin))
+            self._send(local, remote_bin, digest)
+        self._run_cache.put('verified', '%s|%s' % (hostkey, digest), True)
         cmd = self._command(remote_bin, task_vars, '-')
         args = to_bytes(self._module_args(task_vars))
         res = self._low_level_execute_command(cmd, sudoable=True, in_data=args)
         if res.get('rc') == 127 and not to_text(res.get('stdout', '')).strip():
             # The cached build vanished since it was checked: send it again.
-            self._ensure_cached(local, remote_bin, digest)
+            self._ensure_dir(os.path.dirname(remote_bin))
+            self._send(local or builds.local_path(build), remote_bin, digest)
             res = self._low_level_execute_command(cmd, sudoable=True, in_data=args)
         return self._finish(res)
 
-    def _ensure_cached(self, local, remote_bin, digest):
-        """Make remote_bin hold the build with the given digest, checked."""
-        cache_dir = os.path.dirname(remote_bin)
-        partial = '%s/.%s.%d' % (cache_dir, digest[:16], random.randint(0, 1 << 30))
-        # One round trip: hash the cached build if there is one (test -x
-        # first: on a miss no hashing tool starts), else make the private
-        # cache directory for the transfer.
-        check = ("if test -x %(f)s; then h=$( (sha256sum %(f)s || shasum -a 256 %(f)s) 2>/dev/null | cut -d' ' -f1 ); "
-                 "test \"$h\" = %(d)s && echo zdt-cache-ok; fi; "
-                 "umask 077 && mkdir -p %(c)s && chmod 700 %(c)s"
-                 % {'f': remote_bin, 'd': digest, 'c': cache_dir})
-        res = self._low_level_execute_command(check, sudoable=False)
-        if 'zdt-cache-ok' in to_text(res.get('stdout', '')):
-            return
+    def _ensure_dir(self, cache_dir):
+        res = self._low_level_execute_command(
+            'umask 077 && mkdir -p %(c)s && chmod 700 %(c)s' % {'c': cache_dir}, sudoable=False)
         if res.get('rc') != 0:
             raise AnsibleError("cannot create the module cache %s on the host: %s"
                                % (cache_dir, to_text(res.get('stderr', '')).strip()))
+
+    def _send(self, local, remote_bin, digest):
+        """Put the build at remote_bin, checked against its digest."""
+        partial = '%s/.%s.%d' % (os.path.dirname(remote_bin), digest[:16], random.randint(0, 1 << 30))
         self._connection.put_file(local, partial)
         # Check the hash of what arrived before it takes the cache name, so a
         # cut transfer can never be run.
@@ -256,20 +393,6 @@ class BinaryModuleAction(ActionBase):
         self._fixup_perms2([tmpdir, remote_bin, args_path], self._get_remote_user())
         res = self._low_level_execute_command(self._command(remote_bin, task_vars, args_path), sudoable=True)
         return self._finish(res)
-
-    def _local_digest(self, path):
-        st = os.stat(path)
-        key = '%s|%d|%d' % (path, st.st_size, int(st.st_mtime))
-        digest = self._run_cache.get('digest', key)
-        if digest and _HASH_RE.match(digest):
-            return digest
-        h = hashlib.sha256()
-        with open(path, 'rb') as f:
-            for chunk in iter(lambda: f.read(1 << 20), b''):
-                h.update(chunk)
-        digest = h.hexdigest()
-        self._run_cache.put('digest', key, digest)
-        return digest
 
 
 class _RunCache(object):

@@ -29,6 +29,7 @@ func NewModule[A any](spec Spec, run RunFunc[A]) Entry {
 //
 //	zdt MODULE ARGS_FILE   # Ansible's way: a JSON file of options
 //	zdt MODULE -           # the collection's action plugins: JSON on stdin
+//	zdt --list             # the modules this build holds, as a JSON array
 //
 // One build carries every module, so a host receives one binary however
 // many of the modules it runs. Dispatch returns the process exit code.
@@ -44,6 +45,12 @@ func dispatch(args []string, stdin io.Reader, stdout, stderr io.Writer, entries 
 		names = append(names, e.Name)
 	}
 	sort.Strings(names)
+	if len(args) == 1 && args[0] == "--list" {
+		// The collection's manifest (bin/manifest.json) is made from this.
+		b, _ := json.Marshal(names)
+		fmt.Fprintf(stdout, "%s\n", b)
+		return 0
+	}
 	if len(args) != 2 {
 		fmt.Fprintf(stderr, "usage: zdt MODULE ARGS_FILE|-\n\nMODULE is one of: %s.\nARGS_FILE holds the options as JSON, e.g. {\"ANSIBLE_MODULE_ARGS\": {\"url\": \"http://127.0.0.1:8080/\"}}; - reads them from standard input.\n",
 			strings.Join(names, ", "))

@@ -54,3 +54,19 @@ func TestDispatch(t *testing.T) {
 		})
 	}
 }
+
+func TestDispatchList(t *testing.T) {
+	noop := func(ctx context.Context, m *Module, a struct{}) (Result, error) { return Result{}, nil }
+	entries := []Entry{NewModule(Spec{Name: "b_mod"}, noop), NewModule(Spec{Name: "a_mod"}, noop)}
+	var out, errOut bytes.Buffer
+	if code := dispatch([]string{"--list"}, strings.NewReader(""), &out, &errOut, entries); code != 0 {
+		t.Fatalf("exit %d, want 0 (stderr %q)", code, errOut.String())
+	}
+	var names []string
+	if err := json.Unmarshal(out.Bytes(), &names); err != nil {
+		t.Fatalf("stdout is not a JSON array: %q", out.String())
+	}
+	if strings.Join(names, ",") != "a_mod,b_mod" {
+		t.Errorf("--list = %v, want [a_mod b_mod]", names)
+	}
+}

@@ -9,6 +9,9 @@ import (
 	"io"
 	"os"
 	"os/exec"
+	"path/filepath"
+	"runtime"
+	"slices"
 	"sort"
 	"strings"
 	"testing"
@@ -42,7 +45,7 @@ func TestTarballContents(t *testing.T) {
 		have[h.Name] = h.Size
 	}
 	for _, want := range []string{
-		"bin/zdt_linux_amd64", "bin/zdt_linux_arm64", "bin/zdt_darwin_amd64", "bin/zdt_darwin_arm64",
+		"bin/manifest.json", "bin/zdt_amd64.tar.xz", "bin/zdt_arm64.tar.xz",
 		"meta/runtime.yml", "plugins/plugin_utils/binary.py", "roles/deploy/tasks/main.yml",
 		"roles/deploy/meta/argument_specs.yml", "playbooks/deploy.yml", "README.md", "LICENSE",
 	} {
@@ -58,6 +61,9 @@ func TestTarballContents(t *testing.T) {
 		}
 	}
 	for name := range have {
+		if strings.HasPrefix(name, "bin/zdt") && !strings.HasSuffix(name, ".tar.xz") {
+			t.Errorf("the tarball holds the unpacked build %s: builds ship only in bin/zdt_<arch>.tar.xz", name)
+		}
 		if strings.HasSuffix(name, ".go") || strings.HasPrefix(name, "tests/") || strings.HasPrefix(name, "modules/") ||
 			name == "go.mod" || name == "Makefile" || strings.Contains(name, "__pycache__") || strings.HasPrefix(name, ".") {
 			t.Errorf("the tarball holds %s, which build_ignore should keep out", name)
@@ -65,6 +71,96 @@ func TestTarballContents(t *testing.T) {
 	}
 	st, _ := f.Stat()
 	t.Logf("tarball %s: %.1f MiB, %d entries", coll.Tarball, float64(st.Size())/(1<<20), len(have))
+	// Galaxy refuses uploads above 20 MB.
+	if st.Size() >= galaxyLimit {
+		t.Errorf("the tarball is %d bytes; Galaxy accepts less than %d", st.Size(), galaxyLimit)
+	}
+}
+
+const galaxyLimit = 20_000_000
+
+// ansiblePython is the interpreter ansible-playbook runs on (its #! line),
+// the one the action plugins run in.
+func ansiblePython(t *testing.T) string {
+	path, err := exec.LookPath("ansible-playbook")
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	line, _, _ := strings.Cut(string(b), "\n")
+	fields := strings.Fields(strings.TrimPrefix(line, "#!"))
+	if len(fields) == 0 {
+		t.Fatalf("%s has no #! line", path)
+	}
+	if filepath.Base(fields[0]) == "env" && len(fields) > 1 {
+		return fields[1]
+	}
+	return fields[0]
+}
+
+// TestBuildsUnpack unpacks the installed collection's builds with the action
+// plugins' own code into an empty cache, as a controller does at first use,
+// and checks that every supported platform has a build of every module and
+// that each unpacked build runs (the ones this machine can run) and holds
+// what the manifest says.
+func TestBuildsUnpack(t *testing.T) {
+	coll := ansibletest.Install(t)
+	root := filepath.Join(coll.CollectionsPath, "ansible_collections", "zerodowntime", "rolling")
+	script := `
+import importlib.util, json, sys
+spec = importlib.util.spec_from_file_location('binary', sys.argv[1] + '/plugins/plugin_utils/binary.py')
+binary = importlib.util.module_from_spec(spec)
+spec.loader.exec_module(binary)
+builds = binary.Builds(sys.argv[1] + '/bin', sys.argv[2])
+out = {}
+for platform in binary.SUPPORTED_PLATFORMS:
+    for module in sys.argv[3].split(','):
+        b = builds.candidates(platform, module)[0]
+        out['%s/%s' % (platform, module)] = {'name': b['name'], 'path': builds.local_path(b), 'sha256': b['sha256']}
+print(json.dumps(out))
+`
+	cache := t.TempDir()
+	cmd := exec.Command(ansiblePython(t), "-c", script, root, cache, strings.Join(modules, ","))
+	cmd.Env = coll.Environ()
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("unpacking the builds: %v\n%s", err, out)
+	}
+	var got map[string]struct{ Name, Path, Sha256 string }
+	if err := json.Unmarshal(out, &got); err != nil {
+		t.Fatalf("%v: %s", err, out)
+	}
+	for key, b := range got {
+		if !strings.HasPrefix(b.Path, cache) {
+			t.Errorf("%s: %s is not in the unpack cache %s", key, b.Path, cache)
+			continue
+		}
+		if sum, err := ansibletest.FileSHA256(b.Path); err != nil || sum != b.Sha256 {
+			t.Errorf("%s: unpacked %s has SHA-256 %s (%v), manifest says %s", key, b.Name, sum, err, b.Sha256)
+		}
+		platform, module, _ := strings.Cut(key, "/")
+		if platform != runtime.GOOS+"_"+runtime.GOARCH {
+			continue
+		}
+		list, err := exec.Command(b.Path, "--list").Output()
+		if err != nil {
+			t.Errorf("%s --list: %v", b.Path, err)
+			continue
+		}
+		var held []string
+		if err := json.Unmarshal(list, &held); err != nil || !slices.Contains(held, module) {
+			t.Errorf("%s (%s) holds %s, not %s", b.Name, b.Path, list, module)
+		}
+	}
+	// Host modules get the small build on Linux.
+	for _, m := range []string{"deploy_verify", "haproxy_maint"} {
+		if b := got["linux_amd64/"+m]; !strings.HasPrefix(b.Name, "zdt-host_") {
+			t.Errorf("%s on linux_amd64 picks %s, want the zdt-host build", m, b.Name)
+		}
+	}
 }
 
 func ansibleDoc(t *testing.T, coll *ansibletest.Collection, args ...string) []byte {

@@ -3,9 +3,11 @@
 package deployverify
 
 import (
+	"encoding/json"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
@@ -195,14 +197,21 @@ func TestArm64BuildUnderQemu(t *testing.T) {
 		t.Fatalf("arm64 build under qemu: %v", res)
 	}
 	// qemu-aarch64 refuses anything but an arm64 build, so the success
-	// above already proves which build ran; the -vvv output shows it by name
-	// (a cold cache) or by its digest (a warm one).
-	sum, err := ansibletest.FileSHA256(filepath.Join(coll.Root, "bin", "zdt_linux_arm64"))
+	// above already proves which build ran; the -vvv output shows it by its
+	// digest: the small host build, deploy_verify being a host module.
+	b, err := os.ReadFile(filepath.Join(coll.Root, "bin", "manifest.json"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !strings.Contains(run.Stdout, sum) {
-		t.Errorf("the -vvv output does not show the linux_arm64 build (sha256 %s) being run", sum)
+	var manifest struct {
+		Builds map[string]struct{ Sha256 string }
+	}
+	if err := json.Unmarshal(b, &manifest); err != nil {
+		t.Fatal(err)
+	}
+	sum := manifest.Builds["zdt-host_linux_arm64"].Sha256
+	if sum == "" || !strings.Contains(run.Stdout, sum+" deploy_verify -") {
+		t.Errorf("the -vvv output does not show the zdt-host_linux_arm64 build (sha256 %q) being run", sum)
 	}
 }
 

@@ -1,0 +1,7 @@
+//go:build zdt_host
+
+package main
+
+import "github.com/zerodowntime/rolling/modules/internal/ansible"
+
+var cloudModules []ansible.Entry
