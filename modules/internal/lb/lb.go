@@ -92,7 +92,9 @@ type Pool interface {
 	// Name is the name the user knows the pool by.
 	Name() string
 	// Members lists the registered targets with their health. Draining
-	// AWS targets are still members.
+	// AWS targets are still members. The first call may answer from what
+	// the lookup of the pool returned (Hetzner); later calls, the waits,
+	// read the current state.
 	Members(ctx context.Context) ([]Member, error)
 	// Register adds the target and returns when the provider accepted it
 	// (Hetzner: the action finished).

@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/hetznercloud/hcloud-go/v2/hcloud"
@@ -102,7 +103,7 @@ func (c *Client) LoadBalancer(ctx context.Context, ref string) (*Pool, error) {
 		return nil, lb.Errorf(lb.Hetzner, lb.CodeNotFound, res, nil,
 			"load balancer %q not found in the project of this api_token: check load_balancer (a name or id) and that the token belongs to the right project", ref)
 	}
-	return &Pool{c: c, id: l.ID, name: l.Name}, nil
+	return &Pool{c: c, id: l.ID, name: l.Name, looked: l}, nil
 }
 
 // Server resolves a server target given by name or id.
@@ -124,6 +125,13 @@ type Pool struct {
 	c    *Client
 	id   int64
 	name string
+
+	mu sync.Mutex
+	// looked is the load balancer as the lookup returned it: by name or by
+	// id, the API answers with the targets and their health. The first
+	// Members call uses it instead of asking again a moment later; every
+	// later call (the waits) reads the current state.
+	looked *hcloud.LoadBalancer
 }
 
 // Name implements lb.Pool.
@@ -138,15 +146,23 @@ func (p *Pool) ID() string { return strconv.FormatInt(p.id, 10) }
 func (p *Pool) resource() string { return "load_balancer " + p.name }
 
 // Members implements lb.Pool: direct targets and the servers a label
-// selector matched, with health per service listen port.
+// selector matched, with health per service listen port. The first call
+// answers from the lookup; later calls read the load balancer.
 func (p *Pool) Members(ctx context.Context) ([]lb.Member, error) {
-	l, _, err := p.c.api.LoadBalancer.GetByID(ctx, p.id)
-	if err != nil {
-		return nil, p.c.classify(err, p.resource(), "reading load balancer "+p.name)
-	}
+	p.mu.Lock()
+	l := p.looked
+	p.looked = nil
+	p.mu.Unlock()
 	if l == nil {
-		return nil, lb.Errorf(lb.Hetzner, lb.CodeNotFound, p.resource(), nil,
-			"load balancer %s (%d) disappeared while the module ran", p.name, p.id)
+		var err error
+		l, _, err = p.c.api.LoadBalancer.GetByID(ctx, p.id)
+		if err != nil {
+			return nil, p.c.classify(err, p.resource(), "reading load balancer "+p.name)
+		}
+		if l == nil {
+			return nil, lb.Errorf(lb.Hetzner, lb.CodeNotFound, p.resource(), nil,
+				"load balancer %s (%d) disappeared while the module ran", p.name, p.id)
+		}
 	}
 	var out []lb.Member
 	for _, t := range l.Targets {

@@ -261,6 +261,74 @@ func (l *load) finish(t *testing.T) {
 	}
 }
 
+// apiSince is the requests to kind's API ("hetzner" or "aws") per
+// operation since the counts in before.
+func (w *world) apiSince(before map[string]int64, kind string) map[string]int64 {
+	out := map[string]int64{}
+	for op, n := range w.sim.Counts().API {
+		if d := n - before[op]; d != 0 && strings.HasPrefix(op, kind+" ") {
+			out[strings.TrimPrefix(op, kind+" ")] = d
+		}
+	}
+	return out
+}
+
+// checkCalls compares a run's requests per operation with want: exactly,
+// except for the polls, whose number depends on timing (want is their
+// minimum). A redundant request shows up as a count one too high.
+func checkCalls(t *testing.T, what string, got, want map[string]int64, polls ...string) {
+	t.Helper()
+	ops := map[string]bool{}
+	for op := range got {
+		ops[op] = true
+	}
+	for op := range want {
+		ops[op] = true
+	}
+	for op := range ops {
+		polled := false
+		for _, p := range polls {
+			polled = polled || p == op
+		}
+		if got[op] != want[op] && (!polled || got[op] < want[op]) {
+			t.Errorf("%s: %s requested %d times, want %d (all requests: %v)", what, op, got[op], want[op], got)
+		}
+	}
+}
+
+// apiWant is what each run of TestLbsimDrainAndRegister asks of the
+// provider's API, target: auto and timeout given. Polls are at their
+// minimum; see checkCalls.
+var apiWant = map[string]map[string]map[string]int64{
+	"hetzner": {
+		// The lookup by name answers with the targets and their health,
+		// so nothing is read again before acting. The target is gone when
+		// remove_target's action has finished: one read confirms it.
+		"drain": {"GET /load_balancers": 1, "GET /servers/{id}": 1,
+			"POST /load_balancers/{id}/actions/remove_target": 1, "GET /actions": 1, "GET /load_balancers/{id}": 1},
+		"drain again": {"GET /load_balancers": 1, "GET /servers/{id}": 1},
+		"register": {"GET /load_balancers": 1, "GET /servers/{id}": 1,
+			"POST /load_balancers/{id}/actions/add_target": 1, "GET /actions": 1, "GET /load_balancers/{id}": 1},
+		"register again": {"GET /load_balancers": 1, "GET /servers/{id}": 1},
+	},
+	"aws": {
+		// DescribeTargetGroups has no health: one DescribeTargetHealth
+		// before acting, then the polls. An idempotent drain names the
+		// target once more to tell an unknown one from one not registered.
+		"drain":          {"DescribeTargetGroups": 1, "DeregisterTargets": 1, "DescribeTargetHealth": 2},
+		"drain again":    {"DescribeTargetGroups": 1, "DescribeTargetHealth": 2},
+		"register":       {"DescribeTargetGroups": 1, "RegisterTargets": 1, "DescribeTargetHealth": 2},
+		"register again": {"DescribeTargetGroups": 1, "DescribeTargetHealth": 1},
+	},
+}
+
+// apiPolls are the operations whose count depends on timing: action polls
+// (Hetzner) and waits for health (both) or for the draining to end (AWS).
+var apiPolls = map[string]map[string][]string{
+	"hetzner": {"drain": {"GET /actions"}, "register": {"GET /actions", "GET /load_balancers/{id}"}},
+	"aws":     {"drain": {"DescribeTargetHealth"}, "register": {"DescribeTargetHealth"}},
+}
+
 func TestLbsimDrainAndRegister(t *testing.T) {
 	if testing.Short() {
 		t.Skip("lbsim: a few seconds of real health checks")
@@ -273,14 +341,23 @@ func TestLbsimDrainAndRegister(t *testing.T) {
 			l := startLoad(w.url(kind), 6, 400*time.Millisecond)
 			time.Sleep(500 * time.Millisecond) // requests in flight on every backend
 
+			calls := func(what string, before map[string]int64) {
+				t.Helper()
+				got := w.apiSince(before, kind)
+				t.Logf("%s %s: API requests %v", kind, what, got)
+				checkCalls(t, kind+" "+what, got, apiWant[kind][what], apiPolls[kind][what]...)
+			}
+
 			start := time.Now()
 			reached := w.watch(t, gone(kind, host))
+			before := w.sim.Counts().API
 			out, raw := realRun(t, "lb_drain", w.args(kind, 0, nil))
 			took := time.Since(start)
 			drainLag := lag(reached, time.Now())
 			if out["failed"] != false || out["changed"] != true {
 				t.Fatalf("drain: %s", raw)
 			}
+			calls("drain", before)
 			atDrain := w.sim.Counts().ProxiedByHost[host]
 			hitsAtDrain := w.backends[0].Hits()
 			time.Sleep(700 * time.Millisecond)
@@ -297,17 +374,21 @@ func TestLbsimDrainAndRegister(t *testing.T) {
 			}
 
 			// Idempotent: a second drain changes nothing and does not wait.
+			before = w.sim.Counts().API
 			out, raw = realRun(t, "lb_drain", w.args(kind, 0, nil))
 			if out["failed"] != false || out["changed"] != false || out["waited"] != 0.0 {
 				t.Errorf("second drain: %s", raw)
 			}
+			calls("drain again", before)
 
 			start = time.Now()
 			reached = w.watch(t, healthy(kind, host))
+			before = w.sim.Counts().API
 			out, raw = realRun(t, "lb_register", w.args(kind, 0, nil))
 			if out["failed"] != false || out["changed"] != true {
 				t.Fatalf("register: %s", raw)
 			}
+			calls("register", before)
 			t.Logf("%s register: %.2fs, waited %v, api_requests %v, returned %s after lbsim showed it healthy",
 				kind, time.Since(start).Seconds(), out["waited"], out["api_requests"], lag(reached, time.Now()))
 			if w.healthyCount(kind) != 3 {
@@ -318,10 +399,12 @@ func TestLbsimDrainAndRegister(t *testing.T) {
 			})
 			l.finish(t)
 
+			before = w.sim.Counts().API
 			out, raw = realRun(t, "lb_register", w.args(kind, 0, nil))
 			if out["failed"] != false || out["changed"] != false || out["waited"] != 0.0 {
 				t.Errorf("second register: %s", raw)
 			}
+			calls("register again", before)
 		})
 	}
 }
