@@ -367,15 +367,18 @@ class BinaryModuleAction(ActionBase):
                                % (cache_dir, to_text(res.get('stderr', '')).strip()))
 
     def _send(self, local, remote_bin, digest):
-        """Put the build at remote_bin, checked against its digest."""
+        """Put the build at remote_bin, checked against its digest, in one
+        round trip: the build goes on the command's standard input (no SFTP
+        session), and its hash is checked before it takes the cache name, so
+        a cut transfer can never be run."""
         partial = '%s/.%s.%d' % (os.path.dirname(remote_bin), digest[:16], random.randint(0, 1 << 30))
-        self._connection.put_file(local, partial)
-        # Check the hash of what arrived before it takes the cache name, so a
-        # cut transfer can never be run.
-        finish = ("chmod 700 %(p)s && h=$( (sha256sum %(p)s || shasum -a 256 %(p)s) 2>/dev/null | cut -d' ' -f1 ) && "
-                  "if test \"$h\" = %(d)s; then mv -f %(p)s %(f)s && echo zdt-cache-ok; "
-                  "else rm -f %(p)s; echo \"hash mismatch: $h\"; fi" % {'p': partial, 'f': remote_bin, 'd': digest})
-        res = self._low_level_execute_command(finish, sudoable=False)
+        with open(local, 'rb') as f:
+            data = f.read()
+        cmd = ("umask 077 && cat > %(p)s && chmod 700 %(p)s && "
+               "h=$( (sha256sum %(p)s || shasum -a 256 %(p)s) 2>/dev/null | cut -d' ' -f1 ) && "
+               "if test \"$h\" = %(d)s; then mv -f %(p)s %(f)s && echo zdt-cache-ok; "
+               "else rm -f %(p)s; echo \"hash mismatch: $h\"; fi" % {'p': partial, 'f': remote_bin, 'd': digest})
+        res = self._low_level_execute_command(cmd, sudoable=False, in_data=data)
         if 'zdt-cache-ok' not in to_text(res.get('stdout', '')):
             raise AnsibleError("the module build sent to %s did not arrive intact (%s%s); "
                                "check free space in the remote user's home"
