@@ -76,12 +76,17 @@ func TestBenchSize(t *testing.T) {
 	}
 
 	shipped := map[string]sizes{}
+	shippedHost := map[string]sizes{}
 	multi := map[string]sizes{}
 	per := map[string]map[string]sizes{}
 	for _, p := range platforms {
 		shipped[p] = sizes{-1, -1}
 		if _, err := os.Stat(filepath.Join(root, "bin", "zdt_"+p)); err == nil {
 			shipped[p] = measure(t, filepath.Join(root, "bin", "zdt_"+p))
+		}
+		shippedHost[p] = sizes{-1, -1}
+		if _, err := os.Stat(filepath.Join(root, "bin", "zdt-host_"+p)); err == nil {
+			shippedHost[p] = measure(t, filepath.Join(root, "bin", "zdt-host_"+p))
 		}
 		out := filepath.Join(tmp, "zdt_"+p)
 		build(t, root, ovPath, p, out, "./modules/zdt")
@@ -96,11 +101,11 @@ func TestBenchSize(t *testing.T) {
 
 	tb := &benchkit.Table{
 		Title: "Build sizes per platform: one multi-call build vs one build per module (go build -trimpath -ldflags='-s -w -buildid=', CGO_ENABLED=0)",
-		Head:  []string{"platform", "bin/zdt (shipped)", "multi-call", "gzip", "deploy_verify", "haproxy_maint", "lb_drain", "lb_register", "sum of 4", "gzip", "sum/multi"},
+		Head:  []string{"platform", "bin/zdt (shipped)", "bin/zdt-host", "multi-call", "gzip", "deploy_verify", "haproxy_maint", "lb_drain", "lb_register", "sum of 4", "gzip", "sum/multi"},
 	}
 	for _, p := range platforms {
 		var sum, sumGz int64
-		cells := []string{p, benchkit.Bytes(shipped[p].raw), benchkit.Bytes(multi[p].raw), benchkit.Bytes(multi[p].gz)}
+		cells := []string{p, benchkit.Bytes(shipped[p].raw), benchkit.Bytes(shippedHost[p].raw), benchkit.Bytes(multi[p].raw), benchkit.Bytes(multi[p].gz)}
 		for _, m := range modules {
 			s := per[p][m[0]]
 			sum, sumGz = sum+s.raw, sumGz+s.gz
@@ -109,7 +114,7 @@ func TestBenchSize(t *testing.T) {
 		cells = append(cells, benchkit.Bytes(sum), benchkit.Bytes(sumGz), fmt.Sprintf("%.2fx", float64(sum)/float64(multi[p].raw)))
 		tb.Add(cells...)
 	}
-	tb.Notes = []string{"bin/zdt (shipped) is the repository's bin/ as built by make collection; '-' if not built. Collection tarball: " + tarballSize(root)}
+	tb.Notes = []string{"bin/zdt and bin/zdt-host (shipped) are the repository's bin/ as built by make collection; '-' if not built (zdt-host: Linux only)."}
 	tb.Print()
 
 	// What each kind of host receives once per version, linux/amd64, gzip.
@@ -123,25 +128,53 @@ func TestBenchSize(t *testing.T) {
 	}
 	hosts := &benchkit.Table{
 		Title: "Sent once per host and collection version under each layout (linux/amd64, gzip -6 bytes) in a zerodowntime.rolling.deploy rollout",
-		Head:  []string{"host (modules it runs)", "multi-call", "per module", "/multi", "2 builds (host | cloud)", "/multi"},
+		Head:  []string{"host (modules it runs)", "multi-call", "per module", "/multi", "2 builds (host | cloud)", "/multi", "shipped (zdt-host | zdt)", "/multi"},
 	}
 	for _, h := range []struct {
-		name  string
-		mods  []string
-		split []string
+		name    string
+		mods    []string
+		split   []string
+		shipped sizes // what the action plugins send: the smallest build holding the module, unless the host has one
 	}{
-		{"app host (deploy_verify)", []string{"deploy_verify"}, []string{"host"}},
-		{"HAProxy host via delegate_to (haproxy_maint)", []string{"haproxy_maint"}, []string{"host"}},
-		{"cloud API delegate (lb_drain, lb_register)", []string{"lb_drain", "lb_register"}, []string{"cloud"}},
-		{"one host running all four", []string{"deploy_verify", "haproxy_maint", "lb_drain", "lb_register"}, []string{"host", "cloud"}},
+		{"app host (deploy_verify)", []string{"deploy_verify"}, []string{"host"}, shippedHost[p]},
+		{"HAProxy host via delegate_to (haproxy_maint)", []string{"haproxy_maint"}, []string{"host"}, shippedHost[p]},
+		{"cloud API delegate (lb_drain, lb_register)", []string{"lb_drain", "lb_register"}, []string{"cloud"}, shipped[p]},
+		{"one host running all four, lb_drain first", []string{"deploy_verify", "haproxy_maint", "lb_drain", "lb_register"}, []string{"host", "cloud"}, shipped[p]},
 	} {
 		n, sp := get(h.mods...), get(h.split...)
 		hosts.Add(h.name, benchkit.Bytes(multi[p].gz), benchkit.Bytes(n), fmt.Sprintf("%.2fx", float64(n)/float64(multi[p].gz)),
-			benchkit.Bytes(sp), fmt.Sprintf("%.2fx", float64(sp)/float64(multi[p].gz)))
+			benchkit.Bytes(sp), fmt.Sprintf("%.2fx", float64(sp)/float64(multi[p].gz)),
+			benchkit.Bytes(h.shipped.gz), fmt.Sprintf("%.2fx", float64(h.shipped.gz)/float64(multi[p].gz)))
 	}
 	hosts.Notes = []string{fmt.Sprintf("2 builds: host = deploy_verify + haproxy_maint (%s, gzip %s), cloud = lb_drain + lb_register (%s, gzip %s)",
 		benchkit.Bytes(per[p]["host"].raw), benchkit.Bytes(per[p]["host"].gz), benchkit.Bytes(per[p]["cloud"].raw), benchkit.Bytes(per[p]["cloud"].gz))}
 	hosts.Print()
+
+	// How the builds ship: one xz archive per CPU in the tarball.
+	packed := &benchkit.Table{
+		Title: "Packing: the builds in the collection tarball (one xz -9 archive per CPU; Galaxy accepts < 20 MB)",
+		Head:  []string{"file", "size", "holds (unpacked)", "each build gzip -6, summed"},
+	}
+	for _, arch := range []string{"amd64", "arm64"} {
+		var raw, gz int64
+		var names []string
+		for _, pat := range []string{"zdt_*_" + arch, "zdt-host_*_" + arch} {
+			m, _ := filepath.Glob(filepath.Join(root, "bin", pat))
+			for _, f := range m {
+				sz := measure(t, f)
+				raw, gz = raw+sz.raw, gz+sz.gz
+				names = append(names, filepath.Base(f))
+			}
+		}
+		st, err := os.Stat(filepath.Join(root, "bin", "zdt_"+arch+".tar.xz"))
+		if err != nil {
+			packed.Add("bin/zdt_"+arch+".tar.xz", "not built", "", "")
+			continue
+		}
+		packed.Add("bin/zdt_"+arch+".tar.xz", benchkit.Bytes(st.Size()), fmt.Sprintf("%s in %d builds", benchkit.Bytes(raw), len(names)), benchkit.Bytes(gz))
+	}
+	packed.Add("collection tarball", tarballSize(root), "", "")
+	packed.Print()
 }
 
 func build(t *testing.T, root, overlay, platform, out, pkg string) {
