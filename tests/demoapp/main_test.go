@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -333,6 +334,146 @@ func TestDaemonStartDelay(t *testing.T) {
 	}
 	if code, _, body := get(t, "http://"+addr+"/healthz"); code != 200 || body != "ok\n" {
 		t.Errorf("GET /healthz after start = %d %q, want 200 ok", code, body)
+	}
+}
+
+// TestDaemonNoWait checks -daemon -daemon-wait=false, which stands for
+// systemctl restart of a Type=simple unit: it returns once the process is
+// started, and the app answers only after its boot.
+func TestDaemonNoWait(t *testing.T) {
+	t.Parallel()
+	const delay = 1500 * time.Millisecond
+	nowait := func(f files, addr string, extra ...string) (int, string, time.Duration) {
+		t.Helper()
+		start := time.Now()
+		code, out := run(t, append(f.args(addr, "v2", extra...), "-daemon", "-daemon-wait=false")...)
+		return code, out, time.Since(start)
+	}
+
+	t.Run("returns before the boot, app answers later", func(t *testing.T) {
+		t.Parallel()
+		f := newFiles(t, "tok")
+		addr := freePort(t)
+		t.Cleanup(func() { run(t, "-stop", "-pid-file", f.pid) })
+		start := time.Now()
+		code, out, took := nowait(f, addr, "-start-delay", delay.String())
+		if code != 0 || !strings.Contains(out, "not waiting for it to listen") {
+			t.Fatalf("demoapp -daemon -daemon-wait=false = %d, want 0 saying it does not wait:\n%s", code, out)
+		}
+		if took >= delay {
+			t.Errorf("-daemon -daemon-wait=false returned after %v, not before -start-delay %v", took, delay)
+		}
+		// The pid file is there at once, so that -stop can reach the app.
+		pid := pidOf(t, f)
+		if !refused(addr) {
+			t.Errorf("%s accepts connections right after the start, during -start-delay", addr)
+		}
+		up := waitUntil(t, delay+5*time.Second, func() bool { return !refused(addr) })
+		if d := up.Sub(start); d < delay {
+			t.Errorf("app listened %v after the start, before -start-delay %v", d, delay)
+		}
+		if code, _, body := get(t, "http://"+addr+"/"); code != 200 || body != "v2\n" {
+			t.Errorf("GET / after the boot = %d %q, want 200 v2", code, body)
+		}
+		if _, _, body := get(t, "http://"+addr+"/version"); !strings.Contains(body, fmt.Sprintf(`"pid":%d`, pid)) {
+			t.Errorf("GET /version = %s, want the pid %d that -daemon wrote", body, pid)
+		}
+	})
+
+	t.Run("stop while booting", func(t *testing.T) {
+		t.Parallel()
+		f := newFiles(t, "tok")
+		addr := freePort(t)
+		t.Cleanup(func() { run(t, "-stop", "-pid-file", f.pid) })
+		if code, out, _ := nowait(f, addr, "-start-delay", "30s"); code != 0 {
+			t.Fatalf("demoapp -daemon -daemon-wait=false = %d, want 0:\n%s", code, out)
+		}
+		pid := pidOf(t, f)
+		// It logs starting once it handles SIGTERM; before, SIGTERM would
+		// just kill it.
+		waitUntil(t, 5*time.Second, func() bool {
+			log, _ := os.ReadFile(f.log)
+			return strings.Contains(string(log), "starting version v2")
+		})
+		if out := stop(t, f); !strings.Contains(out, "has exited") {
+			t.Errorf("-stop of a booting app does not say it exited:\n%s", out)
+		}
+		if syscall.Kill(pid, 0) == nil && !zombie(pid) {
+			t.Errorf("pid %d still running after -stop", pid)
+		}
+		if log, _ := os.ReadFile(f.log); !strings.Contains(string(log), "stopped before listening") {
+			t.Errorf("log lacks stopped before listening:\n%s", log)
+		}
+	})
+
+	t.Run("refuses to start beside a running app", func(t *testing.T) {
+		t.Parallel()
+		f := newFiles(t, "tok")
+		addr := freePort(t)
+		daemon(t, f, addr, "v1")
+		before := pidOf(t, f)
+		code, out, _ := nowait(f, freePort(t))
+		if code != 1 || !strings.Contains(out, "still running; stop it first with -stop") {
+			t.Errorf("second start = %d, want 1 saying stop it first:\n%s", code, out)
+		}
+		if after := pidOf(t, f); after != before {
+			t.Errorf("pid file names %d after a refused start, want %d", after, before)
+		}
+	})
+
+	t.Run("a failed start shows only in the log", func(t *testing.T) {
+		t.Parallel()
+		f := newFiles(t, "tok")
+		addr := freePort(t)
+		if code, out, _ := nowait(f, addr, "-broken", "nostart"); code != 0 {
+			t.Fatalf("demoapp -daemon -daemon-wait=false -broken nostart = %d, want 0 (it does not wait):\n%s", code, out)
+		}
+		waitUntil(t, 5*time.Second, func() bool {
+			log, _ := os.ReadFile(f.log)
+			return strings.Contains(string(log), "refusing to start")
+		})
+		// A crashed app leaves a stale pid file, which -stop clears.
+		waitUntil(t, 5*time.Second, func() bool {
+			return strings.Contains(stop(t, f), "nothing to stop")
+		})
+	})
+}
+
+// pidOf is the pid in f's pid file.
+func pidOf(t *testing.T, f files) int {
+	t.Helper()
+	b, err := os.ReadFile(f.pid)
+	if err != nil {
+		t.Fatalf("pid file: %v", err)
+	}
+	pid, err := strconv.Atoi(strings.TrimSpace(string(b)))
+	if err != nil {
+		t.Fatalf("pid file holds %q", b)
+	}
+	return pid
+}
+
+// zombie reports whether pid has exited and awaits its parent's wait.
+func zombie(pid int) bool {
+	stat, err := os.ReadFile(filepath.Join("/proc", strconv.Itoa(pid), "stat"))
+	if err != nil {
+		return false
+	}
+	i := strings.LastIndexByte(string(stat), ')')
+	return i >= 0 && strings.HasPrefix(string(stat[i+1:]), " Z")
+}
+
+// waitUntil polls cond every 20 ms and returns when it first held; it
+// fails the test after limit.
+func waitUntil(t *testing.T, limit time.Duration, cond func() bool) time.Time {
+	t.Helper()
+	for start := time.Now(); ; time.Sleep(20 * time.Millisecond) {
+		if cond() {
+			return time.Now()
+		}
+		if time.Since(start) > limit {
+			t.Fatalf("condition still false after %v", limit)
+		}
 	}
 }
 

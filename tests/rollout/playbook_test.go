@@ -135,4 +135,11 @@ func TestInventoryAndVars(t *testing.T) {
 	if _, ok := v["deploy_rollback_tasks_file"]; ok {
 		t.Errorf("rollback tasks file set without Rollback")
 	}
+	if v["demoapp_daemon_wait"] != "true" {
+		t.Errorf("demoapp_daemon_wait = %v by default, want true (the start waits for the boot)", v["demoapp_daemon_wait"])
+	}
+	s.Opts.StartNoWait = true
+	if v := s.Vars("/d/deploy.yml", ""); v["demoapp_daemon_wait"] != "false" {
+		t.Errorf("demoapp_daemon_wait = %v with StartNoWait, want false", v["demoapp_daemon_wait"])
+	}
 }

@@ -24,6 +24,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -63,6 +64,11 @@ type Options struct {
 	// retries of refused connections (3 retries a second apart) for a
 	// naive restart to show behind HAProxy.
 	BootDelay time.Duration
+	// StartNoWait makes the deploy and rollback tasks start the app with
+	// demoapp -daemon -daemon-wait=false: the start returns at once and
+	// the app listens BootDelay later, like systemctl restart of a
+	// Type=simple unit. By default the start waits until the app listens.
+	StartNoWait bool
 	// Rollback gives the role a rollback tasks file that restarts the old
 	// version.
 	Rollback bool
@@ -403,7 +409,7 @@ const deployTasks = `# written by tests/rollout: the user's deploy step for demo
            "-broken={{ app_broken | default('') }}", -start-delay, "{{ demoapp_boot_delay }}",
            -token-file, "{{ app_dir }}/token", -health-file, "{{ app_dir }}/down",
            -pid-file, "{{ app_dir }}/app.pid", -log-file, "{{ app_dir }}/app.log",
-           -shutdown-timeout, "{{ demoapp_shutdown_timeout }}"]
+           -shutdown-timeout, "{{ demoapp_shutdown_timeout }}", "-daemon-wait={{ demoapp_daemon_wait }}"]
   changed_when: true
 `
 
@@ -420,7 +426,7 @@ const rollbackTasks = `# written by tests/rollout: the user's rollback step for 
            -start-delay, "{{ demoapp_boot_delay }}",
            -token-file, "{{ app_dir }}/token", -health-file, "{{ app_dir }}/down",
            -pid-file, "{{ app_dir }}/app.pid", -log-file, "{{ app_dir }}/app.log",
-           -shutdown-timeout, "{{ demoapp_shutdown_timeout }}"]
+           -shutdown-timeout, "{{ demoapp_shutdown_timeout }}", "-daemon-wait={{ demoapp_daemon_wait }}"]
   changed_when: true
 `
 
@@ -456,6 +462,7 @@ func (s *Scenario) Vars(deployTasksFile, rollbackTasksFile string) map[string]an
 		"demoapp_bin":               s.bin,
 		"demoapp_shutdown_timeout":  shutdownTimeout,
 		"demoapp_boot_delay":        s.Opts.BootDelay.String(),
+		"demoapp_daemon_wait":       strconv.FormatBool(!s.Opts.StartNoWait),
 		"new_version":               s.Opts.NewVersion,
 		"old_version":               s.Opts.OldVersion,
 	}

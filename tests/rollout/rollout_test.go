@@ -44,6 +44,10 @@ func TestRollout(t *testing.T) {
 		{name: "haproxy", opts: Options{LB: "haproxy", Net: 11}, check: checkZeroDowntime},
 		{name: "hetzner", opts: Options{LB: "hetzner", Net: 12}, check: checkZeroDowntime},
 		{name: "aws", opts: Options{LB: "aws", Net: 13}, check: checkZeroDowntime},
+		// The start returns at once and the app boots later (systemd
+		// Type=simple): the verify, not the start, must wait for it.
+		{name: "haproxy-start-no-wait", opts: Options{LB: "haproxy", Net: 14, StartNoWait: true, BootDelay: time.Second},
+			check: checkZeroDowntime},
 		{name: "naive-haproxy", opts: Options{LB: "haproxy", Net: 21, Naive: true}, check: checkNaiveFails},
 		{name: "naive-hetzner", opts: Options{LB: "hetzner", Net: 22, Naive: true}, check: checkNaiveFails},
 		{name: "nostart-haproxy", opts: Options{LB: "haproxy", Net: 31, Broken: map[string]string{"app-2": "nostart"}},

@@ -47,7 +47,11 @@ type Config struct {
 	StartDelay      time.Duration
 	StartTimeout    time.Duration
 	Daemon          bool
-	Stop            bool
+	// DaemonWait makes -daemon wait until the app listens (the default);
+	// false returns once the process is started, like systemctl start of
+	// a Type=simple unit.
+	DaemonWait bool
+	Stop       bool
 }
 
 // Parse reads the flags in args. Settings not given as flags come from the
@@ -69,6 +73,7 @@ func Parse(args []string, getenv func(string) string, output io.Writer) (Config,
 	fs.DurationVar(&c.StartDelay, "start-delay", 0, "sleep this long before listening, like a slow boot")
 	fs.DurationVar(&c.StartTimeout, "start-timeout", 10*time.Second, "with -daemon: how long to wait for listening, after -start-delay")
 	fs.BoolVar(&c.Daemon, "daemon", false, "start the app detached and exit 0 once it listens, 1 if it does not")
+	fs.BoolVar(&c.DaemonWait, "daemon-wait", true, "with -daemon: wait until the app listens; false returns once the process is started, like systemctl start of a Type=simple unit")
 	fs.BoolVar(&c.Stop, "stop", false, "send SIGTERM to the app in -pid-file and wait until it has exited")
 
 	fs.Usage = func() {
@@ -79,8 +84,9 @@ func Parse(args []string, getenv func(string) string, output io.Writer) (Config,
 	var envErr error
 	fs.VisitAll(func(f *flag.Flag) {
 		// -daemon and -stop are actions, not settings: from the environment
-		// they would leak into the child that -daemon starts.
-		if f.Name == "daemon" || f.Name == "stop" || envErr != nil {
+		// they would leak into the child that -daemon starts. -daemon-wait
+		// only qualifies -daemon.
+		if f.Name == "daemon" || f.Name == "daemon-wait" || f.Name == "stop" || envErr != nil {
 			return
 		}
 		name := EnvPrefix + strings.ToUpper(strings.ReplaceAll(f.Name, "-", "_"))
@@ -134,6 +140,8 @@ func (c Config) validate() error {
 	switch {
 	case c.Daemon && c.Stop:
 		return errors.New("-daemon and -stop exclude each other; run -stop first, then -daemon")
+	case !c.DaemonWait && !c.Daemon:
+		return errors.New("-daemon-wait=false only qualifies -daemon; add -daemon")
 	case c.Daemon && (c.PIDFile == "" || c.LogFile == ""):
 		return errors.New("-daemon needs -pid-file (so -stop can find the app) and -log-file (where its output goes)")
 	case c.Stop && c.PIDFile == "":

@@ -14,6 +14,7 @@ func TestParse(t *testing.T) {
 		Version:         "v1",
 		ShutdownTimeout: 30 * time.Second,
 		StartTimeout:    10 * time.Second,
+		DaemonWait:      true,
 	}
 	with := func(f func(*Config)) Config {
 		c := defaults
@@ -63,6 +64,16 @@ func TestParse(t *testing.T) {
 			args: []string{"-daemon", "-pid-file", "p", "-log-file", "l"},
 			want: with(func(c *Config) { c.Daemon, c.PIDFile, c.LogFile = true, "p", "l" }),
 		},
+		{
+			name: "daemon without waiting",
+			args: []string{"-daemon", "-daemon-wait=false", "-pid-file", "p", "-log-file", "l"},
+			want: with(func(c *Config) { c.Daemon, c.DaemonWait, c.PIDFile, c.LogFile = true, false, "p", "l" }),
+		},
+		{
+			name: "env cannot change how a daemon starts",
+			env:  map[string]string{"DEMOAPP_DAEMON_WAIT": "false"},
+			want: defaults,
+		},
 		{name: "bad env duration", env: map[string]string{"DEMOAPP_START_DELAY": "soon"}, wantErr: `DEMOAPP_START_DELAY="soon": parse error`},
 		{name: "unknown flag", args: []string{"-colour"}, wantErr: "flag provided but not defined: -colour"},
 		{name: "argument", args: []string{"start"}, wantErr: `unexpected argument "start"`},
@@ -76,6 +87,7 @@ func TestParse(t *testing.T) {
 		{name: "daemon and stop", args: []string{"-daemon", "-stop", "-pid-file", "p", "-log-file", "l"}, wantErr: "exclude each other"},
 		{name: "daemon without log file", args: []string{"-daemon", "-pid-file", "p"}, wantErr: "-daemon needs -pid-file"},
 		{name: "daemon on port 0", args: []string{"-daemon", "-listen", "127.0.0.1:0", "-pid-file", "p", "-log-file", "l"}, wantErr: "needs a fixed port"},
+		{name: "daemon-wait without daemon", args: []string{"-daemon-wait=false"}, wantErr: "-daemon-wait=false only qualifies -daemon"},
 		{name: "stop without pid file", args: []string{"-stop"}, wantErr: "-stop needs -pid-file"},
 	}
 	for _, tt := range tests {
@@ -103,7 +115,7 @@ func TestChildArgs(t *testing.T) {
 	cfg := Config{
 		Listen: "127.0.0.12:9000", Version: "v9", TokenFile: "t", HealthFile: "h", PIDFile: "p", LogFile: "l",
 		Broken: BrokenUnhealthy, ShutdownTimeout: 3 * time.Second, StartDelay: 1500 * time.Millisecond,
-		StartTimeout: 4 * time.Second, Daemon: true,
+		StartTimeout: 4 * time.Second, Daemon: true, DaemonWait: false,
 	}
 	env := map[string]string{"DEMOAPP_VERSION": "v0", "DEMOAPP_BROKEN": "nostart"}
 	got, err := Parse(cfg.childArgs(), func(k string) string { return env[k] }, io.Discard)
@@ -111,7 +123,7 @@ func TestChildArgs(t *testing.T) {
 		t.Fatalf("Parse(childArgs()) error = %v", err)
 	}
 	want := cfg
-	want.Daemon = false
+	want.Daemon, want.DaemonWait = false, true
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("Parse(childArgs()) = %+v\nwant %+v", got, want)
 	}

@@ -32,7 +32,20 @@ const tailLines = 20
 // and its port accepts connections. It returns an error with the end of the
 // app's log if the app exits first or does not listen within -start-delay
 // plus -start-timeout; in the latter case it stops the app.
+//
+// With -daemon-wait=false it returns as soon as the process is started,
+// like systemctl start of a Type=simple unit: the app boots and listens
+// later, and a failure to start shows only in the log. It writes the pid
+// file at once, as systemd knows the main pid at once, so that -stop can
+// stop an app that is still booting.
 func Daemon(cfg Config, logger *log.Logger) error {
+	if !cfg.DaemonWait {
+		// Overwriting the pid file of a running app would leave that app
+		// beyond -stop's reach.
+		if pid, err := readPIDFile(cfg.PIDFile); err == nil && running(pid) {
+			return fmt.Errorf("-pid-file %s names pid %d, which is still running; stop it first with -stop", cfg.PIDFile, pid)
+		}
+	}
 	exe, err := os.Executable()
 	if err != nil {
 		return fmt.Errorf("find own binary to start: %w", err)
@@ -60,6 +73,16 @@ func Daemon(cfg Config, logger *log.Logger) error {
 	pid := cmd.Process.Pid
 	exited := make(chan error, 1)
 	go func() { exited <- cmd.Wait() }()
+
+	if !cfg.DaemonWait {
+		if err := writePIDFile(cfg.PIDFile, pid); err != nil {
+			terminate(cmd.Process, exited)
+			return fmt.Errorf("app (pid %d) was stopped again: %w", pid, err)
+		}
+		logger.Printf("started version %s as pid %d; not waiting for it to listen on %s (-daemon-wait=false); log in %s",
+			cfg.Version, pid, cfg.Listen, cfg.LogFile)
+		return nil
+	}
 
 	wait := cfg.StartDelay + cfg.StartTimeout
 	deadline := time.Now().Add(wait)
