@@ -12,6 +12,7 @@ package main
 import (
 	"os"
 
+	"github.com/zerodowntime/rolling/modules/deploy_token"
 	"github.com/zerodowntime/rolling/modules/deploy_verify"
 	"github.com/zerodowntime/rolling/modules/haproxy_maint"
 	"github.com/zerodowntime/rolling/modules/internal/ansible"
@@ -19,7 +20,7 @@ import (
 
 // hostModules run on the hosts themselves; cloudModules (cloud.go) talk
 // to the cloud load balancers and are left out of the host build.
-var hostModules = []ansible.Entry{deployverify.Module, haproxymaint.Module}
+var hostModules = []ansible.Entry{deploytoken.Module, deployverify.Module, haproxymaint.Module}
 
 func main() {
 	os.Exit(ansible.Dispatch(append(hostModules, cloudModules...)...))
