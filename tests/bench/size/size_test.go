@@ -29,18 +29,19 @@ import (
 var (
 	platforms = []string{"linux_amd64", "linux_arm64", "darwin_amd64", "darwin_arm64"}
 	// Module directories.
-	modules = [][2]string{{"deploy_verify"}, {"haproxy_maint"}, {"lb_drain"}, {"lb_register"}}
+	modules = [][2]string{{"deploy_token"}, {"deploy_verify"}, {"haproxy_maint"}, {"lb_drain"}, {"lb_register"}}
 	// Builds made here: one per module, and a two-build split (host-side
 	// modules vs cloud API modules).
 	splits = []struct {
 		name string
 		mods []string
 	}{
+		{"deploy_token", []string{"deploy_token"}},
 		{"deploy_verify", []string{"deploy_verify"}},
 		{"haproxy_maint", []string{"haproxy_maint"}},
 		{"lb_drain", []string{"lb_drain"}},
 		{"lb_register", []string{"lb_register"}},
-		{"host", []string{"deploy_verify", "haproxy_maint"}},
+		{"host", []string{"deploy_token", "deploy_verify", "haproxy_maint"}},
 		{"cloud", []string{"lb_drain", "lb_register"}},
 	}
 )
@@ -101,7 +102,7 @@ func TestBenchSize(t *testing.T) {
 
 	tb := &benchkit.Table{
 		Title: "Build sizes per platform: one multi-call build vs one build per module (go build -trimpath -ldflags='-s -w -buildid=', CGO_ENABLED=0)",
-		Head:  []string{"platform", "bin/zdt (shipped)", "bin/zdt-host", "multi-call", "gzip", "deploy_verify", "haproxy_maint", "lb_drain", "lb_register", "sum of 4", "gzip", "sum/multi"},
+		Head:  []string{"platform", "bin/zdt (shipped)", "bin/zdt-host", "multi-call", "gzip", "deploy_token", "deploy_verify", "haproxy_maint", "lb_drain", "lb_register", "sum of 5", "gzip", "sum/multi"},
 	}
 	for _, p := range platforms {
 		var sum, sumGz int64
@@ -136,17 +137,17 @@ func TestBenchSize(t *testing.T) {
 		split   []string
 		shipped sizes // what the action plugins send: the smallest build holding the module, unless the host has one
 	}{
-		{"app host (deploy_verify)", []string{"deploy_verify"}, []string{"host"}, shippedHost[p]},
+		{"app host (deploy_token, deploy_verify)", []string{"deploy_token", "deploy_verify"}, []string{"host"}, shippedHost[p]},
 		{"HAProxy host via delegate_to (haproxy_maint)", []string{"haproxy_maint"}, []string{"host"}, shippedHost[p]},
 		{"cloud API delegate (lb_drain, lb_register)", []string{"lb_drain", "lb_register"}, []string{"cloud"}, shipped[p]},
-		{"one host running all four, lb_drain first", []string{"deploy_verify", "haproxy_maint", "lb_drain", "lb_register"}, []string{"host", "cloud"}, shipped[p]},
+		{"one host running all five, lb_drain first", []string{"deploy_token", "deploy_verify", "haproxy_maint", "lb_drain", "lb_register"}, []string{"host", "cloud"}, shipped[p]},
 	} {
 		n, sp := get(h.mods...), get(h.split...)
 		hosts.Add(h.name, benchkit.Bytes(multi[p].gz), benchkit.Bytes(n), fmt.Sprintf("%.2fx", float64(n)/float64(multi[p].gz)),
 			benchkit.Bytes(sp), fmt.Sprintf("%.2fx", float64(sp)/float64(multi[p].gz)),
 			benchkit.Bytes(h.shipped.gz), fmt.Sprintf("%.2fx", float64(h.shipped.gz)/float64(multi[p].gz)))
 	}
-	hosts.Notes = []string{fmt.Sprintf("2 builds: host = deploy_verify + haproxy_maint (%s, gzip %s), cloud = lb_drain + lb_register (%s, gzip %s)",
+	hosts.Notes = []string{fmt.Sprintf("2 builds: host = deploy_token + deploy_verify + haproxy_maint (%s, gzip %s), cloud = lb_drain + lb_register (%s, gzip %s)",
 		benchkit.Bytes(per[p]["host"].raw), benchkit.Bytes(per[p]["host"].gz), benchkit.Bytes(per[p]["cloud"].raw), benchkit.Bytes(per[p]["cloud"].gz))}
 	hosts.Print()
 
