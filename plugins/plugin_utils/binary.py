@@ -122,6 +122,7 @@ class Builds(object):
         if os.path.isfile(path) and os.path.getsize(path) == build['size']:
             return path
         self._unpack(build['archive'])
+        path = os.path.join(self.cache, build['sha256'])
         if not os.path.isfile(path):
             raise AnsibleError("%s holds no intact %s" % (os.path.join(self.dir, build['archive']), build['name']))
         return path
@@ -133,7 +134,15 @@ class Builds(object):
             os.makedirs(self.cache, 0o700)
         except OSError as e:
             if e.errno != errno.EEXIST:
-                raise AnsibleError("cannot create %s to unpack the module builds: %s" % (self.cache, to_native(e)))
+                # A read-only home (some execution environments): unpack into
+                # this run's temporary directory instead, once per run.
+                fallback = os.path.join(C.DEFAULT_LOCAL_TMP, 'zerodowntime_rolling_builds')
+                if self.cache == fallback:
+                    raise AnsibleError("cannot create %s to unpack the module builds: %s" % (self.cache, to_native(e)))
+                display.vvv("zerodowntime.rolling: cannot use %s (%s); unpacking the builds into %s"
+                            % (self.cache, to_native(e), fallback))
+                self.cache = fallback
+                return self._unpack(archive)
         wanted = dict((b['name'], b) for b in self.builds.values() if b['archive'] == archive)
         with open(os.path.join(self.cache, '.lock'), 'w') as lock:
             fcntl.flock(lock, fcntl.LOCK_EX)

@@ -110,7 +110,7 @@ func TestBuildsUnpack(t *testing.T) {
 	coll := ansibletest.Install(t)
 	root := filepath.Join(coll.CollectionsPath, "ansible_collections", "zerodowntime", "rolling")
 	script := `
-import importlib.util, json, sys
+import hashlib, importlib.util, json, sys
 spec = importlib.util.spec_from_file_location('binary', sys.argv[1] + '/plugins/plugin_utils/binary.py')
 binary = importlib.util.module_from_spec(spec)
 spec.loader.exec_module(binary)
@@ -119,7 +119,10 @@ out = {}
 for platform in binary.SUPPORTED_PLATFORMS:
     for module in sys.argv[3].split(','):
         b = builds.candidates(platform, module)[0]
-        out['%s/%s' % (platform, module)] = {'name': b['name'], 'path': builds.local_path(b), 'sha256': b['sha256']}
+        path = builds.local_path(b)
+        with open(path, 'rb') as f:
+            actual = hashlib.sha256(f.read()).hexdigest()
+        out['%s/%s' % (platform, module)] = {'name': b['name'], 'path': path, 'sha256': b['sha256'], 'actual': actual}
 print(json.dumps(out))
 `
 	cache := t.TempDir()
@@ -155,6 +158,28 @@ print(json.dumps(out))
 			t.Errorf("%s (%s) holds %s, not %s", b.Name, b.Path, list, module)
 		}
 	}
+	// A cache that cannot be created (a read-only home, here a path under a
+	// regular file) falls back to the run's temporary directory.
+	blocked := filepath.Join(t.TempDir(), "file")
+	if err := os.WriteFile(blocked, nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cmd = exec.Command(ansiblePython(t), "-c", script, root, filepath.Join(blocked, "cache"), "deploy_verify")
+	cmd.Env = append(coll.Environ(), "ANSIBLE_LOCAL_TEMP="+t.TempDir())
+	out, err = cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("unpacking with an unusable cache: %v\n%s", err, out)
+	}
+	var fallback map[string]struct{ Name, Path, Sha256, Actual string }
+	if err := json.Unmarshal(out, &fallback); err != nil {
+		t.Fatalf("%v: %s", err, out)
+	}
+	b := fallback["linux_amd64/deploy_verify"]
+	// (That directory is gone when the process ends: the script hashed it.)
+	if b.Actual != b.Sha256 || !strings.Contains(b.Path, "ansible-local-") {
+		t.Errorf("with an unusable cache, %s unpacked to %s (sha256 %s); want it intact in the run's temporary directory", b.Name, b.Path, b.Actual)
+	}
+
 	// Host modules get the small build on Linux.
 	for _, m := range []string{"deploy_token", "deploy_verify", "haproxy_maint"} {
 		if b := got["linux_amd64/"+m]; !strings.HasPrefix(b.Name, "zdt-host_") {
