@@ -2,16 +2,23 @@
 // (demoapp hosts behind HAProxy, continuous load with 1-2 s requests):
 // zerodowntime.rolling.deploy vs seed.yml (community.general.haproxy and
 // uri until loops with delay: 5, as public write-ups do it) vs the floor,
-// for 3 and 10 hosts, and counts the bytes each app host receives over a
-// real SSH connection during a rollout.
+// for 3 and 10 hosts and two app profiles, and counts the bytes each app
+// host receives over a real SSH connection during a rollout.
+//
+// The profiles differ in the user's start step (see profiles). In (a) the
+// start blocks until the app has booted, so a verify loop finds the new
+// version at its first try; in (b) the start returns at once, as
+// systemctl restart of a Type=simple unit does, and the app becomes ready
+// later, which is when a verify loop's delay costs time.
 //
 // The floor of one host is what the load balancer and the app cost without
 // any tooling: the time its in-flight requests took to end once the load
 // balancer stopped sending it new ones (observed on the load balancer every
-// 25 ms), the app's boot delay, and the load balancer's own detection time
-// (health-check interval x rise). Overhead per host = (ansible-playbook's
-// wall time - the sum of the hosts' floors) / hosts; it includes
-// ansible-playbook's start-up, measured separately below.
+// 25 ms), the app's boot delay (the configured one: the app's cost whether
+// the start step waits for it or the verify does), and the load balancer's
+// own detection time (health-check interval x rise). Overhead per host =
+// (ansible-playbook's wall time - the sum of the hosts' floors) / hosts; it
+// includes ansible-playbook's start-up, measured separately below.
 package rollout
 
 import (
@@ -21,6 +28,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -35,13 +43,31 @@ import (
 	"gopkg.in/yaml.v3"
 )
 
-// bootDelay is the demoapp's start-up time (the harness's default).
-const bootDelay = 3 * time.Second
+// profile is how the app and the user's start step behave.
+type profile struct {
+	key    string
+	desc   string
+	boot   time.Duration // demoapp -start-delay
+	noWait bool          // the start returns at once (demoapp -daemon-wait=false)
+}
+
+// profiles are run in this order, each with both playbooks and the same
+// HAProxy settings. (a) is the harness's default; (b) is how the public
+// write-ups deploy: systemctl restart of a Type=simple unit returns before
+// the app is ready.
+var profiles = []profile{
+	{key: "a", desc: "start waits for boot, 3 s boot", boot: 3 * time.Second},
+	{key: "b", desc: "systemd Type=simple: start returns at once, app boots in 1 s", boot: time.Second, noWait: true},
+}
+
+// sshProfiles are the profiles also run over SSH, with 3 hosts.
+var sshProfiles = []string{"a", "b"}
 
 // firstNet is the first 127.0.N.x network used here, clear of tests/rollout's.
 const firstNet = 211
 
 type measured struct {
+	profile   profile
 	hosts     int
 	playbook  string
 	conn      string
@@ -87,22 +113,28 @@ func TestBenchRollout(t *testing.T) {
 
 	net := firstNet
 	var rows []measured
-	for _, n := range []int{3, 10} {
-		for _, pb := range []string{rollout.DeployPlaybook, seed} {
-			rows = append(rows, runRollout(t, coll, demoapp, pb, n, "local", net))
-			net++
+	for _, p := range profiles {
+		for _, n := range []int{3, 10} {
+			for _, pb := range []string{rollout.DeployPlaybook, seed} {
+				rows = append(rows, runRollout(t, coll, demoapp, pb, p, n, "local", net))
+				net++
+			}
 		}
 	}
-	var sshRows []measured
 	if why := sshd.Available(); why != "" {
 		t.Logf("SSH rollouts skipped: %s", why)
 	} else {
-		for _, pb := range []string{rollout.DeployPlaybook, seed} {
-			sshRows = append(sshRows, runRollout(t, coll, demoapp, pb, 3, "ssh", net))
-			net++
+		for _, p := range profiles {
+			if !slices.Contains(sshProfiles, p.key) {
+				continue
+			}
+			for _, pb := range []string{rollout.DeployPlaybook, seed} {
+				rows = append(rows, runRollout(t, coll, demoapp, pb, p, 3, "ssh", net))
+				net++
+			}
 		}
 	}
-	printTables(append(rows, sshRows...), startup)
+	printTables(rows, startup)
 }
 
 // ansibleStartup is the wall time of a playbook with one no-op task.
@@ -115,14 +147,14 @@ func ansibleStartup(t *testing.T, coll *ansibletest.Collection) time.Duration {
 	return benchkit.Median(ds)
 }
 
-func runRollout(t *testing.T, coll *ansibletest.Collection, demoapp, playbook string, hosts int, conn string, net int) measured {
+func runRollout(t *testing.T, coll *ansibletest.Collection, demoapp, playbook string, p profile, hosts int, conn string, net int) measured {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Minute)
 	defer cancel()
-	m := measured{hosts: hosts, playbook: playbook, conn: conn, sent: map[string]int64{}, buildPuts: map[string]int{}, otherPuts: map[string]int{}}
+	m := measured{profile: p, hosts: hosts, playbook: playbook, conn: conn, sent: map[string]int64{}, buildPuts: map[string]int{}, otherPuts: map[string]int{}}
 	var servers map[string]*sshd.Server // app host -> its sshd
 	var stdout string
-	opts := rollout.Options{LB: "haproxy", Hosts: hosts, Net: net, Demoapp: demoapp, BootDelay: bootDelay,
+	opts := rollout.Options{LB: "haproxy", Hosts: hosts, Net: net, Demoapp: demoapp, BootDelay: p.boot, StartNoWait: p.noWait,
 		Load: rollout.LoadOptions{Clients: 20, Pause: 20 * time.Millisecond}}
 	opts.Playbook = func(ctx context.Context, inventory string, vars map[string]any) (rollout.PlaybookRun, error) {
 		ao := []ansibletest.Option{ansibletest.Vars(vars), ansibletest.Timeout(14 * time.Minute)}
@@ -150,7 +182,7 @@ func runRollout(t *testing.T, coll *ansibletest.Collection, demoapp, playbook st
 		s, err = rollout.Setup(ctx, opts)
 	}
 	if err != nil {
-		t.Fatalf("%s, %d hosts: %v", playbook, hosts, err)
+		t.Fatalf("%s, profile %s, %d hosts: %v", playbook, p.key, hosts, err)
 	}
 	defer s.Close()
 	if conn == "ssh" {
@@ -163,10 +195,10 @@ func runRollout(t *testing.T, coll *ansibletest.Collection, demoapp, playbook st
 	rep, err := s.Run(ctx)
 	obs.stop()
 	if err != nil {
-		t.Fatalf("%s, %d hosts over %s: %v", playbook, hosts, conn, err)
+		t.Fatalf("%s, profile %s, %d hosts over %s: %v", playbook, p.key, hosts, conn, err)
 	}
 	if rep.ExitCode != 0 {
-		t.Fatalf("%s, %d hosts over %s: ansible-playbook exit %d: %s %s\n%s", playbook, hosts, conn, rep.ExitCode, rep.FailedHost, rep.FailedMsg, rep.Stderr)
+		t.Fatalf("%s, profile %s, %d hosts over %s: ansible-playbook exit %d: %s %s\n%s", playbook, p.key, hosts, conn, rep.ExitCode, rep.FailedHost, rep.FailedMsg, rep.Stderr)
 	}
 	m.rep = rep
 	m.floors = obs.floors(t, s)
@@ -189,7 +221,7 @@ func runRollout(t *testing.T, coll *ansibletest.Collection, demoapp, playbook st
 			m.otherPuts[name]++
 		}
 	}
-	t.Logf("%s, %d hosts over %s: %s, %d requests, %d failed; hosts %v", filepath.Base(playbook), m.hosts, conn,
+	t.Logf("%s, profile %s, %d hosts over %s: %s, %d requests, %d failed; hosts %v", filepath.Base(playbook), p.key, m.hosts, conn,
 		benchkit.Secs(m.elapsed), rep.Requests, rep.Failed, rep.Hosts)
 	return m
 }
@@ -345,7 +377,10 @@ func (o *observer) inFlight() map[string]int {
 var interRE, riseRE = regexp.MustCompile(`\binter (\d+)`), regexp.MustCompile(`\brise (\d+)`)
 
 // floors is each host's floor: in-flight drain time observed, the boot
-// delay, and HAProxy's inter x rise from the harness's config.
+// delay, and HAProxy's inter x rise from the harness's config. The boot is
+// the configured -start-delay in both profiles, not a task's time: where
+// the start waits for it, the task also holds Ansible's own cost, and where
+// it does not, the boot is spent in the verify.
 func (o *observer) floors(t *testing.T, s *rollout.Scenario) []floor {
 	cfg, err := os.ReadFile(s.HAProxy.ConfigPath)
 	if err != nil {
@@ -362,7 +397,7 @@ func (o *observer) floors(t *testing.T, s *rollout.Scenario) []floor {
 	defer o.mu.Unlock()
 	var out []floor
 	for _, h := range s.Hosts {
-		f := floor{restart: bootDelay, detect: detect}
+		f := floor{restart: s.Opts.BootDelay, detect: detect}
 		if !o.out[h.Name].IsZero() && !o.idle[h.Name].IsZero() {
 			f.inFlight = o.idle[h.Name].Sub(o.out[h.Name])
 		} else {
@@ -381,33 +416,65 @@ func name(pb string) string {
 }
 
 func printTables(rows []measured, startup time.Duration) {
-	ours := map[string]measured{}
-	for _, r := range rows {
+	// One row per profile, host count and connection: ours beside seed.
+	type pair struct{ ours, seed *measured }
+	pairs := map[string]*pair{}
+	var keys []string
+	for i := range rows {
+		r := &rows[i]
+		k := fmt.Sprint(r.profile.key, r.hosts, r.conn)
+		if pairs[k] == nil {
+			pairs[k] = &pair{}
+			keys = append(keys, k)
+		}
 		if r.playbook == rollout.DeployPlaybook {
-			ours[fmt.Sprint(r.hosts, r.conn)] = r
+			pairs[k].ours = r
+		} else {
+			pairs[k].seed = r
 		}
 	}
-	tb := &benchkit.Table{
-		Title: "Rollout time behind HAProxy (check inter 200 rise 2), boot delay 3 s, load: 20 clients, 2 of them sending 1-2 s requests",
-		Head:  []string{"hosts", "playbook", "conn", "elapsed", "floor", "over floor", "/host", "x ours", "requests", "failed"},
-	}
-	for _, r := range rows {
-		tb.Add(strconv.Itoa(r.hosts), name(r.playbook), r.conn, benchkit.Secs(r.elapsed), benchkit.Secs(r.floorSum()),
-			benchkit.Secs(r.elapsed-r.floorSum()), benchkit.Secs(r.overheadPerHost()),
-			benchkit.Ratio(r.elapsed, ours[fmt.Sprint(r.hosts, r.conn)].elapsed),
-			strconv.FormatInt(r.rep.Requests, 10), strconv.FormatInt(r.rep.Failed, 10))
-		if r.note != "" {
-			tb.Notes = append(tb.Notes, r.note)
+	for _, p := range profiles {
+		tb := &benchkit.Table{
+			Title: fmt.Sprintf("Rollout time, profile (%s) %s; HAProxy check inter 200 rise 2; load: 20 clients, 2 of them sending 1-2 s requests", p.key, p.desc),
+			Head: []string{"hosts", "conn", "ours", "seed", "seed/ours", "floor (ours run)", "floor (seed run)",
+				"ours over floor /host", "seed over floor /host", "requests ours/seed", "failed ours/seed"},
 		}
+		var notes []string
+		for _, k := range keys {
+			pr := pairs[k]
+			if pr.ours == nil || pr.seed == nil || pr.ours.profile.key != p.key {
+				continue
+			}
+			o, sd := pr.ours, pr.seed
+			tb.Add(strconv.Itoa(o.hosts), o.conn, benchkit.Secs(o.elapsed), benchkit.Secs(sd.elapsed), benchkit.Ratio(sd.elapsed, o.elapsed),
+				benchkit.Secs(o.floorSum()), benchkit.Secs(sd.floorSum()),
+				benchkit.Secs(o.overheadPerHost()), benchkit.Secs(sd.overheadPerHost()),
+				fmt.Sprintf("%d/%d", o.rep.Requests, sd.rep.Requests), fmt.Sprintf("%d/%d", o.rep.Failed, sd.rep.Failed))
+			for _, n := range []string{o.note, sd.note} {
+				if n != "" && !slices.Contains(notes, n) {
+					notes = append(notes, n)
+				}
+			}
+		}
+		if len(tb.Rows) == 0 {
+			continue
+		}
+		start := "the start step (demoapp -daemon) returns once the app listens"
+		if p.noWait {
+			start = "the start step (demoapp -daemon -daemon-wait=false) returns once the process is started, like systemctl restart of a Type=simple unit; the verify waits for the boot"
+		}
+		tb.Notes = append(notes,
+			"ours: "+name(rollout.DeployPlaybook)+"; seed: "+name("seed"),
+			start,
+			fmt.Sprintf("floor per host = in-flight requests' remaining time once out of rotation (observed, so it differs a little between runs) + boot delay (%s, configured) + inter x rise", benchkit.Secs(p.boot)),
+			"over floor /host = (elapsed - floor) / hosts",
+			fmt.Sprintf("ansible-playbook start-up and exit alone (one no-op task, median of 3): %s, included in elapsed and in over floor", benchkit.Secs(startup)))
+		tb.Print()
 	}
-	tb.Notes = append(tb.Notes,
-		"floor per host = in-flight requests' remaining time once out of rotation (observed) + boot delay + inter x rise; /host = over floor / hosts",
-		fmt.Sprintf("ansible-playbook start-up and exit alone (one no-op task, median of 3): %s, included in elapsed and in over floor", benchkit.Secs(startup)))
-	tb.Print()
 
 	steps := &benchkit.Table{
 		Title: "Per host, mean seconds: the playbook's steps (json callback) and the floor's parts",
-		Head:  []string{"hosts", "playbook", "conn", "drain", "deploy", "verify", "register", "| in-flight", "boot", "detect"},
+		Head:  []string{"profile", "hosts", "playbook", "conn", "drain", "deploy", "verify", "register", "| in-flight", "boot", "detect"},
 	}
 	for _, r := range rows {
 		var d, dep, v, reg float64
@@ -420,16 +487,19 @@ func printTables(rows []measured, startup time.Duration) {
 			fi, fb, fd = fi+f.inFlight, fb+f.restart, fd+f.detect
 		}
 		n := time.Duration(len(r.floors))
-		steps.Add(strconv.Itoa(r.hosts), name(r.playbook), r.conn, fmt.Sprintf("%.2f", d/k), fmt.Sprintf("%.2f", dep/k),
+		steps.Add(r.profile.key, strconv.Itoa(r.hosts), name(r.playbook), r.conn, fmt.Sprintf("%.2f", d/k), fmt.Sprintf("%.2f", dep/k),
 			fmt.Sprintf("%.2f", v/k), fmt.Sprintf("%.2f", reg/k),
 			fmt.Sprintf("| %.2f", (fi/n).Seconds()), fmt.Sprintf("%.2f", (fb/n).Seconds()), fmt.Sprintf("%.2f", (fd/n).Seconds()))
 	}
-	steps.Notes = []string{"deploy = end of drain to start of verify (token file, stop, start with the boot delay); verify = the role's two deploy_verify tasks / seed's uri loop"}
+	steps.Notes = []string{
+		"deploy = end of drain to start of verify (token file, stop, start); in profile a the start holds the boot delay, in profile b the verify does",
+		"verify = the role's two deploy_verify tasks / seed's uri loop",
+	}
 	steps.Print()
 
 	bd := &benchkit.Table{
 		Title: "Where the time goes, per host (mean seconds): task time by kind (json callback) and time between tasks",
-		Head:  []string{"hosts", "playbook", "conn", "LB/verify modules", "deploy step", "role bookkeeping", "between tasks", "total", "| floor"},
+		Head:  []string{"profile", "hosts", "playbook", "conn", "LB/verify modules", "deploy step", "role bookkeeping", "between tasks", "total", "| floor"},
 	}
 	for _, r := range rows {
 		var mod, dep, book, busy time.Duration
@@ -446,19 +516,19 @@ func printTables(rows []measured, startup time.Duration) {
 			}
 		}
 		n := time.Duration(r.hosts)
-		bd.Add(strconv.Itoa(r.hosts), name(r.playbook), r.conn, secs(mod/n), secs(dep/n), secs(book/n), secs((r.elapsed-busy)/n),
+		bd.Add(r.profile.key, strconv.Itoa(r.hosts), name(r.playbook), r.conn, secs(mod/n), secs(dep/n), secs(book/n), secs((r.elapsed-busy)/n),
 			secs(r.elapsed/n), "| "+secs(r.floorSum()/n))
 	}
 	bd.Notes = []string{
-		"LB/verify modules: Drain, Verify token, Verify, Register (they hold the in-flight wait and the detection of the floor)",
-		"deploy step: the user's tasks file (stop, start: holds the boot delay) and the role's token copy",
+		"LB/verify modules: Drain, Verify token, Verify, Register (they hold the in-flight wait and the detection of the floor, and in profile b the boot)",
+		"deploy step: the user's tasks file (stop, start: in profile a it holds the boot delay) and the role's token copy",
 		"role bookkeeping: set_fact, include_tasks, assert; between tasks: ansible-playbook start-up, per-batch play set-up, forks, callbacks",
 	}
 	bd.Print()
 
 	bt := &benchkit.Table{
 		Title: "Bytes sent to each app host over SSH in one rollout (cold remote cache; counting proxy in front of each host's sshd, SSH compression on as Ansible's default -C)",
-		Head:  []string{"playbook", "host", "bytes sent", "build transfers", "other files put"},
+		Head:  []string{"profile", "playbook", "host", "bytes sent", "build transfers", "other files put"},
 	}
 	for _, r := range rows {
 		if r.conn != "ssh" {
@@ -470,7 +540,7 @@ func printTables(rows []measured, startup time.Duration) {
 		}
 		sort.Strings(names)
 		for _, h := range names {
-			bt.Add(name(r.playbook), h, benchkit.Bytes(r.sent[h]), strconv.Itoa(r.buildPuts[h]), strconv.Itoa(r.otherPuts[h]))
+			bt.Add(r.profile.key, name(r.playbook), h, benchkit.Bytes(r.sent[h]), strconv.Itoa(r.buildPuts[h]), strconv.Itoa(r.otherPuts[h]))
 		}
 	}
 	if len(bt.Rows) > 0 {
