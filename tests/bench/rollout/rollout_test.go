@@ -211,14 +211,15 @@ func runRollout(t *testing.T, coll *ansibletest.Collection, demoapp, playbook st
 		byPort[strconv.Itoa(srv.Port)] = name
 	}
 	for _, put := range puts(stdout) {
-		name, ok := byPort[put.port]
-		if !ok {
-			continue
-		}
-		if strings.HasSuffix(put.src, "/bin/zdt_linux_amd64") {
-			m.buildPuts[name]++
-		} else {
+		if name, ok := byPort[put.port]; ok {
 			m.otherPuts[name]++
+		}
+	}
+	// Our builds do not travel as PUT: the action plugins send one on the
+	// standard input of a command writing into the remote cache.
+	for _, mm := range sendRE.FindAllStringSubmatch(stdout, -1) {
+		if name, ok := byPort[mm[1]]; ok {
+			m.buildPuts[name]++
 		}
 	}
 	t.Logf("%s, profile %s, %d hosts over %s: %s, %d requests, %d failed; hosts %v", filepath.Base(playbook), p.key, m.hosts, conn,
@@ -229,6 +230,7 @@ func runRollout(t *testing.T, coll *ansibletest.Collection, demoapp, playbook st
 var (
 	putRE  = regexp.MustCompile(`PUT (\S+) TO (\S+)`)
 	execRE = regexp.MustCompile(`SSH: EXEC (?:sftp|scp) .*-o Port=(\d+)`)
+	sendRE = regexp.MustCompile(`SSH: EXEC ssh .*-o Port=(\d+) .*cat > \S*/\.ansible/zerodowntime_rolling/\.[0-9a-f]{16}\.`)
 )
 
 type put struct{ src, dst, port string }
@@ -544,7 +546,7 @@ func printTables(rows []measured, startup time.Duration) {
 		}
 	}
 	if len(bt.Rows) > 0 {
-		bt.Notes = []string{"build transfers / other files: PUT lines of ansible-playbook -vvv, by the port of the sftp command that follows (bin/zdt_linux_amd64 vs AnsiballZ modules and copied files)",
+		bt.Notes = []string{"build transfers: -vvv EXEC lines of the command that writes a build into the remote cache (on its standard input); other files: PUT lines, by the port of the sftp command that follows (AnsiballZ modules and copied files)",
 			"lb1 (HAProxy's host, haproxy_maint via delegate_to) is the controller itself here: local connection, not counted"}
 		bt.Print()
 	}
