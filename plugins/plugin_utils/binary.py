@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import errno
 import fcntl
+import gzip
 import hashlib
 import json
 import os
@@ -127,6 +128,28 @@ class Builds(object):
             raise AnsibleError("%s holds no intact %s" % (os.path.join(self.dir, build['archive']), build['name']))
         return path
 
+    def gzipped(self, local, digest):
+        """Return a gzip file of the build at local, made once per build."""
+        path = os.path.join(self.cache, digest + '.gz')
+        if os.path.isfile(path):
+            return path
+        try:
+            os.makedirs(self.cache, 0o700)
+        except OSError as e:
+            fallback = os.path.join(C.DEFAULT_LOCAL_TMP, 'zerodowntime_rolling_builds')
+            if e.errno != errno.EEXIST:
+                if self.cache == fallback:
+                    raise AnsibleError("cannot create %s for the module builds: %s" % (self.cache, to_native(e)))
+                self.cache = fallback
+                return self.gzipped(local, digest)
+        tmp = '%s.%d.tmp' % (path, os.getpid())
+        with open(local, 'rb') as src:
+            with gzip.open(tmp, 'wb', compresslevel=6) as out:
+                for chunk in iter(lambda: src.read(1 << 20), b''):
+                    out.write(chunk)
+        os.rename(tmp, path)
+        return path
+
     def _unpack(self, archive):
         """Unpack every build in archive into the cache, each checked against
         the manifest. Serialised with a lock: several workers may ask at once."""
@@ -179,7 +202,8 @@ class Builds(object):
         keep = set(self.digests())
         now = time.time()
         for name in os.listdir(self.cache):
-            if name in keep or not _HASH_RE.match(name):
+            digest = name[:-3] if name.endswith('.gz') else name
+            if digest in keep or not _HASH_RE.match(digest):
                 continue
             path = os.path.join(self.cache, name)
             try:
@@ -272,7 +296,8 @@ class BinaryModuleAction(ActionBase):
                 cmd += ("; d=~/%(c)s; for h in %(h)s; do if test -x \"$d/$h\"; then "
                         "s=$( (sha256sum \"$d/$h\" || shasum -a 256 \"$d/$h\") 2>/dev/null | cut -d' ' -f1 ); "
                         "test \"$s\" = \"$h\" && echo \"zdt-have $h\"; fi; done; "
-                        "(umask 077 && mkdir -p \"$d\" && chmod 700 \"$d\") || echo zdt-no-cache-dir"
+                        "(umask 077 && mkdir -p \"$d\" && chmod 700 \"$d\") || echo zdt-no-cache-dir; "
+                        "command -v gzip >/dev/null 2>&1 && echo zdt-gzip"
                         % {'c': CACHE_DIR, 'h': ' '.join(builds.digests())})
             res = self._low_level_execute_command(cmd, sudoable=False)
             lines = to_text(res.get('stdout', '')).strip().splitlines()
@@ -284,6 +309,7 @@ class BinaryModuleAction(ActionBase):
             if cache:
                 info['have'] = [line.split()[1] for line in lines if line.startswith('zdt-have ')]
                 info['no_cache_dir'] = 'zdt-no-cache-dir' in lines
+                info['gzip'] = 'zdt-gzip' in lines
             self._run_cache.put('host', key, info)
         info = dict(info)
         info['platform'] = override or platform_from_uname(info['uname'])
@@ -356,7 +382,7 @@ class BinaryModuleAction(ActionBase):
             if host.get('no_cache_dir'):
                 raise AnsibleError("cannot create the module cache %s on the host"
                                    % os.path.dirname(remote_bin))
-            self._send(local, remote_bin, digest)
+            self._send(builds, local, remote_bin, digest, host.get('gzip'))
         self._run_cache.put('verified', '%s|%s' % (hostkey, digest), True)
         cmd = self._command(remote_bin, task_vars, '-')
         args = to_bytes(self._module_args(task_vars))
@@ -364,7 +390,7 @@ class BinaryModuleAction(ActionBase):
         if res.get('rc') == 127 and not to_text(res.get('stdout', '')).strip():
             # The cached build vanished since it was checked: send it again.
             self._ensure_dir(os.path.dirname(remote_bin))
-            self._send(local or builds.local_path(build), remote_bin, digest)
+            self._send(builds, local or builds.local_path(build), remote_bin, digest, host.get('gzip'))
             res = self._low_level_execute_command(cmd, sudoable=True, in_data=args)
         return self._finish(res)
 
@@ -375,18 +401,26 @@ class BinaryModuleAction(ActionBase):
             raise AnsibleError("cannot create the module cache %s on the host: %s"
                                % (cache_dir, to_text(res.get('stderr', '')).strip()))
 
-    def _send(self, local, remote_bin, digest):
+    def _send(self, builds, local, remote_bin, digest, gzip_ok):
         """Put the build at remote_bin, checked against its digest, in one
         round trip: the build goes on the command's standard input (no SFTP
-        session), and its hash is checked before it takes the cache name, so
-        a cut transfer can never be run."""
+        session), gzipped when the host has gzip (compressed once per build
+        on the controller, so neither side compresses per host), and its
+        hash is checked before it takes the cache name, so a cut transfer
+        can never be run."""
         partial = '%s/.%s.%d' % (os.path.dirname(remote_bin), digest[:16], random.randint(0, 1 << 30))
-        with open(local, 'rb') as f:
-            data = f.read()
-        cmd = ("umask 077 && cat > %(p)s && chmod 700 %(p)s && "
+        if gzip_ok:
+            with open(builds.gzipped(local, digest), 'rb') as f:
+                data = f.read()
+            receive = 'gzip -dc > %s' % partial
+        else:
+            with open(local, 'rb') as f:
+                data = f.read()
+            receive = 'cat > %s' % partial
+        cmd = ("umask 077 && %(r)s && chmod 700 %(p)s && "
                "h=$( (sha256sum %(p)s || shasum -a 256 %(p)s) 2>/dev/null | cut -d' ' -f1 ) && "
                "if test \"$h\" = %(d)s; then mv -f %(p)s %(f)s && echo zdt-cache-ok; "
-               "else rm -f %(p)s; echo \"hash mismatch: $h\"; fi" % {'p': partial, 'f': remote_bin, 'd': digest})
+               "else rm -f %(p)s; echo \"hash mismatch: $h\"; fi" % {'r': receive, 'p': partial, 'f': remote_bin, 'd': digest})
         res = self._low_level_execute_command(cmd, sudoable=False, in_data=data)
         if 'zdt-cache-ok' not in to_text(res.get('stdout', '')):
             raise AnsibleError("the module build sent to %s did not arrive intact (%s%s); "

@@ -230,7 +230,7 @@ func runRollout(t *testing.T, coll *ansibletest.Collection, demoapp, playbook st
 var (
 	putRE  = regexp.MustCompile(`PUT (\S+) TO (\S+)`)
 	execRE = regexp.MustCompile(`SSH: EXEC (?:sftp|scp) .*-o Port=(\d+)`)
-	sendRE = regexp.MustCompile(`SSH: EXEC ssh .*-o Port=(\d+) .*cat > \S*/\.ansible/zerodowntime_rolling/\.[0-9a-f]{16}\.`)
+	sendRE = regexp.MustCompile(`SSH: EXEC ssh .*-o Port=(\d+) .*(?:cat|gzip -dc) > \S*/\.ansible/zerodowntime_rolling/\.[0-9a-f]{16}\.`)
 )
 
 type put struct{ src, dst, port string }

@@ -41,7 +41,7 @@ const playbook = `
       ignore_errors: true
 `
 
-var sendRE = regexp.MustCompile(`cat > [^ ]*/\.ansible/zerodowntime_rolling/\.([0-9a-f]{16})\.`)
+var sendRE = regexp.MustCompile(`(?:cat|gzip -dc) > [^ ]*/\.ansible/zerodowntime_rolling/\.([0-9a-f]{16})\.`)
 
 func TestRemoteCacheOverSSH(t *testing.T) {
 	coll := ansibletest.Install(t)
@@ -75,7 +75,10 @@ func TestRemoteCacheOverSSH(t *testing.T) {
 	}
 
 	// Cold: the host build for deploy_verify, then the full one for lb_drain.
-	_, sent, bytes := run("cold")
+	r, sent, bytes := run("cold")
+	if !strings.Contains(r.Stdout, "gzip -dc > ") {
+		t.Error("the host has gzip, yet the builds were not sent gzipped")
+	}
 	if want := []string{host[:16], full[:16]}; strings.Join(sent, ",") != strings.Join(want, ",") {
 		t.Errorf("cold run sent builds %v, want the host build then the full one %v", sent, want)
 	}
@@ -111,7 +114,7 @@ func TestRemoteCacheOverSSH(t *testing.T) {
 		}
 	}
 	tamper(host)
-	r, sent, _ := run("host build tampered")
+	r, sent, _ = run("host build tampered")
 	if len(sent) != 0 || !strings.Contains(r.Stdout, "/"+full+" deploy_verify -") {
 		t.Errorf("with the host build tampered: sent %v, want none and deploy_verify run from the full build", sent)
 	}
