@@ -479,7 +479,7 @@ func printTables(results []result) {
 		xfer.Add(r.variant, benchkit.Bytes(r.firstBytes), benchkit.Bytes(med), benchkit.Bytes(max), benchkit.Bytes(sum))
 	}
 	if len(xfer.Rows) > 0 {
-		xfer.Notes = []string{"ours: the 1st action carries the build (bin/zdt_linux_amd64) into ~/.ansible/zerodowntime_rolling; later actions send only the command and the JSON arguments."}
+		xfer.Notes = []string{"ours: the 1st action carries the smallest build holding the module (zdt-host_linux_amd64 for haproxy_maint and deploy_verify, zdt_linux_amd64 for lb_drain/lb_register), gzipped, into ~/.ansible/zerodowntime_rolling; later actions send only the command and the JSON arguments."}
 		xfer.Print()
 	}
 
