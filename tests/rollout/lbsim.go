@@ -17,6 +17,16 @@ const (
 	awsTGARN     = "arn:aws:elasticloadbalancing:eu-central-1:123456789012:targetgroup/web-tg/0123456789abcdef"
 )
 
+// The simulated load balancers' timing, the same for both kinds: health
+// checks every SimCheckInterval, SimCheckThreshold passing checks to turn
+// healthy, and Hetzner actions (add, remove target) that complete after
+// SimActionDelay. The benchmarks count them in a rollout's floor.
+const (
+	SimCheckInterval  = 300 * time.Millisecond
+	SimCheckThreshold = 2
+	SimActionDelay    = 300 * time.Millisecond
+)
+
 // simConfig is an lbsim world with only the load balancer kind asked for,
 // in front of hosts. Checks are faster than the clouds allow, so that a
 // rollout takes seconds; the AWS deregistration delay stays longer than the
@@ -36,9 +46,9 @@ func simConfig(kind string, hosts []Host) (*sim.Config, error) {
 				HealthCheck: sim.HealthCheck{
 					Protocol: "http",
 					Port:     port,
-					Interval: sim.Duration(300 * time.Millisecond),
+					Interval: sim.Duration(SimCheckInterval),
 					Timeout:  sim.Duration(1 * time.Second),
-					Retries:  2,
+					Retries:  SimCheckThreshold,
 					HTTP:     &sim.HealthCheckHTTP{Path: "/healthz"},
 				},
 			}},
@@ -48,7 +58,7 @@ func simConfig(kind string, hosts []Host) (*sim.Config, error) {
 			cfg.Hetzner.Servers = append(cfg.Hetzner.Servers, sim.Server{ID: h.ServerID, Name: h.Name, Address: h.IP()})
 		}
 		cfg.Hetzner.Token = hetznerToken
-		cfg.Hetzner.ActionDelay = sim.Duration(300 * time.Millisecond)
+		cfg.Hetzner.ActionDelay = sim.Duration(SimActionDelay)
 		cfg.Hetzner.LoadBalancers = []sim.LoadBalancer{lb}
 	case "aws":
 		delay := sim.Duration(5 * time.Second)
@@ -60,9 +70,9 @@ func simConfig(kind string, hosts []Host) (*sim.Config, error) {
 			HealthCheck: sim.AWSHealthCheck{
 				Protocol:           "HTTP",
 				Path:               "/healthz",
-				Interval:           sim.Duration(300 * time.Millisecond),
+				Interval:           sim.Duration(SimCheckInterval),
 				Timeout:            sim.Duration(1 * time.Second),
-				HealthyThreshold:   2,
+				HealthyThreshold:   SimCheckThreshold,
 				UnhealthyThreshold: 2,
 				Matcher:            "200",
 			},
@@ -116,6 +126,9 @@ type TargetState struct {
 	State string `json:"state"`
 	// InRotation reports whether new requests may go to the host.
 	InRotation bool `json:"in_rotation"`
+	// InFlight is the requests the load balancer is proxying to the host
+	// now (lbsim only; HAProxy's are in `show stat`).
+	InFlight int `json:"in_flight,omitempty"`
 }
 
 func simStates(s *sim.Sim, kind string, hosts []Host) map[string]TargetState {
@@ -134,7 +147,7 @@ func simStates(s *sim.Sim, kind string, hosts []Host) map[string]TargetState {
 			for _, svc := range lb.Services {
 				for _, m := range svc.Members {
 					if name, ok := byID[m.ServerID]; ok {
-						out[name] = TargetState{State: m.Health, InRotation: m.InRotation}
+						out[name] = TargetState{State: m.Health, InRotation: m.InRotation, InFlight: m.InFlight}
 					}
 				}
 			}
@@ -147,7 +160,7 @@ func simStates(s *sim.Sim, kind string, hosts []Host) map[string]TargetState {
 		for _, tg := range st.AWS.TargetGroups {
 			for _, t := range tg.Targets {
 				if name, ok := byID[t.ID]; ok {
-					out[name] = TargetState{State: t.State, InRotation: t.InRotation}
+					out[name] = TargetState{State: t.State, InRotation: t.InRotation, InFlight: t.InFlight}
 				}
 			}
 		}

@@ -373,8 +373,12 @@ func (s *Scenario) Inventory() string {
 			"deploy_verify_url":       "http://" + h.Addr + "/version",
 			"deploy_verify_token_url": "http://" + h.Addr + "/token",
 		}
-		if s.Opts.LB == "aws" {
+		switch s.Opts.LB {
+		case "aws":
 			hv["deploy_lb_target"] = h.InstanceID
+		case "hetzner":
+			// For playbooks that read target health from the API themselves.
+			hv["hcloud_server_id"] = h.ServerID
 		}
 		hosts[h.Name] = hv
 	}

@@ -1,9 +1,11 @@
 // Package rollout times whole rolling deploys with tests/rollout's harness
-// (demoapp hosts behind HAProxy, continuous load with 1-2 s requests):
-// zerodowntime.rolling.deploy vs seed.yml (community.general.haproxy and
-// uri until loops with delay: 5, as public write-ups do it) vs the floor,
-// for 3 and 10 hosts and two app profiles, and counts the bytes each app
-// host receives over a real SSH connection during a rollout.
+// (demoapp hosts behind a load balancer, continuous load with 1-2 s
+// requests): zerodowntime.rolling.deploy vs a seed-style playbook (the peer
+// modules and uri until loops with delay: 5, as public write-ups do it:
+// seed.yml for HAProxy, seed_hetzner.yml and seed_aws.yml for the clouds on
+// lbsim) vs the floor, for 3 and 10 hosts and two app profiles, and counts
+// the bytes each app host receives over a real SSH connection during a
+// rollout.
 //
 // The profiles differ in the user's start step (see profiles). In (a) the
 // start blocks until the app has booted, so a verify loop finds the new
@@ -16,7 +18,8 @@
 // balancer stopped sending it new ones (observed on the load balancer every
 // 25 ms), the app's boot delay (the configured one: the app's cost whether
 // the start step waits for it or the verify does), and the load balancer's
-// own detection time (health-check interval x rise). Overhead per host =
+// own detection time (health-check interval x threshold, plus the add and
+// remove actions' own time on Hetzner). Overhead per host =
 // (ansible-playbook's wall time - the sum of the hosts' floors) / hosts; it
 // includes ansible-playbook's start-up, measured separately below.
 package rollout
@@ -60,13 +63,22 @@ var profiles = []profile{
 	{key: "b", desc: "systemd Type=simple: start returns at once, app boots in 1 s", boot: time.Second, noWait: true},
 }
 
-// sshProfiles are the profiles also run over SSH, with 3 hosts.
+// sshProfiles are the profiles also run over SSH, with 3 hosts, behind HAProxy.
 var sshProfiles = []string{"a", "b"}
+
+// cloudProfiles are the profiles run behind the simulated clouds (local
+// connection): (b) only, the way the public write-ups deploy, to keep the
+// benchmark's time in bounds.
+var cloudProfiles = []string{"b"}
+
+// seeds are the seed-style playbooks, per load balancer kind.
+var seeds = map[string]string{"haproxy": "seed.yml", "hetzner": "seed_hetzner.yml", "aws": "seed_aws.yml"}
 
 // firstNet is the first 127.0.N.x network used here, clear of tests/rollout's.
 const firstNet = 211
 
 type measured struct {
+	lb        string
 	profile   profile
 	hosts     int
 	playbook  string
@@ -105,36 +117,61 @@ func TestBenchRollout(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	seed, err := filepath.Abs("seed.yml")
-	if err != nil {
-		t.Fatal(err)
+	for lb, f := range seeds {
+		if seeds[lb], err = filepath.Abs(f); err != nil {
+			t.Fatal(err)
+		}
 	}
 	startup := ansibleStartup(t, coll)
 
 	net := firstNet
 	var rows []measured
-	for _, p := range profiles {
-		for _, n := range []int{3, 10} {
-			for _, pb := range []string{rollout.DeployPlaybook, seed} {
-				rows = append(rows, runRollout(t, coll, demoapp, pb, p, n, "local", net))
-				net++
+	for _, lb := range lbKinds() {
+		for _, p := range profiles {
+			if lb != "haproxy" && !slices.Contains(cloudProfiles, p.key) {
+				continue
+			}
+			for _, n := range []int{3, 10} {
+				for _, pb := range []string{rollout.DeployPlaybook, seeds[lb]} {
+					rows = append(rows, runRollout(t, coll, demoapp, pb, lb, p, n, "local", net))
+					net++
+				}
 			}
 		}
 	}
-	if why := sshd.Available(); why != "" {
+	if !slices.Contains(lbKinds(), "haproxy") {
+		t.Log("SSH rollouts skipped: they run behind HAProxy")
+	} else if why := sshd.Available(); why != "" {
 		t.Logf("SSH rollouts skipped: %s", why)
 	} else {
 		for _, p := range profiles {
 			if !slices.Contains(sshProfiles, p.key) {
 				continue
 			}
-			for _, pb := range []string{rollout.DeployPlaybook, seed} {
-				rows = append(rows, runRollout(t, coll, demoapp, pb, p, 3, "ssh", net))
+			for _, pb := range []string{rollout.DeployPlaybook, seeds["haproxy"]} {
+				rows = append(rows, runRollout(t, coll, demoapp, pb, "haproxy", p, 3, "ssh", net))
 				net++
 			}
 		}
 	}
 	printTables(rows, startup)
+}
+
+// lbKinds are the load balancers to run behind: all three, or the ones
+// ZDT_BENCH_LB lists (comma-separated), for a shorter run.
+func lbKinds() []string {
+	all := []string{"haproxy", "hetzner", "aws"}
+	env := os.Getenv("ZDT_BENCH_LB")
+	if env == "" {
+		return all
+	}
+	var out []string
+	for _, k := range strings.Split(env, ",") {
+		if k = strings.TrimSpace(k); slices.Contains(all, k) {
+			out = append(out, k)
+		}
+	}
+	return out
 }
 
 // ansibleStartup is the wall time of a playbook with one no-op task.
@@ -147,14 +184,14 @@ func ansibleStartup(t *testing.T, coll *ansibletest.Collection) time.Duration {
 	return benchkit.Median(ds)
 }
 
-func runRollout(t *testing.T, coll *ansibletest.Collection, demoapp, playbook string, p profile, hosts int, conn string, net int) measured {
+func runRollout(t *testing.T, coll *ansibletest.Collection, demoapp, playbook, lb string, p profile, hosts int, conn string, net int) measured {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Minute)
 	defer cancel()
-	m := measured{profile: p, hosts: hosts, playbook: playbook, conn: conn, sent: map[string]int64{}, buildPuts: map[string]int{}, otherPuts: map[string]int{}}
+	m := measured{lb: lb, profile: p, hosts: hosts, playbook: playbook, conn: conn, sent: map[string]int64{}, buildPuts: map[string]int{}, otherPuts: map[string]int{}}
 	var servers map[string]*sshd.Server // app host -> its sshd
 	var stdout string
-	opts := rollout.Options{LB: "haproxy", Hosts: hosts, Net: net, Demoapp: demoapp, BootDelay: p.boot, StartNoWait: p.noWait,
+	opts := rollout.Options{LB: lb, Hosts: hosts, Net: net, Demoapp: demoapp, BootDelay: p.boot, StartNoWait: p.noWait,
 		Load: rollout.LoadOptions{Clients: 20, Pause: 20 * time.Millisecond}}
 	opts.Playbook = func(ctx context.Context, inventory string, vars map[string]any) (rollout.PlaybookRun, error) {
 		ao := []ansibletest.Option{ansibletest.Vars(vars), ansibletest.Timeout(14 * time.Minute)}
@@ -182,7 +219,7 @@ func runRollout(t *testing.T, coll *ansibletest.Collection, demoapp, playbook st
 		s, err = rollout.Setup(ctx, opts)
 	}
 	if err != nil {
-		t.Fatalf("%s, profile %s, %d hosts: %v", playbook, p.key, hosts, err)
+		t.Fatalf("%s, %s, profile %s, %d hosts: %v", playbook, lb, p.key, hosts, err)
 	}
 	defer s.Close()
 	if conn == "ssh" {
@@ -195,15 +232,23 @@ func runRollout(t *testing.T, coll *ansibletest.Collection, demoapp, playbook st
 	rep, err := s.Run(ctx)
 	obs.stop()
 	if err != nil {
-		t.Fatalf("%s, profile %s, %d hosts over %s: %v", playbook, p.key, hosts, conn, err)
+		t.Fatalf("%s, %s, profile %s, %d hosts over %s: %v", playbook, lb, p.key, hosts, conn, err)
 	}
 	if rep.ExitCode != 0 {
-		t.Fatalf("%s, profile %s, %d hosts over %s: ansible-playbook exit %d: %s %s\n%s", playbook, p.key, hosts, conn, rep.ExitCode, rep.FailedHost, rep.FailedMsg, rep.Stderr)
+		t.Fatalf("%s, %s, profile %s, %d hosts over %s: ansible-playbook exit %d: %s %s\n%s", playbook, lb, p.key, hosts, conn, rep.ExitCode, rep.FailedHost, rep.FailedMsg, rep.Stderr)
 	}
 	m.rep = rep
 	m.floors = obs.floors(t, s)
 	if m.tasks, err = benchkit.Tasks(stdout); err != nil {
 		t.Fatal(err)
+	}
+	// An outlier in the deploy step is the user's tasks, not ours: name it.
+	for _, task := range m.tasks {
+		if d := task.Duration(); kind(task.Name) == "deploy" && d > 2*time.Second+p.boot {
+			for h := range task.Hosts {
+				t.Logf("%s, %s: %q on %s took %s", filepath.Base(playbook), lb, task.Name, h, benchkit.Secs(d))
+			}
+		}
 	}
 	byPort := map[string]string{}
 	for name, srv := range servers {
@@ -222,7 +267,7 @@ func runRollout(t *testing.T, coll *ansibletest.Collection, demoapp, playbook st
 			m.buildPuts[name]++
 		}
 	}
-	t.Logf("%s, profile %s, %d hosts over %s: %s, %d requests, %d failed; hosts %v", filepath.Base(playbook), p.key, m.hosts, conn,
+	t.Logf("%s, %s, profile %s, %d hosts over %s: %s, %d requests, %d failed; hosts %v", filepath.Base(playbook), lb, p.key, m.hosts, conn,
 		benchkit.Secs(m.elapsed), rep.Requests, rep.Failed, rep.Hosts)
 	return m
 }
@@ -329,7 +374,14 @@ func (o *observer) poll() {
 	if err != nil {
 		return
 	}
-	inflight := o.inFlight()
+	inflight := map[string]int{}
+	if o.s.HAProxy != nil {
+		inflight = o.inFlight()
+	} else {
+		for name, ts := range st {
+			inflight[name] = ts.InFlight
+		}
+	}
 	now := time.Now()
 	o.mu.Lock()
 	defer o.mu.Unlock()
@@ -349,7 +401,8 @@ func (o *observer) poll() {
 	}
 }
 
-// inFlight is each host's current sessions on HAProxy (scur).
+// inFlight is each host's current sessions on HAProxy (scur). lbsim
+// reports its own in LBStates.
 func (o *observer) inFlight() map[string]int {
 	out := map[string]int{}
 	text, err := o.s.HAProxy.Command("show stat")
@@ -379,22 +432,14 @@ func (o *observer) inFlight() map[string]int {
 var interRE, riseRE = regexp.MustCompile(`\binter (\d+)`), regexp.MustCompile(`\brise (\d+)`)
 
 // floors is each host's floor: in-flight drain time observed, the boot
-// delay, and HAProxy's inter x rise from the harness's config. The boot is
+// delay, and the load balancer's detection: HAProxy's inter x rise from
+// the harness's config, or lbsim's check interval x threshold (plus, on
+// Hetzner, its remove and add actions' own time). The boot is
 // the configured -start-delay in both profiles, not a task's time: where
 // the start waits for it, the task also holds Ansible's own cost, and where
 // it does not, the boot is spent in the verify.
 func (o *observer) floors(t *testing.T, s *rollout.Scenario) []floor {
-	cfg, err := os.ReadFile(s.HAProxy.ConfigPath)
-	if err != nil {
-		t.Fatal(err)
-	}
-	inter, rise := interRE.FindSubmatch(cfg), riseRE.FindSubmatch(cfg)
-	if inter == nil || rise == nil {
-		t.Fatalf("no inter/rise in %s", s.HAProxy.ConfigPath)
-	}
-	ms, _ := strconv.Atoi(string(inter[1]))
-	n, _ := strconv.Atoi(string(rise[1]))
-	detect := time.Duration(ms*n) * time.Millisecond
+	detect := detection(t, s)
 	o.mu.Lock()
 	defer o.mu.Unlock()
 	var out []floor
@@ -410,21 +455,56 @@ func (o *observer) floors(t *testing.T, s *rollout.Scenario) []floor {
 	return out
 }
 
+// detection is the load balancer's own time to notice a host is back.
+func detection(t *testing.T, s *rollout.Scenario) time.Duration {
+	switch s.Opts.LB {
+	case "hetzner":
+		return rollout.SimCheckInterval*rollout.SimCheckThreshold + 2*rollout.SimActionDelay
+	case "aws":
+		return rollout.SimCheckInterval * rollout.SimCheckThreshold
+	}
+	cfg, err := os.ReadFile(s.HAProxy.ConfigPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	inter, rise := interRE.FindSubmatch(cfg), riseRE.FindSubmatch(cfg)
+	if inter == nil || rise == nil {
+		t.Fatalf("no inter/rise in %s", s.HAProxy.ConfigPath)
+	}
+	ms, _ := strconv.Atoi(string(inter[1]))
+	n, _ := strconv.Atoi(string(rise[1]))
+	return time.Duration(ms*n) * time.Millisecond
+}
+
 func name(pb string) string {
-	if pb == rollout.DeployPlaybook {
+	switch filepath.Base(pb) {
+	case filepath.Base(rollout.DeployPlaybook):
 		return "zerodowntime.rolling.deploy"
+	case "seed_hetzner.yml":
+		return "seed_hetzner.yml (hcloud target + uri until, delay 5)"
+	case "seed_aws.yml":
+		return "seed_aws.yml (elb_target with target_status + uri until, delay 5)"
 	}
 	return "seed.yml (c.g.haproxy + uri until, delay 5)"
 }
 
+// lbTitles describe each load balancer's settings in the table titles.
+var lbTitles = map[string]string{
+	"haproxy": "HAProxy, check inter 200 rise 2",
+	"hetzner": fmt.Sprintf("Hetzner Cloud LB on lbsim, health check every %s, retries %d, actions take %s",
+		rollout.SimCheckInterval, rollout.SimCheckThreshold, rollout.SimActionDelay),
+	"aws": fmt.Sprintf("AWS ELBv2 target group on lbsim, health check every %s, healthy threshold %d, deregistration delay 5s (ends early once idle)",
+		rollout.SimCheckInterval, rollout.SimCheckThreshold),
+}
+
 func printTables(rows []measured, startup time.Duration) {
-	// One row per profile, host count and connection: ours beside seed.
-	type pair struct{ ours, seed *measured }
+	// One row per load balancer, profile, host count and connection: ours
+	// beside seed.
 	pairs := map[string]*pair{}
 	var keys []string
 	for i := range rows {
 		r := &rows[i]
-		k := fmt.Sprint(r.profile.key, r.hosts, r.conn)
+		k := fmt.Sprint(r.lb, r.profile.key, r.hosts, r.conn)
 		if pairs[k] == nil {
 			pairs[k] = &pair{}
 			keys = append(keys, k)
@@ -435,48 +515,66 @@ func printTables(rows []measured, startup time.Duration) {
 			pairs[k].seed = r
 		}
 	}
-	for _, p := range profiles {
-		tb := &benchkit.Table{
-			Title: fmt.Sprintf("Rollout time, profile (%s) %s; HAProxy check inter 200 rise 2; load: 20 clients, 2 of them sending 1-2 s requests", p.key, p.desc),
-			Head: []string{"hosts", "conn", "ours", "seed", "seed/ours", "floor (ours run)", "floor (seed run)",
-				"ours over floor /host", "seed over floor /host", "requests ours/seed", "failed ours/seed"},
+	for _, lb := range []string{"haproxy", "hetzner", "aws"} {
+		for _, p := range profiles {
+			printRollouts(lb, p, keys, pairs, startup)
 		}
-		var notes []string
-		for _, k := range keys {
-			pr := pairs[k]
-			if pr.ours == nil || pr.seed == nil || pr.ours.profile.key != p.key {
-				continue
-			}
-			o, sd := pr.ours, pr.seed
-			tb.Add(strconv.Itoa(o.hosts), o.conn, benchkit.Secs(o.elapsed), benchkit.Secs(sd.elapsed), benchkit.Ratio(sd.elapsed, o.elapsed),
-				benchkit.Secs(o.floorSum()), benchkit.Secs(sd.floorSum()),
-				benchkit.Secs(o.overheadPerHost()), benchkit.Secs(sd.overheadPerHost()),
-				fmt.Sprintf("%d/%d", o.rep.Requests, sd.rep.Requests), fmt.Sprintf("%d/%d", o.rep.Failed, sd.rep.Failed))
-			for _, n := range []string{o.note, sd.note} {
-				if n != "" && !slices.Contains(notes, n) {
-					notes = append(notes, n)
-				}
-			}
-		}
-		if len(tb.Rows) == 0 {
+	}
+	printSteps(rows)
+}
+
+type pair struct{ ours, seed *measured }
+
+func printRollouts(lb string, p profile, keys []string, pairs map[string]*pair, startup time.Duration) {
+	tb := &benchkit.Table{
+		Title: fmt.Sprintf("Rollout time, %s; profile (%s) %s; load: 20 clients, 2 of them sending 1-2 s requests", lbTitles[lb], p.key, p.desc),
+		Head: []string{"hosts", "conn", "ours", "seed", "seed/ours", "floor (ours run)", "floor (seed run)",
+			"ours over floor /host", "seed over floor /host", "requests ours/seed", "failed ours/seed"},
+	}
+	var notes []string
+	for _, k := range keys {
+		pr := pairs[k]
+		if pr.ours == nil || pr.seed == nil || pr.ours.profile.key != p.key || pr.ours.lb != lb {
 			continue
 		}
-		start := "the start step (demoapp -daemon) returns once the app listens"
-		if p.noWait {
-			start = "the start step (demoapp -daemon -daemon-wait=false) returns once the process is started, like systemctl restart of a Type=simple unit; the verify waits for the boot"
+		o, sd := pr.ours, pr.seed
+		tb.Add(strconv.Itoa(o.hosts), o.conn, benchkit.Secs(o.elapsed), benchkit.Secs(sd.elapsed), benchkit.Ratio(sd.elapsed, o.elapsed),
+			benchkit.Secs(o.floorSum()), benchkit.Secs(sd.floorSum()),
+			benchkit.Secs(o.overheadPerHost()), benchkit.Secs(sd.overheadPerHost()),
+			fmt.Sprintf("%d/%d", o.rep.Requests, sd.rep.Requests), fmt.Sprintf("%d/%d", o.rep.Failed, sd.rep.Failed))
+		for _, n := range []string{o.note, sd.note} {
+			if n != "" && !slices.Contains(notes, n) {
+				notes = append(notes, n)
+			}
 		}
-		tb.Notes = append(notes,
-			"ours: "+name(rollout.DeployPlaybook)+"; seed: "+name("seed"),
-			start,
-			fmt.Sprintf("floor per host = in-flight requests' remaining time once out of rotation (observed, so it differs a little between runs) + boot delay (%s, configured) + inter x rise", benchkit.Secs(p.boot)),
-			"over floor /host = (elapsed - floor) / hosts",
-			fmt.Sprintf("ansible-playbook start-up and exit alone (one no-op task, median of 3): %s, included in elapsed and in over floor", benchkit.Secs(startup)))
-		tb.Print()
 	}
+	if len(tb.Rows) == 0 {
+		return
+	}
+	start := "the start step (demoapp -daemon) returns once the app listens"
+	if p.noWait {
+		start = "the start step (demoapp -daemon -daemon-wait=false) returns once the process is started, like systemctl restart of a Type=simple unit; the verify waits for the boot"
+	}
+	tb.Notes = append(notes,
+		"ours: "+name(rollout.DeployPlaybook)+"; seed: "+name(seeds[lb]),
+		start,
+		fmt.Sprintf("floor per host = in-flight requests' remaining time once out of rotation (observed, so it differs between runs) + boot delay (%s, configured) + detection (%s)", benchkit.Secs(p.boot), detectionText[lb]),
+		"over floor /host = (elapsed - floor) / hosts",
+		fmt.Sprintf("ansible-playbook start-up and exit alone (one no-op task, median of 3): %s, included in elapsed and in over floor", benchkit.Secs(startup)))
+	tb.Print()
+}
 
+// detectionText says what the floor counts as the load balancer's detection.
+var detectionText = map[string]string{
+	"haproxy": "inter x rise, from the harness's HAProxy config",
+	"hetzner": fmt.Sprintf("interval x retries + remove and add actions = %s", benchkit.Secs(rollout.SimCheckInterval*rollout.SimCheckThreshold+2*rollout.SimActionDelay)),
+	"aws":     fmt.Sprintf("interval x healthy threshold = %s; the in-flight part holds the draining", benchkit.Secs(rollout.SimCheckInterval*rollout.SimCheckThreshold)),
+}
+
+func printSteps(rows []measured) {
 	steps := &benchkit.Table{
 		Title: "Per host, mean seconds: the playbook's steps (json callback) and the floor's parts",
-		Head:  []string{"profile", "hosts", "playbook", "conn", "drain", "deploy", "verify", "register", "| in-flight", "boot", "detect"},
+		Head:  []string{"lb", "profile", "hosts", "playbook", "conn", "drain", "deploy", "verify", "register", "| in-flight", "boot", "detect"},
 	}
 	for _, r := range rows {
 		var d, dep, v, reg float64
@@ -489,7 +587,7 @@ func printTables(rows []measured, startup time.Duration) {
 			fi, fb, fd = fi+f.inFlight, fb+f.restart, fd+f.detect
 		}
 		n := time.Duration(len(r.floors))
-		steps.Add(r.profile.key, strconv.Itoa(r.hosts), name(r.playbook), r.conn, fmt.Sprintf("%.2f", d/k), fmt.Sprintf("%.2f", dep/k),
+		steps.Add(r.lb, r.profile.key, strconv.Itoa(r.hosts), name(r.playbook), r.conn, fmt.Sprintf("%.2f", d/k), fmt.Sprintf("%.2f", dep/k),
 			fmt.Sprintf("%.2f", v/k), fmt.Sprintf("%.2f", reg/k),
 			fmt.Sprintf("| %.2f", (fi/n).Seconds()), fmt.Sprintf("%.2f", (fb/n).Seconds()), fmt.Sprintf("%.2f", (fd/n).Seconds()))
 	}
@@ -501,7 +599,7 @@ func printTables(rows []measured, startup time.Duration) {
 
 	bd := &benchkit.Table{
 		Title: "Where the time goes, per host (mean seconds): task time by kind (json callback) and time between tasks",
-		Head:  []string{"profile", "hosts", "playbook", "conn", "LB/verify modules", "deploy step", "role bookkeeping", "between tasks", "total", "| floor"},
+		Head:  []string{"lb", "profile", "hosts", "playbook", "conn", "LB/verify modules", "deploy step", "role bookkeeping", "between tasks", "total", "| floor"},
 	}
 	for _, r := range rows {
 		var mod, dep, book, busy time.Duration
@@ -518,7 +616,7 @@ func printTables(rows []measured, startup time.Duration) {
 			}
 		}
 		n := time.Duration(r.hosts)
-		bd.Add(r.profile.key, strconv.Itoa(r.hosts), name(r.playbook), r.conn, secs(mod/n), secs(dep/n), secs(book/n), secs((r.elapsed-busy)/n),
+		bd.Add(r.lb, r.profile.key, strconv.Itoa(r.hosts), name(r.playbook), r.conn, secs(mod/n), secs(dep/n), secs(book/n), secs((r.elapsed-busy)/n),
 			secs(r.elapsed/n), "| "+secs(r.floorSum()/n))
 	}
 	bd.Notes = []string{
