@@ -115,7 +115,7 @@ demo:
 	$(GO) run ./tests/demo -lb $${LB:-haproxy} $${BROKEN:+-broken $$BROKEN} $${NAIVE:+-naive}
 
 bench: collection
-	ZDT_BENCH=1 $(GO) test -p 1 -count=1 -run 'Bench' -v -timeout 60m ./tests/bench/... | tee bench.out
+	set -o pipefail; ZDT_BENCH=1 $(GO) test -p 1 -count=1 -run 'Bench' -v -timeout 90m ./tests/bench/... | tee bench.out
 
 fuzz:
 	@for p in $$(grep -rl --include='*_test.go' '^func Fuzz' modules tests | xargs -n1 dirname | sort -u); do \

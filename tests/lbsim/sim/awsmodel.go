@@ -210,6 +210,7 @@ func (s *Sim) awsDeregister(tg *awsTG, id string, port int) {
 				break
 			}
 		}
+		s.closeIdleConns()
 		s.log.Info("aws target deregistered", "tg", tg.cfg.Name, "target", key)
 	}
 	if t.inflight == 0 {

@@ -212,6 +212,7 @@ func (s *Sim) hzSync(lb *hzLB) {
 			if !want[k] {
 				m.stop()
 				delete(svc.members, k)
+				s.closeIdleConns()
 				s.log.Info("hetzner target out of rotation", "lb", lb.cfg.Name, "port", svc.port, "target", m.label)
 			}
 		}

@@ -210,6 +210,14 @@ func (s *Sim) Close() error {
 	return nil
 }
 
+// closeIdleConns closes the proxy's idle connections once a target leaves a
+// load balancer, as a real one closes its connections to a target it no
+// longer sends to. Otherwise a connection the proxy opened but never used
+// keeps the target's graceful shutdown waiting (Go's http.Server waits up
+// to 5 s on such a connection). http.Transport can only close every idle
+// connection; the other targets pay one fresh dial each.
+func (s *Sim) closeIdleConns() { s.transport.CloseIdleConnections() }
+
 // Done is closed when the simulator has been told to stop.
 func (s *Sim) Done() <-chan struct{} { return s.ctx.Done() }
 
