@@ -25,6 +25,7 @@
 package rollout
 
 import (
+	"cmp"
 	"context"
 	"encoding/csv"
 	"fmt"
@@ -71,8 +72,49 @@ var sshProfiles = []string{"a", "b"}
 // benchmark's time in bounds.
 var cloudProfiles = []string{"b"}
 
-// seeds are the seed-style playbooks, per load balancer kind.
-var seeds = map[string]string{"haproxy": "seed.yml", "hetzner": "seed_hetzner.yml", "aws": "seed_aws.yml"}
+// lbKind is a load balancer the rollouts run behind, with its seed-style
+// playbook and what the tables say of it.
+type lbKind struct {
+	name      string // rollout.Options.LB
+	seed      string // the seed-style playbook, in this directory
+	seedDesc  string
+	title     string // its settings
+	detection string // what the floor counts as its detection
+}
+
+var lbKinds = []lbKind{
+	{name: "haproxy", seed: "seed.yml", seedDesc: "c.g.haproxy + uri until, delay 5",
+		title:     "HAProxy, check inter 200 rise 2",
+		detection: "inter x rise, from the harness's HAProxy config"},
+	{name: "hetzner", seed: "seed_hetzner.yml", seedDesc: "hcloud target + uri until, delay 5",
+		title: fmt.Sprintf("Hetzner Cloud LB on lbsim, health check every %s, retries %d, actions take %s",
+			rollout.SimCheckInterval, rollout.SimCheckThreshold, rollout.SimActionDelay),
+		detection: "interval x retries + remove and add actions = " + benchkit.Secs(simDetection("hetzner"))},
+	{name: "aws", seed: "seed_aws.yml", seedDesc: "elb_target with target_status + uri until, delay 5",
+		title: fmt.Sprintf("AWS ELBv2 target group on lbsim, health check every %s, healthy threshold %d, deregistration delay 5s (ends early once idle)",
+			rollout.SimCheckInterval, rollout.SimCheckThreshold),
+		detection: "interval x healthy threshold = " + benchkit.Secs(simDetection("aws")) + "; the in-flight part holds the draining"},
+}
+
+// selectedLBs are the load balancers to run behind: all, or the ones
+// ZDT_BENCH_LB lists (comma-separated), for a shorter run.
+func selectedLBs() []lbKind {
+	env := os.Getenv("ZDT_BENCH_LB")
+	if env == "" {
+		return lbKinds
+	}
+	want := strings.Split(env, ",")
+	for i := range want {
+		want[i] = strings.TrimSpace(want[i])
+	}
+	var out []lbKind
+	for _, k := range lbKinds {
+		if slices.Contains(want, k.name) {
+			out = append(out, k)
+		}
+	}
+	return out
+}
 
 // firstNet is the first 127.0.N.x network used here, clear of tests/rollout's.
 const firstNet = 211
@@ -112,7 +154,7 @@ func repeats(n int) int {
 // median is the run with the median elapsed time, carrying every run's time.
 func median(ms []measured) measured {
 	sorted := slices.Clone(ms)
-	slices.SortFunc(sorted, func(a, b measured) int { return int(a.elapsed - b.elapsed) })
+	slices.SortFunc(sorted, func(a, b measured) int { return cmp.Compare(a.elapsed, b.elapsed) })
 	m := sorted[len(sorted)/2]
 	if len(ms) > 1 {
 		for _, x := range sorted {
@@ -148,34 +190,40 @@ func (m measured) overheadPerHost() time.Duration {
 
 func TestBenchRollout(t *testing.T) {
 	benchkit.Gate(t)
+	lbs := selectedLBs()
+	if len(lbs) == 0 {
+		t.Fatalf("ZDT_BENCH_LB=%q names no load balancer; use a comma-separated list of haproxy, hetzner, aws", os.Getenv("ZDT_BENCH_LB"))
+	}
 	coll := ansibletest.Install(t)
 	ctx := context.Background()
 	demoapp, err := rollout.BuildDemoapp(ctx, t.TempDir())
 	if err != nil {
 		t.Fatal(err)
 	}
-	for lb, f := range seeds {
-		if seeds[lb], err = filepath.Abs(f); err != nil {
+	seed := func(k lbKind) string {
+		p, err := filepath.Abs(k.seed)
+		if err != nil {
 			t.Fatal(err)
 		}
+		return p
 	}
 	startup := ansibleStartup(t, coll)
 
 	net := firstNet
 	var rows []measured
-	for _, lb := range lbKinds() {
+	for _, lb := range lbs {
 		for _, p := range profiles {
-			if lb != "haproxy" && !slices.Contains(cloudProfiles, p.key) {
+			if lb.name != "haproxy" && !slices.Contains(cloudProfiles, p.key) {
 				continue
 			}
 			for _, n := range []int{3, 10} {
 				// Ours and the seed take turns, so that both see the
 				// machine in the same state.
 				runs := map[string][]measured{}
-				pbs := []string{rollout.DeployPlaybook, seeds[lb]}
+				pbs := []string{rollout.DeployPlaybook, seed(lb)}
 				for range repeats(n) {
 					for _, pb := range pbs {
-						runs[pb] = append(runs[pb], runRollout(t, coll, demoapp, pb, lb, p, n, "local", net))
+						runs[pb] = append(runs[pb], runRollout(t, coll, demoapp, pb, lb.name, p, n, "local", net))
 						net++
 					}
 				}
@@ -185,7 +233,7 @@ func TestBenchRollout(t *testing.T) {
 			}
 		}
 	}
-	if !slices.Contains(lbKinds(), "haproxy") {
+	if !slices.ContainsFunc(lbs, func(k lbKind) bool { return k.name == "haproxy" }) {
 		t.Log("SSH rollouts skipped: they run behind HAProxy")
 	} else if why := sshd.Available(); why != "" {
 		t.Logf("SSH rollouts skipped: %s", why)
@@ -194,30 +242,13 @@ func TestBenchRollout(t *testing.T) {
 			if !slices.Contains(sshProfiles, p.key) {
 				continue
 			}
-			for _, pb := range []string{rollout.DeployPlaybook, seeds["haproxy"]} {
+			for _, pb := range []string{rollout.DeployPlaybook, seed(lbKinds[0])} {
 				rows = append(rows, runRollout(t, coll, demoapp, pb, "haproxy", p, 3, "ssh", net))
 				net++
 			}
 		}
 	}
 	printTables(rows, startup)
-}
-
-// lbKinds are the load balancers to run behind: all three, or the ones
-// ZDT_BENCH_LB lists (comma-separated), for a shorter run.
-func lbKinds() []string {
-	all := []string{"haproxy", "hetzner", "aws"}
-	env := os.Getenv("ZDT_BENCH_LB")
-	if env == "" {
-		return all
-	}
-	var out []string
-	for _, k := range strings.Split(env, ",") {
-		if k = strings.TrimSpace(k); slices.Contains(all, k) {
-			out = append(out, k)
-		}
-	}
-	return out
 }
 
 // ansibleStartup is the wall time of a playbook with one no-op task.
@@ -503,11 +534,8 @@ func (o *observer) floors(t *testing.T, s *rollout.Scenario) []floor {
 
 // detection is the load balancer's own time to notice a host is back.
 func detection(t *testing.T, s *rollout.Scenario) time.Duration {
-	switch s.Opts.LB {
-	case "hetzner":
-		return rollout.SimCheckInterval*rollout.SimCheckThreshold + 2*rollout.SimActionDelay
-	case "aws":
-		return rollout.SimCheckInterval * rollout.SimCheckThreshold
+	if s.HAProxy == nil {
+		return simDetection(s.Opts.LB)
 	}
 	cfg, err := os.ReadFile(s.HAProxy.ConfigPath)
 	if err != nil {
@@ -522,25 +550,24 @@ func detection(t *testing.T, s *rollout.Scenario) time.Duration {
 	return time.Duration(ms*n) * time.Millisecond
 }
 
-func name(pb string) string {
-	switch filepath.Base(pb) {
-	case filepath.Base(rollout.DeployPlaybook):
-		return "zerodowntime.rolling.deploy"
-	case "seed_hetzner.yml":
-		return "seed_hetzner.yml (hcloud target + uri until, delay 5)"
-	case "seed_aws.yml":
-		return "seed_aws.yml (elb_target with target_status + uri until, delay 5)"
+// simDetection is lbsim's detection: check interval x threshold, plus the
+// remove and add actions' own time on Hetzner.
+func simDetection(lb string) time.Duration {
+	d := rollout.SimCheckInterval * rollout.SimCheckThreshold
+	if lb == "hetzner" {
+		d += 2 * rollout.SimActionDelay
 	}
-	return "seed.yml (c.g.haproxy + uri until, delay 5)"
+	return d
 }
 
-// lbTitles describe each load balancer's settings in the table titles.
-var lbTitles = map[string]string{
-	"haproxy": "HAProxy, check inter 200 rise 2",
-	"hetzner": fmt.Sprintf("Hetzner Cloud LB on lbsim, health check every %s, retries %d, actions take %s",
-		rollout.SimCheckInterval, rollout.SimCheckThreshold, rollout.SimActionDelay),
-	"aws": fmt.Sprintf("AWS ELBv2 target group on lbsim, health check every %s, healthy threshold %d, deregistration delay 5s (ends early once idle)",
-		rollout.SimCheckInterval, rollout.SimCheckThreshold),
+// name is how the tables call a playbook.
+func name(pb string) string {
+	for _, k := range lbKinds {
+		if filepath.Base(pb) == k.seed {
+			return fmt.Sprintf("%s (%s)", k.seed, k.seedDesc)
+		}
+	}
+	return "zerodowntime.rolling.deploy"
 }
 
 func printTables(rows []measured, startup time.Duration) {
@@ -561,7 +588,7 @@ func printTables(rows []measured, startup time.Duration) {
 			pairs[k].seed = r
 		}
 	}
-	for _, lb := range []string{"haproxy", "hetzner", "aws"} {
+	for _, lb := range lbKinds {
 		for _, p := range profiles {
 			printRollouts(lb, p, keys, pairs, startup)
 		}
@@ -571,16 +598,16 @@ func printTables(rows []measured, startup time.Duration) {
 
 type pair struct{ ours, seed *measured }
 
-func printRollouts(lb string, p profile, keys []string, pairs map[string]*pair, startup time.Duration) {
+func printRollouts(lb lbKind, p profile, keys []string, pairs map[string]*pair, startup time.Duration) {
 	tb := &benchkit.Table{
-		Title: fmt.Sprintf("Rollout time, %s; profile (%s) %s; load: 20 clients, 2 of them sending 1-2 s requests", lbTitles[lb], p.key, p.desc),
+		Title: fmt.Sprintf("Rollout time, %s; profile (%s) %s; load: 20 clients, 2 of them sending 1-2 s requests", lb.title, p.key, p.desc),
 		Head: []string{"hosts", "conn", "ours", "seed", "seed/ours", "floor (ours run)", "floor (seed run)",
 			"ours over floor /host", "seed over floor /host", "requests ours/seed", "failed ours/seed"},
 	}
 	var notes []string
 	for _, k := range keys {
 		pr := pairs[k]
-		if pr.ours == nil || pr.seed == nil || pr.ours.profile.key != p.key || pr.ours.lb != lb {
+		if pr.ours == nil || pr.seed == nil || pr.ours.profile.key != p.key || pr.ours.lb != lb.name {
 			continue
 		}
 		o, sd := pr.ours, pr.seed
@@ -602,20 +629,13 @@ func printRollouts(lb string, p profile, keys []string, pairs map[string]*pair, 
 		start = "the start step (demoapp -daemon -daemon-wait=false) returns once the process is started, like systemctl restart of a Type=simple unit; the verify waits for the boot"
 	}
 	tb.Notes = append(notes,
-		"ours: "+name(rollout.DeployPlaybook)+"; seed: "+name(seeds[lb]),
+		"ours: "+name(rollout.DeployPlaybook)+"; seed: "+name(lb.seed),
 		start,
-		fmt.Sprintf("floor per host = in-flight requests' remaining time once out of rotation (observed, so it differs between runs) + boot delay (%s, configured) + detection (%s)", benchkit.Secs(p.boot), detectionText[lb]),
+		fmt.Sprintf("floor per host = in-flight requests' remaining time once out of rotation (observed, so it differs between runs) + boot delay (%s, configured) + detection (%s)", benchkit.Secs(p.boot), lb.detection),
 		"over floor /host = (elapsed - floor) / hosts",
 		fmt.Sprintf("3 hosts, local: %d runs each, ours and seed in turn; the median run is shown (range in brackets), its floor and overheads", repeats(3)),
 		fmt.Sprintf("ansible-playbook start-up and exit alone (one no-op task, median of 3): %s, included in elapsed and in over floor", benchkit.Secs(startup)))
 	tb.Print()
-}
-
-// detectionText says what the floor counts as the load balancer's detection.
-var detectionText = map[string]string{
-	"haproxy": "inter x rise, from the harness's HAProxy config",
-	"hetzner": fmt.Sprintf("interval x retries + remove and add actions = %s", benchkit.Secs(rollout.SimCheckInterval*rollout.SimCheckThreshold+2*rollout.SimActionDelay)),
-	"aws":     fmt.Sprintf("interval x healthy threshold = %s; the in-flight part holds the draining", benchkit.Secs(rollout.SimCheckInterval*rollout.SimCheckThreshold)),
 }
 
 func printSteps(rows []measured) {
