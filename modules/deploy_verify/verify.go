@@ -30,6 +30,8 @@ var spec = ansible.Spec{
 		"body":             {Type: ansible.Str},
 		"expect_status":    {Type: ansible.List, Elements: ansible.Int, Default: []any{200}},
 		"expect_body":      {Type: ansible.Str},
+		"token":            {Type: ansible.Str},
+		"token_url":        {Type: ansible.Str},
 		"expect_regex":     {Type: ansible.Str},
 		"expect_json":      {Type: ansible.Dict},
 		"expect_headers":   {Type: ansible.Dict},
@@ -58,6 +60,8 @@ type args struct {
 	Body            *string        `json:"body"`
 	ExpectStatus    []int          `json:"expect_status"`
 	ExpectBody      *string        `json:"expect_body"`
+	Token           string         `json:"token"`
+	TokenURL        string         `json:"token_url"`
 	ExpectRegex     *string        `json:"expect_regex"`
 	ExpectJSON      map[string]any `json:"expect_json"`
 	ExpectHeaders   map[string]any `json:"expect_headers"`
@@ -93,8 +97,18 @@ func run(ctx context.Context, m *ansible.Module, a args) (ansible.Result, error)
 	if err != nil {
 		return ansible.Result{}, err
 	}
-	if u, err := url.Parse(a.URL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+	if !absoluteHTTP(a.URL) {
 		return ansible.Result{}, fmt.Errorf("url %q is not an absolute http:// or https:// URL", a.URL)
+	}
+	if a.TokenURL != "" && a.Token == "" {
+		return ansible.Result{}, errors.New("token_url is set but token is not; pass the token that deploy_token wrote, or drop token_url")
+	}
+	tokenURL := a.URL
+	if a.TokenURL != "" {
+		if !absoluteHTTP(a.TokenURL) {
+			return ansible.Result{}, fmt.Errorf("token_url %q is not an absolute http:// or https:// URL", a.TokenURL)
+		}
+		tokenURL = a.TokenURL
 	}
 	if a.URLPassword != "" && a.URLUsername == "" {
 		// Without a user name no credentials would be sent at all.
@@ -115,8 +129,26 @@ func run(ctx context.Context, m *ansible.Module, a args) (ansible.Result, error)
 
 	var last observation
 	passes := 0
+	// With a token, the url's checks start once token_url serves it: only
+	// then is it known that the process answering is the one just started.
+	tokenSeen, tokenAttempts := a.Token == "", 0
+	attempts := 0
 	check := func(ctx context.Context) (wait.Outcome, string, error) {
-		last = fetch(ctx, client, a)
+		attempts++
+		if !tokenSeen {
+			last = fetch(ctx, client, "GET", tokenURL, nil, a)
+			if problem := tokenMismatch(last, a.Token); problem != "" {
+				last.problem = problem
+				return wait.Retry, tokenURL + ": " + last.describe(msgExcerpt), nil
+			}
+			tokenSeen, tokenAttempts = true, attempts
+			m.Progress("%s serves the deploy token", tokenURL)
+			if tokenURL != a.URL || !strings.EqualFold(a.Method, "GET") || a.Body != nil {
+				last = fetch(ctx, client, a.Method, a.URL, a.Body, a)
+			}
+		} else {
+			last = fetch(ctx, client, a.Method, a.URL, a.Body, a)
+		}
 		// The observation ends up in msg if the wait is cut short, so
 		// it is bounded like the other excerpts in msg.
 		if problem := exp.mismatch(last); problem != "" {
@@ -144,6 +176,11 @@ func run(ctx context.Context, m *ansible.Module, a args) (ansible.Result, error)
 		"body_excerpt": excerpt(last.body, a.ExcerptLength),
 		"passes":       passes,
 	}
+	if a.Token != "" {
+		data["token_url"] = tokenURL
+		data["token_verified"] = tokenSeen
+		data["token_attempts"] = tokenAttempts
+	}
 	if last.err != nil {
 		data["error"] = last.err.Error()
 	}
@@ -153,6 +190,11 @@ func run(ctx context.Context, m *ansible.Module, a args) (ansible.Result, error)
 		// A last request still running at the timeout may meet the run's
 		// hard deadline (timeout plus grace) first: that is a timeout too.
 		timedOut := errors.Is(context.Cause(ctx), context.DeadlineExceeded) && time.Since(start) >= time.Duration(a.Timeout)*time.Second
+		if (errors.As(err, &te) || timedOut) && !tokenSeen {
+			return out, fmt.Errorf("%s did not serve the deploy token within %ds (%d attempts): the process answering is not the one just started "+
+				"(did the deploy step restart the app, and does the app read the token file at start?); last observed: %s",
+				tokenURL, a.Timeout, res.Attempts, last.describe(msgExcerpt))
+		}
 		if errors.As(err, &te) || timedOut {
 			return out, fmt.Errorf("%s did not answer as expected within %ds (%d attempts): expected %s; last observed: %s",
 				a.URL, a.Timeout, res.Attempts, exp.describe(), last.describe(msgExcerpt))
@@ -229,14 +271,16 @@ func excerpt(b []byte, n int) string {
 	return strings.ToValidUTF8(string(b[:n]), "\uFFFD") + fmt.Sprintf("... (%d more bytes)", len(b)-n)
 }
 
-func fetch(ctx context.Context, c *http.Client, a args) observation {
+// fetch sends one request with the headers, credentials and request_timeout
+// of a.
+func fetch(ctx context.Context, c *http.Client, method, target string, reqBody *string, a args) observation {
 	var body io.Reader
-	if a.Body != nil {
-		body = strings.NewReader(*a.Body)
+	if reqBody != nil {
+		body = strings.NewReader(*reqBody)
 	}
 	ctx, cancel := context.WithTimeout(ctx, time.Duration(a.RequestTimeout*float64(time.Second)))
 	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, strings.ToUpper(a.Method), a.URL, body)
+	req, err := http.NewRequestWithContext(ctx, strings.ToUpper(method), target, body)
 	if err != nil {
 		return observation{err: err}
 	}
@@ -256,6 +300,25 @@ func fetch(ctx context.Context, c *http.Client, a args) observation {
 		return observation{status: resp.StatusCode, header: resp.Header, body: b, err: fmt.Errorf("reading the body: %w", simplifyError(err))}
 	}
 	return observation{status: resp.StatusCode, header: resp.Header, body: b}
+}
+
+// tokenMismatch returns why o does not show the deploy token, or "": a 2xx
+// answer whose body is the token (trailing newlines aside).
+func tokenMismatch(o observation, token string) string {
+	switch {
+	case o.err != nil:
+		return o.err.Error()
+	case o.status < 200 || o.status > 299:
+		return fmt.Sprintf("status %d, not 2xx", o.status)
+	case strings.TrimRight(string(o.body), "\r\n") != strings.TrimRight(token, "\r\n"):
+		return "not the deploy token: an older process is answering"
+	}
+	return ""
+}
+
+func absoluteHTTP(s string) bool {
+	u, err := url.Parse(s)
+	return err == nil && (u.Scheme == "http" || u.Scheme == "https") && u.Host != ""
 }
 
 // simplifyError drops the request line Go puts in front of transport errors

@@ -131,6 +131,76 @@ func TestVersionSwitch(t *testing.T) {
 	}
 }
 
+// TestToken: the url's checks start only once token_url serves the token;
+// one attempt that sees the token goes on to check url at once.
+func TestToken(t *testing.T) {
+	t.Parallel()
+	const token = "Zq3k9"
+	tests := []struct {
+		name       string
+		oldFor     int  // token requests answered by the old process
+		sameURL    bool // token and health at one URL
+		healthFrom int  // first health request (from 1) answering v2
+		timeout    bool
+		attempts   int
+		tokenReqs  int
+		healthReqs int
+		tokenAt    int
+	}{
+		{name: "token at once", attempts: 1, tokenReqs: 1, healthReqs: 1, healthFrom: 1, tokenAt: 1},
+		{name: "old process first", oldFor: 3, attempts: 4, tokenReqs: 4, healthReqs: 1, healthFrom: 1, tokenAt: 4},
+		{name: "token, then health catches up", oldFor: 1, attempts: 4, tokenReqs: 2, healthReqs: 3, healthFrom: 3, tokenAt: 2},
+		{name: "one URL, one request per attempt", sameURL: true, oldFor: 2, attempts: 3, tokenReqs: 3, healthFrom: 1, tokenAt: 3},
+		{name: "old process throughout", oldFor: 1 << 30, timeout: true, healthFrom: 1},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			var tokenReqs, healthReqs atomic.Int32
+			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				if r.URL.Path == "/token" {
+					if r.Method != "GET" {
+						t.Errorf("token requested with %s", r.Method)
+					}
+					if int(tokenReqs.Add(1)) <= tt.oldFor {
+						io.WriteString(w, "old-token\n")
+						return
+					}
+					io.WriteString(w, token+"\n")
+					return
+				}
+				if int(healthReqs.Add(1)) < tt.healthFrom {
+					io.WriteString(w, `{"version": "v1"}`)
+					return
+				}
+				io.WriteString(w, `{"version": "v2"}`)
+			}))
+			t.Cleanup(srv.Close)
+			a := map[string]any{"url": srv.URL + "/health", "token": token, "token_url": srv.URL + "/token", "expect_json": map[string]any{"version": "v2"}}
+			if tt.sameURL {
+				a = map[string]any{"url": srv.URL + "/token", "token": token}
+			}
+			if tt.timeout {
+				a["timeout"] = 1
+			}
+			res, _ := verify(t, context.Background(), a)
+			if tt.timeout {
+				wantFields(t, res, map[string]any{"failed": true, "token_verified": false, "token_attempts": 0})
+				wantMsg(t, res, srv.URL+"/token did not serve the deploy token within 1s", "the process answering is not the one just started",
+					"not the deploy token: an older process is answering")
+				if healthReqs.Load() != 0 {
+					t.Errorf("url checked %d times before the token was seen", healthReqs.Load())
+				}
+				return
+			}
+			wantFields(t, res, map[string]any{"failed": false, "attempts": tt.attempts, "token_verified": true, "token_attempts": tt.tokenAt, "token_url": srv.URL + "/token"})
+			if int(tokenReqs.Load()) != tt.tokenReqs || int(healthReqs.Load()) != tt.healthReqs {
+				t.Errorf("requests: token %d, health %d; want %d, %d", tokenReqs.Load(), healthReqs.Load(), tt.tokenReqs, tt.healthReqs)
+			}
+		})
+	}
+}
+
 func TestSlowServer(t *testing.T) {
 	t.Parallel()
 	t.Run("fast again", func(t *testing.T) {
@@ -430,6 +500,8 @@ func TestBadInput(t *testing.T) {
 		{name: "follow_redirects choice", args: map[string]any{"follow_redirects": "sometimes"}, msg: "value of follow_redirects must be one of: all, safe, none, yes, no, got: sometimes"},
 		{name: "misspelled option", args: map[string]any{"expect_bdy": "v2"}, msg: "Unsupported parameters for (deploy_verify) module: expect_bdy. Supported parameters include: "},
 		{name: "missing url", args: map[string]any{"url": nil}, msg: "missing required arguments: url"},
+		{name: "token_url without token", args: map[string]any{"token_url": srv.URL + "/token"}, msg: "token_url is set but token is not; pass the token that deploy_token wrote, or drop token_url"},
+		{name: "relative token_url", args: map[string]any{"token": "t", "token_url": "/token"}, msg: `token_url "/token" is not an absolute http:// or https:// URL`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -43,6 +43,20 @@ options:
   expect_body:
     description: The exact body expected, trailing newlines ignored.
     type: str
+  token:
+    description:
+      - The token that M(zerodowntime.rolling.deploy_token) wrote before the restart. The checks
+        of I(url) start only once I(token_url) answers with a 2xx status and a body that is this
+        token (trailing newlines ignored), so an old process that kept answering fails the task
+        with a message saying so.
+      - One task then does what a token check and a health check would do in two.
+    type: str
+  token_url:
+    description:
+      - Where the app serves its token. Requested with C(GET) and the same I(headers),
+        credentials and TLS settings as I(url).
+      - Defaults to I(url). Requires I(token).
+    type: str
   expect_regex:
     description: A regular expression (Go RE2 syntax) the body must match.
     type: str
@@ -121,9 +135,8 @@ seealso:
 
 EXAMPLES = r'''
 - name: Write a fresh token for this deploy
-  ansible.builtin.copy:
-    content: "{{ lookup('ansible.builtin.password', '/dev/null length=24 chars=ascii_letters,digits') }}"
-    dest: /srv/app/current/DEPLOY_TOKEN
+  zerodowntime.rolling.deploy_token:
+    path: /srv/app/current/DEPLOY_TOKEN
   register: token
 
 - name: Restart the app
@@ -131,11 +144,19 @@ EXAMPLES = r'''
     name: app
     state: restarted
 
-- name: The restarted process serves the new token
+- name: The restarted process serves the new token, then its health endpoint says ok
+  zerodowntime.rolling.deploy_verify:
+    token: "{{ token.token }}"
+    token_url: "http://127.0.0.1:8080/token"
+    url: "http://127.0.0.1:8080/healthz"
+    expect_json:
+      status: ok
+    timeout: 60
+
+- name: Only the token, when the app serves it at the URL itself
   zerodowntime.rolling.deploy_verify:
     url: "http://127.0.0.1:8080/token"
-    expect_body: "{{ lookup('ansible.builtin.file', token.dest) }}"
-    timeout: 60
+    expect_body: "{{ token.token }}"
 
 - name: The health endpoint reports the new version three times in a row
   zerodowntime.rolling.deploy_verify:
@@ -176,6 +197,18 @@ body_excerpt:
 passes:
   description: Consecutive passes at the end.
   returned: always
+  type: int
+token_url:
+  description: The URL the token was checked at.
+  returned: when I(token) is set
+  type: str
+token_verified:
+  description: Whether I(token_url) served the token.
+  returned: when I(token) is set
+  type: bool
+token_attempts:
+  description: The attempt at which the token was first seen; 0 when it never was.
+  returned: when I(token) is set
   type: int
 error:
   description: The connection error of the last attempt.

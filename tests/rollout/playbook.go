@@ -227,7 +227,7 @@ type HostTimes struct {
 
 // hostTimes computes HostTimes for every host that ran at least the drain.
 func (d *callbackDoc) hostTimes() map[string]HostTimes {
-	drain, verify, register := d.spans("drain"), d.spans("verify token", "verify"), d.spans("register")
+	drain, verify, register := d.spans("drain"), d.spans("verify"), d.spans("register")
 	secs := func(a, b time.Time) float64 { return round2(b.Sub(a).Seconds()) }
 	out := map[string]HostTimes{}
 	for h, dr := range drain {

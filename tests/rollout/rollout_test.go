@@ -153,6 +153,7 @@ func checkBotched(step, observed string) func(t *testing.T, s *Scenario, r *Repo
 		if r.FailedHost != "app-2" {
 			t.Errorf("failed host %q, want app-2 (msg %q)", r.FailedHost, r.FailedMsg)
 		}
+		t.Logf("rollout failed msg: %s", r.FailedMsg)
 		for _, want := range []string{"app-2", step, observed} {
 			if !strings.Contains(r.FailedMsg, want) {
 				t.Errorf("rollout failed msg lacks %q: %q", want, r.FailedMsg)

@@ -687,7 +687,7 @@ func printSteps(rows []measured) {
 			secs(r.elapsed/n), "| "+secs(r.floorSum()/n))
 	}
 	bd.Notes = []string{
-		"LB/verify modules: Drain, Verify token, Verify, Register (they hold the in-flight wait and the detection of the floor, and in profile b the boot)",
+		"LB/verify modules: Drain, Verify, Register (they hold the in-flight wait and the detection of the floor, and in profile b the boot)",
 		"deploy step: the user's tasks file (stop, start: in profile a it holds the boot delay) and the role's token copy",
 		"role bookkeeping: set_fact, include_tasks, assert; between tasks: ansible-playbook start-up, per-batch play set-up, forks, callbacks",
 	}
@@ -724,7 +724,7 @@ func kind(full string) string {
 		n = n[i+3:]
 	}
 	switch n {
-	case "drain", "verify token", "verify", "register":
+	case "drain", "verify", "register":
 		return "module"
 	case "stop the running version", "start the new version", "deploy token":
 		return "deploy"
