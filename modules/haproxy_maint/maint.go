@@ -480,6 +480,9 @@ func restoreWeight(t *target) string {
 	return strconv.Itoa(t.st.UserWeight)
 }
 
+// firstLook is the first delay of a wait; delays double up to interval.
+const firstLook = 20 * time.Millisecond
+
 // waitFor polls "show stat" until every target is drained (drain, maint) or
 // UP (ready), and applies shutdown_sessions on timeout.
 func waitFor(ctx context.Context, m *ansible.Module, c *haproxy.Client, targets []*target, want haproxy.AdminState, a args) (time.Duration, error) {
@@ -521,8 +524,11 @@ func waitFor(ctx context.Context, m *ansible.Module, c *haproxy.Client, targets 
 		m.Progress("%s set to %s, waiting: %s", keys(targets), want, observed)
 		return wait.Retry, observed, nil
 	}
+	// The runtime API is a local socket and cheap to ask: look again after
+	// 20 ms, then back off to interval, so a server left with a few
+	// short requests is done within tens of milliseconds.
 	interval := time.Duration(a.Interval * float64(time.Second))
-	_, err := wait.New(check, wait.WithDelay(interval, interval)).Wait(ctx, time.Duration(a.Timeout)*time.Second)
+	_, err := wait.New(check, wait.WithDelay(min(firstLook, interval), interval)).Wait(ctx, time.Duration(a.Timeout)*time.Second)
 	elapsed := time.Since(start)
 	var te *wait.TimeoutError
 	switch {

@@ -72,7 +72,9 @@ options:
     type: int
     default: 60
   interval:
-    description: Seconds between two looks at the server's state while waiting.
+    description: Seconds between two looks at the server's state while waiting. The first looks
+      come sooner (after 20 ms, doubling up to this), so a short wait ends soon after the state
+      is reached.
     type: float
     default: 0.1
   shutdown_sessions:

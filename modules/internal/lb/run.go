@@ -47,11 +47,13 @@ func WithClock(now func() time.Time) RunnerOption {
 	return func(r *Runner) { r.now = now }
 }
 
-// Poll delays: start fast so a module returns soon after the state is
-// reached, back off so a long AWS deregistration delay costs few requests.
+// Poll delays: start fast and grow slowly (0.2, 0.5, 0.95, 1.6 s after
+// the start) so a module returns soon after a state a second or two away, and
+// back off to PollMax so a long AWS deregistration delay costs few requests.
 const (
-	PollMin = 250 * time.Millisecond
-	PollMax = 3 * time.Second
+	PollMin    = 200 * time.Millisecond
+	PollMax    = 3 * time.Second
+	PollFactor = 1.5
 )
 
 // Default timeouts when the timeout option is not set.
@@ -514,7 +516,7 @@ func (s *runState) wait(ctx context.Context, deadline time.Time, timeout time.Du
 		}
 		return wait.Retry, strings.Join(observed, "; "), nil
 	}
-	w := wait.New(check, append([]wait.Option{wait.WithDelay(PollMin, PollMax)}, opts...)...)
+	w := wait.New(check, append([]wait.Option{wait.WithDelay(PollMin, PollMax), wait.WithFactor(PollFactor)}, opts...)...)
 	maxWait := deadline.Sub(s.now())
 	if maxWait <= 0 {
 		maxWait = time.Millisecond

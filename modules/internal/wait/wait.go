@@ -32,6 +32,7 @@ type Waiter struct {
 	check    Check
 	minDelay time.Duration
 	maxDelay time.Duration
+	factor   float64
 	sleep    func(ctx context.Context, d time.Duration) error
 	now      func() time.Time
 	jitter   func(d time.Duration) time.Duration
@@ -43,6 +44,13 @@ type Option func(*Waiter)
 // WithDelay sets the first and the largest delay between checks.
 func WithDelay(min, max time.Duration) Option {
 	return func(w *Waiter) { w.minDelay, w.maxDelay = min, max }
+}
+
+// WithFactor sets how much each delay grows over the one before, up to the
+// largest delay (default 2). A smaller factor checks more often early on, so
+// a wait of a second or two ends closer to the state it waits for.
+func WithFactor(f float64) Option {
+	return func(w *Waiter) { w.factor = f }
 }
 
 // WithClock replaces time for tests: sleep and now.
@@ -61,6 +69,7 @@ func New(check Check, opts ...Option) *Waiter {
 		check:    check,
 		minDelay: 200 * time.Millisecond,
 		maxDelay: 2 * time.Second,
+		factor:   2,
 		sleep:    sleepCtx,
 		now:      time.Now,
 		jitter: func(d time.Duration) time.Duration {
@@ -127,6 +136,9 @@ func (w *Waiter) Wait(ctx context.Context, maxWait time.Duration) (Result, error
 	if w.minDelay <= 0 || w.maxDelay < w.minDelay {
 		return Result{}, fmt.Errorf("%w: delays must satisfy 0 < min (%s) <= max (%s)", ErrInvalidWait, w.minDelay, w.maxDelay)
 	}
+	if w.factor < 1 {
+		return Result{}, fmt.Errorf("%w: delay factor must be >= 1, got %g", ErrInvalidWait, w.factor)
+	}
 	start := w.now()
 	deadline := start.Add(maxWait)
 	delay := w.minDelay
@@ -161,7 +173,7 @@ func (w *Waiter) Wait(ctx context.Context, maxWait time.Duration) (Result, error
 			res.Elapsed = w.now().Sub(start)
 			return res, withObserved(err, res.Observed)
 		}
-		delay = min(delay*2, w.maxDelay)
+		delay = min(time.Duration(float64(delay)*w.factor), w.maxDelay)
 	}
 }
 

@@ -74,6 +74,7 @@ func TestWait(t *testing.T) {
 	tests := []struct {
 		name     string
 		min, max time.Duration
+		factor   float64 // 0: the default
 		maxWait  time.Duration
 		steps    []step
 		// want
@@ -93,6 +94,16 @@ func TestWait(t *testing.T) {
 			name: "retries double up to max", min: 100 * time.Millisecond, max: 500 * time.Millisecond, maxWait: time.Minute,
 			steps:  []step{retry("a"), retry("b"), retry("c"), retry("d"), retry("e"), {o: Success, observed: "f"}},
 			sleeps: ms(100, 200, 400, 500, 500), attempts: 6, observed: "f", elapsed: 1700 * time.Millisecond,
+		},
+		{
+			name: "factor 1.5", min: 200 * time.Millisecond, max: time.Second, factor: 1.5, maxWait: time.Minute,
+			steps:  []step{retry("a"), retry("b"), retry("c"), retry("d"), retry("e"), {o: Success, observed: "f"}},
+			sleeps: ms(200, 300, 450, 675, 1000), attempts: 6, observed: "f", elapsed: 2625 * time.Millisecond,
+		},
+		{
+			name: "factor 1 is a fixed interval", min: 50 * time.Millisecond, max: time.Second, factor: 1, maxWait: time.Minute,
+			steps:  []step{retry("a"), retry("a"), {o: Success}},
+			sleeps: ms(50, 50), attempts: 3, observed: "a", elapsed: 100 * time.Millisecond,
 		},
 		{
 			name: "equal min and max is a fixed interval", min: 20 * time.Millisecond, max: 20 * time.Millisecond, maxWait: time.Minute,
@@ -184,6 +195,11 @@ func TestWait(t *testing.T) {
 			err: "wait: invalid configuration: delays must satisfy 0 < min (2s) <= max (1s)",
 		},
 		{
+			name: "invalid: factor below 1", min: time.Second, max: time.Second, factor: 0.5, maxWait: time.Minute,
+			steps: []step{{o: Success}}, sleeps: ms(), attempts: 0,
+			err: "wait: invalid configuration: delay factor must be >= 1, got 0.5",
+		},
+		{
 			name: "invalid: zero min", min: 0, max: time.Second, maxWait: time.Minute,
 			steps: []step{{o: Success}}, sleeps: ms(), attempts: 0,
 			err: "delays must satisfy 0 < min (0s) <= max (1s)",
@@ -193,8 +209,11 @@ func TestWait(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			clk := newClock()
 			check, calls := script(clk, tt.steps...)
-			w := New(check, WithDelay(tt.min, tt.max), WithoutJitter(), clk.option())
-			res, err := w.Wait(context.Background(), tt.maxWait)
+			opts := []Option{WithDelay(tt.min, tt.max), WithoutJitter(), clk.option()}
+			if tt.factor != 0 {
+				opts = append(opts, WithFactor(tt.factor))
+			}
+			res, err := New(check, opts...).Wait(context.Background(), tt.maxWait)
 			if tt.err == "" && err != nil {
 				t.Fatalf("unexpected error: %v", err)
 			}

@@ -275,8 +275,8 @@ func TestHetzner(t *testing.T) {
 				if get(p, "after", "health", "80") != "healthy" || get(p, "before", "registered") != false {
 					t.Errorf("pool: %v", p)
 				}
-				// Polls start at 250ms and back off.
-				if s := r.clock.slept; len(s) != 2 || s[0] != 250*time.Millisecond || s[1] != 500*time.Millisecond {
+				// Polls start at 200ms and back off by 1.5.
+				if s := r.clock.slept; len(s) != 2 || s[0] != 200*time.Millisecond || s[1] != 300*time.Millisecond {
 					t.Errorf("wait sleeps %v", s)
 				}
 			},
@@ -301,7 +301,8 @@ func TestHetzner(t *testing.T) {
 			module: "lb_register",
 			args:   map[string]any{"timeout": 1},
 			exchanges: concat(lookups(h42un, h43), []lbtest.Exchange{
-				lbGet(h42un, h43), lbGet(h42un, h43), lbGet(h42un, h43), lbGet(h42un, h43),
+				// Checks at 0, 0.2, 0.5, 0.95 and 1 s (the deadline).
+				lbGet(h42un, h43), lbGet(h42un, h43), lbGet(h42un, h43), lbGet(h42un, h43), lbGet(h42un, h43),
 			}),
 			failed: true,
 			msg:    []string{"target web-1 (42) not healthy in load balancer web-lb after 1s", "unhealthy on port 80 (unexpected_http_status: HTTP 503)", "health check"},
