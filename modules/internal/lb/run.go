@@ -47,13 +47,14 @@ func WithClock(now func() time.Time) RunnerOption {
 	return func(r *Runner) { r.now = now }
 }
 
-// Poll delays: start fast and grow slowly (0.2, 0.5, 0.95, 1.6 s after
-// the start) so a module returns soon after a state a second or two away, and
-// back off to PollMax so a long AWS deregistration delay costs few requests.
+// Poll delays: start fast and grow slowly (checks at 0.2, 0.45, 0.76,
+// 1.15, 1.64 s after the start) so a module returns soon after a state a
+// second or two away, and back off to PollMax, reached after about 15 s, so
+// a long AWS deregistration delay costs few requests.
 const (
 	PollMin    = 200 * time.Millisecond
 	PollMax    = 3 * time.Second
-	PollFactor = 1.5
+	PollFactor = 1.25
 )
 
 // Default timeouts when the timeout option is not set.

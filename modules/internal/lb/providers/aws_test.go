@@ -228,7 +228,7 @@ func TestAWS(t *testing.T) {
 				groups("web", webGroup),
 				health(webARN, i1, i2),
 				{Action: "DeregisterTargets", Body: lbtest.AWSEmpty("DeregisterTargets")},
-				// Checks at 0, 0.2, 0.5, 0.95 and 1 s (the deadline).
+				// Checks at 0, 0.2, 0.45, 0.76 and 1 s (the deadline).
 				health(webARN, i1drain, i2), health(webARN, i1drain, i2), health(webARN, i1drain, i2), health(webARN, i1drain, i2), health(webARN, i1drain, i2),
 				{Action: "DescribeTargetGroupAttributes", Body: lbtest.AWSAttributes(300)},
 			},

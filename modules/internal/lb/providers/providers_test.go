@@ -275,8 +275,8 @@ func TestHetzner(t *testing.T) {
 				if get(p, "after", "health", "80") != "healthy" || get(p, "before", "registered") != false {
 					t.Errorf("pool: %v", p)
 				}
-				// Polls start at 200ms and back off by 1.5.
-				if s := r.clock.slept; len(s) != 2 || s[0] != 200*time.Millisecond || s[1] != 300*time.Millisecond {
+				// Polls start at 200ms and back off by 1.25.
+				if s := r.clock.slept; len(s) != 2 || s[0] != 200*time.Millisecond || s[1] != 250*time.Millisecond {
 					t.Errorf("wait sleeps %v", s)
 				}
 			},
@@ -301,7 +301,7 @@ func TestHetzner(t *testing.T) {
 			module: "lb_register",
 			args:   map[string]any{"timeout": 1},
 			exchanges: concat(lookups(h42un, h43), []lbtest.Exchange{
-				// Checks at 0, 0.2, 0.5, 0.95 and 1 s (the deadline).
+				// Checks at 0, 0.2, 0.45, 0.76 and 1 s (the deadline).
 				lbGet(h42un, h43), lbGet(h42un, h43), lbGet(h42un, h43), lbGet(h42un, h43), lbGet(h42un, h43),
 			}),
 			failed: true,
