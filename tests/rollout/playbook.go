@@ -180,19 +180,24 @@ func (d *callbackDoc) results(name string) map[string][]map[string]any {
 type span struct{ start, end time.Time }
 
 // spans returns, per host, when the first of the tasks named names started
-// and when the last one ended (within the first play the host ran them
-// in). With serial: 1 every batch is its own play and a task's duration is
-// that one host's; skipped results count (they take no time).
+// and when the last one of that run of tasks ended (within the first play
+// the host ran them in; a later task of that name, such as the drain a
+// failed register runs again, does not stretch the span). With serial: 1
+// every batch is its own play and a task's duration is that one host's;
+// skipped results count (they take no time).
 func (d *callbackDoc) spans(names ...string) map[string]span {
 	out := map[string]span{}
 	for _, p := range d.Plays {
-		inPlay := map[string]bool{}
+		inPlay, closed := map[string]bool{}, map[string]bool{}
 		for _, t := range p.Tasks {
 			match := false
 			for _, n := range names {
 				match = match || taskIs(t.Task.Name, n)
 			}
 			if !match {
+				for h := range t.Hosts {
+					closed[h] = inPlay[h]
+				}
 				continue
 			}
 			start, err1 := time.Parse(time.RFC3339Nano, t.Task.Duration.Start)
@@ -206,7 +211,7 @@ func (d *callbackDoc) spans(names ...string) map[string]span {
 				case !seen:
 					out[h] = span{start, end}
 					inPlay[h] = true
-				case inPlay[h] && end.After(sp.end):
+				case inPlay[h] && !closed[h] && end.After(sp.end):
 					sp.end = end
 					out[h] = sp
 				}

@@ -8,7 +8,8 @@ import (
 )
 
 // Two batches of a serial: 1 play as the json callback writes them: host
-// app-1 went through, app-2 failed its verify.
+// app-1 went through, app-2 failed its verify (and the rescue's drain, for
+// a failed register, was skipped: it must not stretch the drain).
 const callbackFixture = `[WARNING]: something ansible says first
 {
     "plays": [
@@ -27,6 +28,8 @@ const callbackFixture = `[WARNING]: something ansible says first
              "hosts": {"app-2": {"changed": true}}},
             {"task": {"name": "verify", "duration": {"start": "2026-01-02T03:04:13Z", "end": "2026-01-02T03:04:28Z"}},
              "hosts": {"app-2": {"failed": true, "msg": "token: got \"stale\""}}},
+            {"task": {"name": "zerodowntime.rolling.deploy : drain", "duration": {"start": "2026-01-02T03:04:28Z", "end": "2026-01-02T03:04:28Z"}},
+             "hosts": {"app-2": {"skipped": true}}},
             {"task": {"name": "zerodowntime.rolling.deploy : rollout failed", "duration": {"start": "2026-01-02T03:04:28Z", "end": "2026-01-02T03:04:28.1Z"}},
              "hosts": {"app-2": {"failed": true, "msg": "app-2: verify failed: served token \"stale\""}}}
         ]}
