@@ -660,7 +660,7 @@ func printSteps(rows []measured) {
 	}
 	steps.Notes = []string{
 		"deploy = end of drain to start of verify (token file, stop, start); in profile a the start holds the boot delay, in profile b the verify does",
-		"verify = the role's two deploy_verify tasks / seed's uri loop",
+		"verify = the role's deploy_verify task (token, then health) / seed's uri loop",
 	}
 	steps.Print()
 
@@ -688,7 +688,7 @@ func printSteps(rows []measured) {
 	}
 	bd.Notes = []string{
 		"LB/verify modules: Drain, Verify, Register (they hold the in-flight wait and the detection of the floor, and in profile b the boot)",
-		"deploy step: the user's tasks file (stop, start: in profile a it holds the boot delay) and the role's token copy",
+		"deploy step: the user's tasks file (stop, start: in profile a it holds the boot delay) and the role's deploy_token task",
 		"role bookkeeping: set_fact, include_tasks, assert; between tasks: ansible-playbook start-up, per-batch play set-up, forks, callbacks",
 	}
 	bd.Print()
