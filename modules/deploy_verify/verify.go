@@ -135,6 +135,8 @@ func run(ctx context.Context, m *ansible.Module, a args) (ansible.Result, error)
 	attempts := 0
 	check := func(ctx context.Context) (wait.Outcome, string, error) {
 		attempts++
+		// The token's answer stands for url's too when it is the same GET.
+		reuse := false
 		if !tokenSeen {
 			last = fetch(ctx, client, "GET", tokenURL, nil, a)
 			if problem := tokenMismatch(last, a.Token); problem != "" {
@@ -143,10 +145,9 @@ func run(ctx context.Context, m *ansible.Module, a args) (ansible.Result, error)
 			}
 			tokenSeen, tokenAttempts = true, attempts
 			m.Progress("%s serves the deploy token", tokenURL)
-			if tokenURL != a.URL || !strings.EqualFold(a.Method, "GET") || a.Body != nil {
-				last = fetch(ctx, client, a.Method, a.URL, a.Body, a)
-			}
-		} else {
+			reuse = tokenURL == a.URL && strings.EqualFold(a.Method, "GET") && a.Body == nil
+		}
+		if !reuse {
 			last = fetch(ctx, client, a.Method, a.URL, a.Body, a)
 		}
 		// The observation ends up in msg if the wait is cut short, so
@@ -190,12 +191,12 @@ func run(ctx context.Context, m *ansible.Module, a args) (ansible.Result, error)
 		// A last request still running at the timeout may meet the run's
 		// hard deadline (timeout plus grace) first: that is a timeout too.
 		timedOut := errors.Is(context.Cause(ctx), context.DeadlineExceeded) && time.Since(start) >= time.Duration(a.Timeout)*time.Second
-		if (errors.As(err, &te) || timedOut) && !tokenSeen {
-			return out, fmt.Errorf("%s did not serve the deploy token within %ds (%d attempts): the process answering is not the one just started "+
-				"(did the deploy step restart the app, and does the app read the token file at start?); last observed: %s",
-				tokenURL, a.Timeout, res.Attempts, last.describe(msgExcerpt))
-		}
 		if errors.As(err, &te) || timedOut {
+			if !tokenSeen {
+				return out, fmt.Errorf("%s did not serve the deploy token within %ds (%d attempts): the process answering is not the one just started "+
+					"(did the deploy step restart the app, and does the app read the token file at start?); last observed: %s",
+					tokenURL, a.Timeout, res.Attempts, last.describe(msgExcerpt))
+			}
 			return out, fmt.Errorf("%s did not answer as expected within %ds (%d attempts): expected %s; last observed: %s",
 				a.URL, a.Timeout, res.Attempts, exp.describe(), last.describe(msgExcerpt))
 		}
