@@ -121,7 +121,8 @@ func startSim(ctx context.Context, kind string, hosts []Host, log *slog.Logger, 
 // TargetState is a host as its load balancer sees it.
 type TargetState struct {
 	// State is the load balancer's word: HAProxy up/drain/maint/down,
-	// Hetzner healthy/unhealthy/unknown, AWS initial/healthy/unhealthy/
+	// Hetzner healthy/unhealthy/unknown (or removed while its in-flight
+	// requests complete), AWS initial/healthy/unhealthy/
 	// draining/unused; "absent" when the host is not a target at all.
 	State string `json:"state"`
 	// InRotation reports whether new requests may go to the host.
@@ -145,6 +146,13 @@ func simStates(s *sim.Sim, kind string, hosts []Host) map[string]TargetState {
 		}
 		for _, lb := range st.Hetzner.LoadBalancers {
 			for _, svc := range lb.Services {
+				// A removed target still finishing requests, unless it is
+				// already a target again.
+				for _, m := range svc.Leaving {
+					if name, ok := byID[m.ServerID]; ok {
+						out[name] = TargetState{State: "removed", InFlight: m.InFlight}
+					}
+				}
 				for _, m := range svc.Members {
 					if name, ok := byID[m.ServerID]; ok {
 						out[name] = TargetState{State: m.Health, InRotation: m.InRotation, InFlight: m.InFlight}

@@ -211,7 +211,7 @@ func okOutState(lb, state string) bool {
 	case "haproxy":
 		return state == "maint" || state == "drain"
 	case "hetzner":
-		return state == "absent" || state == "unhealthy"
+		return state == "absent" || state == "removed" || state == "unhealthy"
 	default:
 		return state == "absent" || state == "unused" || state == "unhealthy"
 	}

@@ -64,8 +64,21 @@ var profiles = []profile{
 	{key: "b", desc: "systemd Type=simple: start returns at once, app boots in 1 s", boot: time.Second, noWait: true},
 }
 
-// sshProfiles are the profiles also run over SSH, with 3 hosts, behind HAProxy.
-var sshProfiles = []string{"a", "b"}
+// sshProfiles are the profiles also run over SSH, with 3 hosts, behind
+// HAProxy; pipeliningProfiles once more with Ansible's pipelining on, which
+// spares the user's Python tasks their temporary files (ours do without
+// them either way).
+var (
+	sshProfiles        = []string{"a", "b"}
+	pipeliningProfiles = []string{"b"}
+)
+
+// The connections a rollout runs over.
+const (
+	connLocal      = "local"
+	connSSH        = "ssh"
+	connPipelining = "ssh+pipelining"
+)
 
 // cloudProfiles are the profiles run behind the simulated clouds (local
 // connection): (b) only, the way the public write-ups deploy, to keep the
@@ -223,7 +236,7 @@ func TestBenchRollout(t *testing.T) {
 				pbs := []string{rollout.DeployPlaybook, seed(lb)}
 				for range repeats(n) {
 					for _, pb := range pbs {
-						runs[pb] = append(runs[pb], runRollout(t, coll, demoapp, pb, lb.name, p, n, "local", net))
+						runs[pb] = append(runs[pb], runRollout(t, coll, demoapp, pb, lb.name, p, n, connLocal, net))
 						net++
 					}
 				}
@@ -239,12 +252,18 @@ func TestBenchRollout(t *testing.T) {
 		t.Logf("SSH rollouts skipped: %s", why)
 	} else {
 		for _, p := range profiles {
-			if !slices.Contains(sshProfiles, p.key) {
-				continue
+			conns := []string{}
+			if slices.Contains(sshProfiles, p.key) {
+				conns = append(conns, connSSH)
 			}
-			for _, pb := range []string{rollout.DeployPlaybook, seed(lbKinds[0])} {
-				rows = append(rows, runRollout(t, coll, demoapp, pb, "haproxy", p, 3, "ssh", net))
-				net++
+			if slices.Contains(pipeliningProfiles, p.key) {
+				conns = append(conns, connPipelining)
+			}
+			for _, conn := range conns {
+				for _, pb := range []string{rollout.DeployPlaybook, seed(lbKinds[0])} {
+					rows = append(rows, runRollout(t, coll, demoapp, pb, "haproxy", p, 3, conn, net))
+					net++
+				}
 			}
 		}
 	}
@@ -279,6 +298,9 @@ func runRollout(t *testing.T, coll *ansibletest.Collection, demoapp, playbook, l
 			}
 			inventory = inv
 			ao = append(ao, ansibletest.Verbose(3)) // PUT lines name every file sent
+			if conn == connPipelining {
+				ao = append(ao, ansibletest.Env("ANSIBLE_PIPELINING=True"))
+			}
 			for _, s := range servers {
 				s.Proxy.Reset()
 			}
@@ -299,7 +321,7 @@ func runRollout(t *testing.T, coll *ansibletest.Collection, demoapp, playbook, l
 		t.Fatalf("%s, %s, profile %s, %d hosts: %v", playbook, lb, p.key, hosts, err)
 	}
 	defer s.Close()
-	if conn == "ssh" {
+	if conn != connLocal {
 		servers = map[string]*sshd.Server{}
 		for _, h := range s.Hosts {
 			servers[h.Name] = sshd.Start(t, sshd.Options{Home: filepath.Join(t.TempDir(), h.Name), Count: true})
@@ -620,6 +642,9 @@ func printRollouts(lb lbKind, p profile, keys []string, pairs map[string]*pair, 
 				notes = append(notes, n)
 			}
 		}
+		if o.conn == connPipelining {
+			notes = append(notes, "ssh+pipelining: ANSIBLE_PIPELINING=True, so a Python module goes on the command's standard input instead of a temporary file (Ansible's own setting; the user's tasks and the seed's peer modules gain, ours run in one round trip either way)")
+		}
 	}
 	if len(tb.Rows) == 0 {
 		return
@@ -698,7 +723,7 @@ func printSteps(rows []measured) {
 		Head:  []string{"profile", "playbook", "host", "bytes sent", "build transfers", "other files put"},
 	}
 	for _, r := range rows {
-		if r.conn != "ssh" {
+		if r.conn != connSSH {
 			continue
 		}
 		var names []string

@@ -94,6 +94,10 @@ type ServiceState struct {
 	DestinationPort int           `json:"destination_port"`
 	Address         string        `json:"address"`
 	Members         []MemberState `json:"members"`
+	// Leaving are targets removed from the load balancer whose in-flight
+	// requests are still completing; they take no new requests and are
+	// dropped from the list once idle.
+	Leaving []MemberState `json:"leaving,omitempty"`
 }
 
 // MemberState is one backend host of a Hetzner service.
@@ -162,6 +166,12 @@ func (s *Sim) State() State {
 		ls := LoadBalancerState{ID: lb.cfg.ID, Name: lb.cfg.Name, RunningActions: lb.running, Targets: append([]Target{}, lb.targets...)}
 		for _, svc := range lb.services {
 			ss := ServiceState{ListenPort: svc.port, DestinationPort: svc.cfg.DestinationPort, Address: svc.addr, Members: []MemberState{}}
+			for _, m := range svc.leaving {
+				ss.Leaving = append(ss.Leaving, MemberState{
+					Target: m.label, ServerID: m.serverID, Host: m.host, Address: m.addr,
+					Health: m.status, Detail: m.detail, HTTPStatusCode: m.httpCode, InFlight: m.inflight,
+				})
+			}
 			for _, k := range svc.order {
 				m := svc.members[k]
 				ss.Members = append(ss.Members, MemberState{

@@ -180,9 +180,23 @@ func TestHetznerRemoveAddTarget(t *testing.T) {
 	if n := w.sim.Counts().ProxiedByHost[w.hosts[0]]; n != 0 {
 		t.Errorf("%d requests reached the removed target", n)
 	}
+	// The admin state lists the removed target as leaving while its
+	// request is in flight, and no longer once it is idle.
+	svc := w.sim.State().Hetzner.LoadBalancers[0].Services[0]
+	if len(svc.Leaving) != 1 || svc.Leaving[0].ServerID != 101 || svc.Leaving[0].InFlight != 1 || svc.Leaving[0].InRotation {
+		t.Errorf("leaving while a request is in flight = %+v, want server 101 with 1 in flight, out of rotation", svc.Leaving)
+	}
+	for _, m := range svc.Members {
+		if m.ServerID == 101 {
+			t.Errorf("removed target still a member: %+v", m)
+		}
+	}
 	if r := <-long; r.err != nil || r.code != 200 || strings.TrimSpace(r.body) != w.hosts[0] {
 		t.Errorf("in-flight request on the removed target: %d %q %v (want it completed)", r.code, r.body, r.err)
 	}
+	simtest.Eventually(t, 2*time.Second, "the idle removed target leaves the state", func() bool {
+		return len(w.sim.State().Hetzner.LoadBalancers[0].Services[0].Leaving) == 0
+	})
 	lb, _, _ := c.LoadBalancer.GetByID(ctx, 1)
 	if len(lb.Targets) != 1 || lb.Targets[0].Server.Server.ID != 102 {
 		t.Errorf("targets after remove = %+v", lb.Targets)

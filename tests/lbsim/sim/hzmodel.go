@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net"
+	"slices"
 	"sort"
 	"strconv"
 	"time"
@@ -42,6 +43,9 @@ type hzService struct {
 	members map[string]*hzMember // by backend key
 	order   []string
 	rr      int
+	// leaving are removed members whose in-flight requests are still
+	// completing, oldest first; each leaves the list when it is idle.
+	leaving []*hzMember
 }
 
 // hzMember is a backend of one service, with its health for that port.
@@ -213,9 +217,22 @@ func (s *Sim) hzSync(lb *hzLB) {
 				m.stop()
 				delete(svc.members, k)
 				s.closeIdleConns()
-				s.log.Info("hetzner target out of rotation", "lb", lb.cfg.Name, "port", svc.port, "target", m.label)
+				s.log.Info("hetzner target out of rotation", "lb", lb.cfg.Name, "port", svc.port, "target", m.label, "in_flight", m.inflight)
+				svc.leave(m)
 			}
 		}
+	}
+}
+
+// leave keeps removed member m listed until its in-flight requests end.
+// The caller holds Sim.mu, as member.end does when it runs onIdle.
+func (svc *hzService) leave(m *hzMember) {
+	if m.inflight == 0 {
+		return
+	}
+	svc.leaving = append(svc.leaving, m)
+	m.onIdle = func() {
+		svc.leaving = slices.DeleteFunc(svc.leaving, func(x *hzMember) bool { return x == m })
 	}
 }
 
