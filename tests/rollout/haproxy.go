@@ -1,7 +1,6 @@
 package rollout
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"io"
@@ -14,6 +13,8 @@ import (
 	"sync"
 	"syscall"
 	"time"
+
+	"github.com/zerodowntime/rolling/tests/syncbuf"
 )
 
 // HAProxyBinary is the HAProxy executable; ZDT_HAPROXY overrides it.
@@ -41,7 +42,7 @@ type HAProxy struct {
 	ConfigPath string
 
 	cmd      *exec.Cmd
-	out      *syncBuffer
+	out      *syncbuf.Buffer
 	done     chan struct{}
 	stopOnce sync.Once
 }
@@ -85,7 +86,7 @@ func StartHAProxy(ctx context.Context, dir string, hosts []Host) (*HAProxy, erro
 	h := &HAProxy{
 		Socket:     filepath.Join(dir, "admin.sock"),
 		ConfigPath: filepath.Join(dir, "haproxy.cfg"),
-		out:        &syncBuffer{},
+		out:        &syncbuf.Buffer{},
 		done:       make(chan struct{}),
 	}
 	if len(h.Socket) > 100 {
@@ -252,21 +253,4 @@ func parseServersState(out string) (map[string]ServerState, error) {
 		states[s.Name] = s
 	}
 	return states, nil
-}
-
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }

@@ -25,6 +25,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/zerodowntime/rolling/tests/syncbuf"
 )
 
 // Binary is Debian's sshd.
@@ -55,7 +57,7 @@ type Server struct {
 
 	cmd  *exec.Cmd
 	done chan struct{}
-	log  *lockedBuffer
+	log  *syncbuf.Buffer
 }
 
 // Available reports why sshd cannot run here, or "".
@@ -118,7 +120,7 @@ func StartWith(t testing.TB, k *Keys, opts Options) *Server {
 		t.Fatalf("sshd needs /run/sshd: %v", err)
 	}
 	dir := t.TempDir()
-	s := &Server{Key: k.ClientKey, Home: opts.Home, Dir: dir, done: make(chan struct{}), log: &lockedBuffer{}}
+	s := &Server{Key: k.ClientKey, Home: opts.Home, Dir: dir, done: make(chan struct{}), log: &syncbuf.Buffer{}}
 	if s.Home != "" {
 		if err := os.MkdirAll(s.Home, 0o700); err != nil {
 			t.Fatal(err)
@@ -354,21 +356,4 @@ func copyCount(dst io.Writer, src io.Reader, n *atomic.Int64) {
 			return
 		}
 	}
-}
-
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  strings.Builder
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
 }

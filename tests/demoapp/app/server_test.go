@@ -11,28 +11,11 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
+
+	"github.com/zerodowntime/rolling/tests/syncbuf"
 )
-
-// syncBuffer is a log destination the server goroutines and the test share.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
 
 func testConfig(t *testing.T) Config {
 	t.Helper()
@@ -76,7 +59,7 @@ func getAsync(url string) <-chan result {
 // server refuses new connections but finishes the request in flight.
 func TestServeGraceful(t *testing.T) {
 	cfg := testConfig(t)
-	logs := &syncBuffer{}
+	logs := &syncbuf.Buffer{}
 	ctx, cancel := context.WithCancelCause(context.Background())
 	defer cancel(nil)
 	s, err := Start(ctx, cfg, log.New(logs, "", 0))

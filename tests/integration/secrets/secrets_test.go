@@ -117,31 +117,10 @@ func startWorld(t *testing.T) *world {
 			Listeners: []sim.Listener{{TargetGroup: "web-tg"}},
 		},
 	}
-	for i, h := range hosts {
-		id := int64(101 + i)
-		cfg.Hetzner.Servers = append(cfg.Hetzner.Servers, sim.Server{ID: id, Name: fmt.Sprintf("app-%d", i+1), Address: h})
-		cfg.Hetzner.LoadBalancers[0].Targets = append(cfg.Hetzner.LoadBalancers[0].Targets, sim.Target{Type: "server", Server: &sim.TargetServer{ID: id}})
-		iid := fmt.Sprintf("i-000000000000000%d", i+1)
-		cfg.AWS.Instances = append(cfg.AWS.Instances, sim.Instance{ID: iid, Address: h})
-		cfg.AWS.TargetGroups[0].Targets = append(cfg.AWS.TargetGroups[0].Targets, sim.AWSTarget{ID: iid})
-	}
+	simtest.AddTargets(cfg, hosts)
 	s := simtest.Start(t, cfg)
 	w := &world{sim: s, ep: s.Endpoints()}
-	simtest.Eventually(t, 10*time.Second, "all targets healthy", func() bool {
-		st := s.State()
-		n := 0
-		for _, m := range st.Hetzner.LoadBalancers[0].Services[0].Members {
-			if m.Health == "healthy" {
-				n++
-			}
-		}
-		for _, tg := range st.AWS.TargetGroups[0].Targets {
-			if tg.State == "healthy" {
-				n++
-			}
-		}
-		return n == 6
-	})
+	simtest.WaitHealthy(t, s, 10*time.Second)
 	return w
 }
 

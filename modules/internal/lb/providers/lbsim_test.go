@@ -63,17 +63,10 @@ func startWorld(t *testing.T) *world {
 			Listeners: []sim.Listener{{TargetGroup: "web-tg"}},
 		},
 	}
-	for i, h := range hosts {
-		id := int64(101 + i)
-		cfg.Hetzner.Servers = append(cfg.Hetzner.Servers, sim.Server{ID: id, Name: fmt.Sprintf("app-%d", i+1), Address: h})
-		cfg.Hetzner.LoadBalancers[0].Targets = append(cfg.Hetzner.LoadBalancers[0].Targets, sim.Target{Type: "server", Server: &sim.TargetServer{ID: id}})
-		iid := fmt.Sprintf("i-000000000000000%d", i+1)
-		cfg.AWS.Instances = append(cfg.AWS.Instances, sim.Instance{ID: iid, Address: h})
-		cfg.AWS.TargetGroups[0].Targets = append(cfg.AWS.TargetGroups[0].Targets, sim.AWSTarget{ID: iid})
-	}
+	simtest.AddTargets(cfg, hosts)
 	s := simtest.Start(t, cfg)
 	w := &world{sim: s, ep: s.Endpoints(), hosts: hosts, backends: bs, port: port}
-	simtest.Eventually(t, 10*time.Second, "all targets healthy", func() bool { return w.healthyCount("hetzner") == 3 && w.healthyCount("aws") == 3 })
+	simtest.WaitHealthy(t, s, 10*time.Second)
 	return w
 }
 

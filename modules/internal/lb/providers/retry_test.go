@@ -1,7 +1,6 @@
 package providers_test
 
 import (
-	"fmt"
 	"net/http"
 	"strings"
 	"testing"
@@ -101,23 +100,11 @@ func TestLbsimDrainMeetsKilledRunsAction(t *testing.T) {
 		HealthCheck: sim.HealthCheck{Protocol: "http", Port: port, Interval: sim.Duration(200 * time.Millisecond),
 			Timeout: sim.Duration(time.Second), Retries: 2, HTTP: &sim.HealthCheckHTTP{Path: "/healthz"}}}}}
 	cfg := &sim.Config{Hetzner: sim.Hetzner{Token: simToken, ActionDelay: sim.Duration(1500 * time.Millisecond)}}
-	for i, h := range hosts {
-		id := int64(101 + i)
-		cfg.Hetzner.Servers = append(cfg.Hetzner.Servers, sim.Server{ID: id, Name: fmt.Sprintf("app-%d", i+1), Address: h})
-		lbc.Targets = append(lbc.Targets, sim.Target{Type: "server", Server: &sim.TargetServer{ID: id}})
-	}
 	cfg.Hetzner.LoadBalancers = []sim.LoadBalancer{lbc}
+	simtest.AddTargets(cfg, hosts)
 	s := simtest.Start(t, cfg)
 	ep := s.Endpoints()
-	simtest.Eventually(t, 10*time.Second, "both targets healthy", func() bool {
-		n := 0
-		for _, m := range s.State().Hetzner.LoadBalancers[0].Services[0].Members {
-			if m.Health == "healthy" {
-				n++
-			}
-		}
-		return n == 2
-	})
+	simtest.WaitHealthy(t, s, 10*time.Second)
 
 	// The killed run's module: its action started, nobody waits for it.
 	req, _ := http.NewRequest(http.MethodPost, ep.HetznerAPI+"/load_balancers/1/actions/remove_target",

@@ -4,7 +4,6 @@
 package haproxytest
 
 import (
-	"bytes"
 	"fmt"
 	"io"
 	"net"
@@ -15,6 +14,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/zerodowntime/rolling/tests/syncbuf"
 )
 
 // Binary is the HAProxy executable; override with ZDT_HAPROXY.
@@ -72,7 +73,7 @@ type HAProxy struct {
 	frontends map[string]string
 	order     []string
 	cmd       *exec.Cmd
-	stderr    *syncBuffer
+	stderr    *syncbuf.Buffer
 	done      chan struct{}
 	stopOnce  sync.Once
 }
@@ -89,7 +90,7 @@ func Start(t testing.TB, c Config) *HAProxy {
 		Socket:     filepath.Join(dir, "admin.sock"),
 		ConfigPath: filepath.Join(dir, "haproxy.cfg"),
 		frontends:  map[string]string{},
-		stderr:     &syncBuffer{},
+		stderr:     &syncbuf.Buffer{},
 		done:       make(chan struct{}),
 	}
 	level := c.SocketLevel
@@ -297,21 +298,4 @@ func shortTempDir(t testing.TB) string {
 	}
 	t.Cleanup(func() { os.RemoveAll(dir) })
 	return dir
-}
-
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }

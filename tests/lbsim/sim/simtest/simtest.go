@@ -29,6 +29,55 @@ func Start(t testing.TB, cfg *sim.Config) *sim.Sim {
 	return s
 }
 
+// AddTargets puts each host behind every load balancer and target group in
+// cfg: as Hetzner server app-N (ID 100+N) and, when cfg has target groups,
+// as AWS instance i-<N in 16 hex digits>.
+func AddTargets(cfg *sim.Config, hosts []string) {
+	for i, h := range hosts {
+		id := int64(101 + i)
+		cfg.Hetzner.Servers = append(cfg.Hetzner.Servers, sim.Server{ID: id, Name: fmt.Sprintf("app-%d", i+1), Address: h})
+		for j := range cfg.Hetzner.LoadBalancers {
+			lb := &cfg.Hetzner.LoadBalancers[j]
+			lb.Targets = append(lb.Targets, sim.Target{Type: "server", Server: &sim.TargetServer{ID: id}})
+		}
+		if len(cfg.AWS.TargetGroups) == 0 {
+			continue
+		}
+		iid := fmt.Sprintf("i-%016x", i+1)
+		cfg.AWS.Instances = append(cfg.AWS.Instances, sim.Instance{ID: iid, Address: h})
+		for j := range cfg.AWS.TargetGroups {
+			tg := &cfg.AWS.TargetGroups[j]
+			tg.Targets = append(tg.Targets, sim.AWSTarget{ID: iid})
+		}
+	}
+}
+
+// WaitHealthy waits until every member of every Hetzner service and every
+// AWS target is healthy.
+func WaitHealthy(t testing.TB, s *sim.Sim, timeout time.Duration) {
+	t.Helper()
+	Eventually(t, timeout, "every target healthy", func() bool {
+		st := s.State()
+		for _, lb := range st.Hetzner.LoadBalancers {
+			for _, svc := range lb.Services {
+				for _, m := range svc.Members {
+					if m.Health != "healthy" {
+						return false
+					}
+				}
+			}
+		}
+		for _, tg := range st.AWS.TargetGroups {
+			for _, tt := range tg.Targets {
+				if tt.State != "healthy" {
+					return false
+				}
+			}
+		}
+		return true
+	})
+}
+
 // Backend is a fake application on one host: GET /healthz answers 200 or,
 // once SetHealthy(false), 503; any other path answers the backend's name,
 // after ?sleep=DURATION if given.
