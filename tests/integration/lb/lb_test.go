@@ -4,13 +4,10 @@
 package lb
 
 import (
-	"context"
 	"encoding/json"
 	"fmt"
 	"os/exec"
 	"strings"
-	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -61,53 +58,6 @@ func startWorld(t *testing.T) *world {
 	w := &world{sim: s, ep: s.Endpoints(), backends: bs}
 	simtest.WaitHealthy(t, s, 10*time.Second)
 	return w
-}
-
-// load keeps slow requests in flight through a listener.
-type load struct {
-	stop     chan struct{}
-	wg       sync.WaitGroup
-	ok, fail atomic.Int64
-	mu       sync.Mutex
-	errs     []string
-}
-
-func startLoad(url string, workers int) *load {
-	l := &load{stop: make(chan struct{})}
-	for i := 0; i < workers; i++ {
-		l.wg.Add(1)
-		go func() {
-			defer l.wg.Done()
-			for {
-				select {
-				case <-l.stop:
-					return
-				default:
-				}
-				ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-				code, _, err := simtest.Get(ctx, url+"/work?sleep=300ms")
-				cancel()
-				if err != nil || code != 200 {
-					l.fail.Add(1)
-					l.mu.Lock()
-					l.errs = append(l.errs, fmt.Sprintf("%d %v", code, err))
-					l.mu.Unlock()
-					continue
-				}
-				l.ok.Add(1)
-			}
-		}()
-	}
-	return l
-}
-
-func (l *load) finish(t *testing.T) {
-	close(l.stop)
-	l.wg.Wait()
-	t.Logf("traffic through the load balancer: %d ok, %d failed", l.ok.Load(), l.fail.Load())
-	if l.fail.Load() > 0 {
-		t.Errorf("%d requests failed: %v", l.fail.Load(), l.errs)
-	}
 }
 
 // results merges a task's per-host results over all serial batches.
@@ -177,11 +127,11 @@ func TestRollingAWSWithAutoTargets(t *testing.T) {
 	for i, h := range hosts {
 		fmt.Fprintf(&inv, "app-%d ansible_connection=local ansible_python_interpreter=/usr/bin/python3 metadata_url=%s addr=%s\n", i+1, w.ep.Metadata[h], h)
 	}
-	l := startLoad(w.ep.Listeners[0].URL, 6)
+	l := simtest.StartLoad(w.ep.Listeners[0].URL, 6, 300*time.Millisecond)
 	run := coll.Playbook(t, awsPlay, ansibletest.Inventory(inv.String()), ansibletest.Vars(map[string]any{
 		"aws_api": w.ep.AWSAPI, "aws_key_id": awsKeyID, "aws_secret": awsKey, "admin": w.ep.Admin, "tg_arn": tgARN,
 	}))
-	l.finish(t)
+	l.Finish(t)
 	if run.ExitCode != 0 {
 		t.Fatalf("ansible-playbook exit %d:\n%s\n%s", run.ExitCode, run.Stdout, run.Stderr)
 	}
@@ -284,9 +234,9 @@ func TestHetznerPlaybook(t *testing.T) {
 	t.Parallel()
 	coll := ansibletest.Install(t)
 	w := startWorld(t)
-	l := startLoad(w.ep.Services[0].URL, 4)
+	l := simtest.StartLoad(w.ep.Services[0].URL, 4, 300*time.Millisecond)
 	run := coll.Playbook(t, hetznerPlay, ansibletest.Vars(map[string]any{"token": hzToken, "hcloud_api": w.ep.HetznerAPI}))
-	l.finish(t)
+	l.Finish(t)
 	if run.ExitCode != 0 {
 		t.Fatalf("ansible-playbook exit %d:\n%s\n%s", run.ExitCode, run.Stdout, run.Stderr)
 	}

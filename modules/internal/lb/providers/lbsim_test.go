@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -208,52 +207,6 @@ func realRun(t *testing.T, module string, args map[string]any) (map[string]any, 
 	return out, buf.String()
 }
 
-// load sends slow requests through the load balancer until stopped and
-// counts failures.
-type load struct {
-	stop     chan struct{}
-	wg       sync.WaitGroup
-	ok, fail atomic.Int64
-	errs     sync.Map
-}
-
-func startLoad(url string, workers int, sleep time.Duration) *load {
-	l := &load{stop: make(chan struct{})}
-	for i := 0; i < workers; i++ {
-		l.wg.Add(1)
-		go func() {
-			defer l.wg.Done()
-			for {
-				select {
-				case <-l.stop:
-					return
-				default:
-				}
-				ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-				code, body, err := simtest.Get(ctx, fmt.Sprintf("%s/work?sleep=%s", url, sleep))
-				cancel()
-				if err != nil || code != 200 {
-					l.fail.Add(1)
-					l.errs.Store(fmt.Sprintf("%d %v %q", code, err, body), true)
-				} else {
-					l.ok.Add(1)
-				}
-			}
-		}()
-	}
-	return l
-}
-
-func (l *load) finish(t *testing.T) {
-	close(l.stop)
-	l.wg.Wait()
-	if l.fail.Load() > 0 {
-		var errs []string
-		l.errs.Range(func(k, _ any) bool { errs = append(errs, k.(string)); return true })
-		t.Errorf("%d of %d requests through the load balancer failed: %v", l.fail.Load(), l.fail.Load()+l.ok.Load(), errs)
-	}
-}
-
 // apiSince is the requests to kind's API ("hetzner" or "aws") per
 // operation since the counts in before.
 func (w *world) apiSince(before map[string]int64, kind string) map[string]int64 {
@@ -331,7 +284,7 @@ func TestLbsimDrainAndRegister(t *testing.T) {
 			t.Parallel()
 			w := startWorld(t)
 			host := w.hosts[0]
-			l := startLoad(w.url(kind), 6, 400*time.Millisecond)
+			l := simtest.StartLoad(w.url(kind), 6, 400*time.Millisecond)
 			time.Sleep(500 * time.Millisecond) // requests in flight on every backend
 
 			calls := func(what string, before map[string]int64) {
@@ -390,7 +343,7 @@ func TestLbsimDrainAndRegister(t *testing.T) {
 			simtest.Eventually(t, 5*time.Second, "traffic reaches the registered host again", func() bool {
 				return w.sim.Counts().ProxiedByHost[host] > atDrain
 			})
-			l.finish(t)
+			l.Finish(t)
 
 			before = w.sim.Counts().API
 			out, raw = realRun(t, "lb_register", w.args(kind, 0, nil))

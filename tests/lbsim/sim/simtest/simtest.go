@@ -78,6 +78,60 @@ func WaitHealthy(t testing.TB, s *sim.Sim, timeout time.Duration) {
 	})
 }
 
+// Load is clients sending slow requests (GET /work?sleep=D) through a
+// load balancer until Finish, counting every answer that is not a whole 200.
+type Load struct {
+	stop     chan struct{}
+	wg       sync.WaitGroup
+	ok, fail atomic.Int64
+	mu       sync.Mutex
+	errs     map[string]int // distinct failures and how often
+}
+
+// StartLoad starts clients sending requests that take sleep each to url.
+func StartLoad(url string, clients int, sleep time.Duration) *Load {
+	l := &Load{stop: make(chan struct{}), errs: map[string]int{}}
+	for range clients {
+		l.wg.Add(1)
+		go func() {
+			defer l.wg.Done()
+			for {
+				select {
+				case <-l.stop:
+					return
+				default:
+				}
+				ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+				code, body, err := Get(ctx, fmt.Sprintf("%s/work?sleep=%s", url, sleep))
+				cancel()
+				if err == nil && code == http.StatusOK {
+					l.ok.Add(1)
+					continue
+				}
+				l.fail.Add(1)
+				l.mu.Lock()
+				l.errs[fmt.Sprintf("%d %v %q", code, err, body)]++
+				l.mu.Unlock()
+			}
+		}()
+	}
+	return l
+}
+
+// Finish stops the clients, logs the counts and fails t if any request
+// failed, listing each distinct failure.
+func (l *Load) Finish(t testing.TB) {
+	t.Helper()
+	close(l.stop)
+	l.wg.Wait()
+	t.Logf("traffic through the load balancer: %d ok, %d failed", l.ok.Load(), l.fail.Load())
+	if l.fail.Load() > 0 {
+		l.mu.Lock()
+		defer l.mu.Unlock()
+		t.Errorf("%d of %d requests through the load balancer failed: %v", l.fail.Load(), l.fail.Load()+l.ok.Load(), l.errs)
+	}
+}
+
 // Backend is a fake application on one host: GET /healthz answers 200 or,
 // once SetHealthy(false), 503; any other path answers the backend's name,
 // after ?sleep=DURATION if given.
