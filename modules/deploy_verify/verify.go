@@ -117,14 +117,13 @@ func run(ctx context.Context, m *ansible.Module, a args) (ansible.Result, error)
 	if a.Consecutive < 1 {
 		return ansible.Result{}, fmt.Errorf("consecutive must be at least 1, got %d", a.Consecutive)
 	}
-	if a.Interval <= 0 {
-		return ansible.Result{}, fmt.Errorf("interval must be a positive number of seconds, got %v", a.Interval)
-	}
-	if a.Timeout <= 0 {
-		return ansible.Result{}, fmt.Errorf("timeout must be a positive number of seconds, got %d", a.Timeout)
-	}
-	if a.RequestTimeout <= 0 {
-		return ansible.Result{}, fmt.Errorf("request_timeout must be a positive number of seconds, got %v", a.RequestTimeout)
+	for _, o := range []struct {
+		name string
+		v    float64
+	}{{"interval", a.Interval}, {"timeout", float64(a.Timeout)}, {"request_timeout", a.RequestTimeout}} {
+		if err := ansible.CheckSeconds(o.name, o.v); err != nil {
+			return ansible.Result{}, err
+		}
 	}
 
 	var last observation

@@ -497,6 +497,8 @@ func TestBadInput(t *testing.T) {
 		{name: "interval 0", args: map[string]any{"interval": 0}, msg: "interval must be a positive number of seconds, got 0"},
 		{name: "timeout negative", args: map[string]any{"timeout": -5}, msg: "timeout must be a positive number of seconds, got -5"},
 		{name: "request_timeout 0", args: map[string]any{"request_timeout": 0}, msg: "request_timeout must be a positive number of seconds, got 0"},
+		{name: "interval beyond a year", args: map[string]any{"interval": 1e12}, msg: "interval must be at most 31536000 seconds (a year), got 1000000000000"},
+		{name: "timeout beyond a year", args: map[string]any{"timeout": 10000000000}, msg: "timeout must be at most 31536000 seconds (a year), got 10000000000"},
 		{name: "follow_redirects choice", args: map[string]any{"follow_redirects": "sometimes"}, msg: "value of follow_redirects must be one of: all, safe, none, yes, no, got: sometimes"},
 		{name: "misspelled option", args: map[string]any{"expect_bdy": "v2"}, msg: "Unsupported parameters for (deploy_verify) module: expect_bdy. Supported parameters include: "},
 		{name: "missing url", args: map[string]any{"url": nil}, msg: "missing required arguments: url"},

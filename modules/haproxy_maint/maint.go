@@ -189,11 +189,15 @@ func run(ctx context.Context, m *ansible.Module, a args) (ansible.Result, error)
 	if err != nil {
 		return ansible.Result{}, err
 	}
+	if a.Wait {
+		if err := ansible.CheckSeconds("timeout", float64(a.Timeout)); err != nil {
+			return ansible.Result{}, fmt.Errorf("%w (with wait: true)", err)
+		}
+		if err := ansible.CheckSeconds("interval", a.Interval); err != nil {
+			return ansible.Result{}, err
+		}
+	}
 	switch {
-	case a.Wait && a.Timeout <= 0:
-		return ansible.Result{}, fmt.Errorf("timeout must be a positive number of seconds with wait: true, got %d", a.Timeout)
-	case a.Wait && a.Interval <= 0:
-		return ansible.Result{}, fmt.Errorf("interval must be a positive number of seconds, got %v", a.Interval)
 	case !validWorker(a.Worker):
 		return ansible.Result{}, fmt.Errorf("worker must be a worker number such as 1 or !<pid>, got %q", a.Worker)
 	}

@@ -141,8 +141,10 @@ func (a *Args) check(m *ansible.Module) error {
 			}
 		}
 	}
-	if a.Timeout < 0 || (given("timeout") && a.Timeout == 0) {
-		return fmt.Errorf("timeout must be a positive number of seconds, got %d", a.Timeout)
+	if a.Timeout != 0 || given("timeout") {
+		if err := ansible.CheckSeconds("timeout", float64(a.Timeout)); err != nil {
+			return err
+		}
 	}
 	if a.MinHealthy < 0 {
 		return fmt.Errorf("min_healthy must be 0 or more, got %d", a.MinHealthy)

@@ -99,6 +99,12 @@ func TestParse(t *testing.T) {
 		{name: "bad duration", edit: func(s string) string {
 			return strings.Replace(s, "destination_port: 8080}", "destination_port: 8080, health_check: {interval: soon}}", 1)
 		}, wantErr: `duration "soon"`},
+		{name: "duration beyond time.Duration", edit: func(s string) string { return s + "faults: {hetzner: {latency: 1e31}}\n" },
+			wantErr: `duration "1e31" is too long`},
+		{name: "infinite duration", edit: func(s string) string { return s + "faults: {hetzner: {latency: .inf}}\n" },
+			wantErr: `duration ".inf"`},
+		{name: "NaN duration", edit: func(s string) string { return s + "faults: {hetzner: {latency: NaN}}\n" },
+			wantErr: `duration "NaN" is not a number of seconds`},
 		{name: "bad fault", edit: func(s string) string { return s + "faults: {aws: {error_rate: 3}}\n" }, wantErr: "faults.aws.error_rate"},
 		{name: "private ip needs network", edit: func(s string) string {
 			return strings.Replace(s, "{type: server, server: {id: 1}}", "{type: server, server: {id: 1}, use_private_ip: true}", 1)

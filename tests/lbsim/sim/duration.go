@@ -3,6 +3,7 @@ package sim
 import (
 	"encoding/json"
 	"fmt"
+	"math"
 	"strconv"
 	"strings"
 	"time"
@@ -34,10 +35,16 @@ func (d Duration) seconds(min int) int {
 func parseDuration(s string) (Duration, error) {
 	s = strings.TrimSpace(s)
 	if f, err := strconv.ParseFloat(s, 64); err == nil {
-		if f < 0 {
+		switch ns := f * float64(time.Second); {
+		case math.IsNaN(f):
+			return 0, fmt.Errorf("duration %q is not a number of seconds", s)
+		case f < 0:
 			return 0, fmt.Errorf("duration %q is negative", s)
+		case ns >= math.MaxInt64:
+			return 0, fmt.Errorf("duration %q is too long: at most %s", s, time.Duration(math.MaxInt64))
+		default:
+			return Duration(ns), nil
 		}
-		return Duration(f * float64(time.Second)), nil
 	}
 	d, err := time.ParseDuration(s)
 	if err != nil {

@@ -480,6 +480,7 @@ func TestOptionChecks(t *testing.T) {
 		{"health_file needs method health", map[string]any{"provider": "hetzner", "target": "x", "load_balancer": "l", "api_token": "tok-abcdefgh", "health_file": "/tmp/x"}, "health_file is only used with method: health"},
 		{"ip target must be an IP", map[string]any{"provider": "hetzner", "target": "web-1", "target_type": "ip", "load_balancer": "l", "api_token": "tok-abcdefgh"}, `target "web-1" is not an IP address`},
 		{"timeout must be positive", map[string]any{"provider": "hetzner", "target": "x", "load_balancer": "l", "api_token": "tok-abcdefgh", "timeout": 0}, "timeout must be a positive number"},
+		{"timeout at most a year", map[string]any{"provider": "aws", "target": "i-1", "target_group_names": []string{"tg"}, "region": "eu-central-1", "timeout": 10000000000}, "timeout must be at most 31536000 seconds (a year), got 10000000000"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

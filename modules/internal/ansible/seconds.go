@@ -1,0 +1,24 @@
+package ansible
+
+import (
+	"fmt"
+	"strconv"
+)
+
+// MaxSeconds is the longest time a module's timeout or interval option
+// accepts: a year, far beyond any wait a deploy needs, and far below
+// where a time.Duration overflows (292 years) and would turn negative.
+const MaxSeconds = 365 * 24 * 3600
+
+// CheckSeconds returns an error naming option when v, a number of seconds,
+// is not positive or is longer than MaxSeconds.
+func CheckSeconds(option string, v float64) error {
+	s := strconv.FormatFloat(v, 'f', -1, 64)
+	switch {
+	case !(v > 0): // also NaN
+		return fmt.Errorf("%s must be a positive number of seconds, got %s", option, s)
+	case v > MaxSeconds:
+		return fmt.Errorf("%s must be at most %d seconds (a year), got %s", option, MaxSeconds, s)
+	}
+	return nil
+}

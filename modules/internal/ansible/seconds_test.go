@@ -1,0 +1,33 @@
+package ansible
+
+import (
+	"math"
+	"testing"
+)
+
+func TestCheckSeconds(t *testing.T) {
+	tests := []struct {
+		v    float64
+		want string // "" for no error
+	}{
+		{0.02, ""},
+		{300, ""},
+		{MaxSeconds, ""},
+		{0, "timeout must be a positive number of seconds, got 0"},
+		{-5, "timeout must be a positive number of seconds, got -5"},
+		{math.NaN(), "timeout must be a positive number of seconds, got NaN"},
+		{MaxSeconds + 1, "timeout must be at most 31536000 seconds (a year), got 31536001"},
+		{1e10, "timeout must be at most 31536000 seconds (a year), got 10000000000"},
+		{math.Inf(1), "timeout must be at most 31536000 seconds (a year), got +Inf"},
+	}
+	for _, tt := range tests {
+		err := CheckSeconds("timeout", tt.v)
+		got := ""
+		if err != nil {
+			got = err.Error()
+		}
+		if got != tt.want {
+			t.Errorf("CheckSeconds(%v) = %q, want %q", tt.v, got, tt.want)
+		}
+	}
+}
