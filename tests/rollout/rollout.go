@@ -72,6 +72,10 @@ type Options struct {
 	// Rollback gives the role a rollback tasks file that restarts the old
 	// version.
 	Rollback bool
+	// RollbackBroken maps a host name to the -broken mode of the old
+	// version as the rollback restarts it: a rollback that does not
+	// bring a healthy app back.
+	RollbackBroken map[string]string
 	// Serial is the batch size (default 1).
 	Serial int
 	// Vars are extra role variables; they win over the harness's.
@@ -369,6 +373,7 @@ func (s *Scenario) Inventory() string {
 			"app_addr":                h.Addr,
 			"app_dir":                 h.Dir,
 			"app_broken":              s.Opts.Broken[h.Name],
+			"app_rollback_broken":     s.Opts.RollbackBroken[h.Name],
 			"deploy_token_file":       h.TokenFile(),
 			"deploy_verify_url":       "http://" + h.Addr + "/version",
 			"deploy_verify_token_url": "http://" + h.Addr + "/token",
@@ -427,7 +432,7 @@ const rollbackTasks = `# written by tests/rollout: the user's rollback step for 
 - name: start the old version
   ansible.builtin.command:
     argv: ["{{ demoapp_bin }}", -daemon, -listen, "{{ app_addr }}", -version, "{{ old_version }}",
-           -start-delay, "{{ demoapp_boot_delay }}",
+           "-broken={{ app_rollback_broken | default('') }}", -start-delay, "{{ demoapp_boot_delay }}",
            -token-file, "{{ app_dir }}/token", -health-file, "{{ app_dir }}/down",
            -pid-file, "{{ app_dir }}/app.pid", -log-file, "{{ app_dir }}/app.log",
            -shutdown-timeout, "{{ demoapp_shutdown_timeout }}", "-daemon-wait={{ demoapp_daemon_wait }}"]

@@ -60,6 +60,19 @@ func TestRollout(t *testing.T) {
 			check: checkBotched("verify", "stale")},
 		{name: "nostart-rollback-haproxy", opts: Options{LB: "haproxy", Net: 35, Rollback: true, Broken: map[string]string{"app-2": "nostart"}},
 			check: checkRolledBack},
+		// The rolled-back app serves the token but fails its health URL:
+		// the rollback's verify must catch it before the host goes back.
+		{name: "unhealthy-rollback-haproxy", opts: Options{LB: "haproxy", Net: 36, Rollback: true,
+			Broken: map[string]string{"app-2": "nostart"}, RollbackBroken: map[string]string{"app-2": "unhealthy"},
+			Vars: map[string]any{"deploy_verify_url": "http://{{ app_addr }}/healthz", "deploy_verify_expect_json": map[string]any{}}},
+			check: checkBotched("deploy", "the rollback failed too: http://127.0.36.12:8081/healthz did not answer as expected")},
+		// The rolled-back app answers the verify URL but fails the load
+		// balancer's health check: its register fails, and it must be
+		// taken out again rather than left registered.
+		{name: "rollback-never-healthy-haproxy", opts: Options{LB: "haproxy", Net: 37, Rollback: true,
+			Broken: map[string]string{"app-2": "nostart"}, RollbackBroken: map[string]string{"app-2": "unhealthy"},
+			Vars: map[string]any{"deploy_register_timeout": 4}},
+			check: checkBotched("deploy", "taken out of the load balancer again")},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
