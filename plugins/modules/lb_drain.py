@@ -49,8 +49,9 @@ notes:
   - Hetzner has no draining state; a removed target gets no new connections. Use I(method=health)
     when the application should finish requests first, or for label-selector targets.
   - Polls come 200 ms after the change, then with delays growing by a quarter each time up to
-    3 s (reached after about 15 s), so a long deregistration delay costs few requests. Hetzner's rate limit (3600 requests an hour
-    per project) is honoured; AWS throttling and 5xx answers are retried within I(timeout).
+    3 s (reached after about 15 s), so a long deregistration delay costs few requests.
+    Hetzner's rate limit (3600 requests an hour per project) is honoured; AWS throttling and
+    5xx answers are retried within I(timeout).
 seealso:
   - module: zerodowntime.rolling.lb_register
   - module: community.aws.elb_target

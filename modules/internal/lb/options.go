@@ -141,7 +141,7 @@ func (a *Args) check(m *ansible.Module) error {
 			}
 		}
 	}
-	if a.Timeout != 0 || given("timeout") {
+	if given("timeout") {
 		if err := ansible.CheckSeconds("timeout", float64(a.Timeout)); err != nil {
 			return err
 		}

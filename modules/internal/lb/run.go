@@ -48,9 +48,10 @@ func WithClock(now func() time.Time) RunnerOption {
 }
 
 // Poll delays: start fast and grow slowly (checks about 0.2, 0.45, 0.76,
-// 1.15, 1.64 s after the start, ±20 % jitter on each delay) so a module returns soon after a state a
-// second or two away, and back off to PollMax, reached after about 15 s, so
-// a long AWS deregistration delay costs few requests.
+// 1.15, 1.64 s after the start, ±20 % jitter on each delay) so a module
+// returns soon after a state a second or two away, and back off to PollMax,
+// reached after about 15 s, so a long AWS deregistration delay costs few
+// requests.
 const (
 	PollMin    = 200 * time.Millisecond
 	PollMax    = 3 * time.Second
