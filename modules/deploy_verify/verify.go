@@ -36,7 +36,7 @@ var spec = ansible.Spec{
 		"expect_json":      {Type: ansible.Dict},
 		"expect_headers":   {Type: ansible.Dict},
 		"consecutive":      {Type: ansible.Int, Default: 1},
-		"interval":         {Type: ansible.Float, Default: 0.5},
+		"interval":         {Type: ansible.Float, Default: 0.2},
 		"timeout":          {Type: ansible.Int, Default: 60},
 		"request_timeout":  {Type: ansible.Float, Default: 10},
 		"url_username":     {Type: ansible.Str, Aliases: []string{"user"}},

@@ -74,9 +74,12 @@ options:
     type: int
     default: 1
   interval:
-    description: Seconds between attempts.
+    description:
+      - Seconds between attempts.
+      - The checks go to the app itself, usually on the same host, so a short interval costs
+        little and the task ends at most this long after the new version is ready.
     type: float
-    default: 0.5
+    default: 0.2
   timeout:
     description: Seconds to keep polling before failing.
     type: int

@@ -465,7 +465,6 @@ func (s *Scenario) Vars(deployTasksFile, rollbackTasksFile string) map[string]an
 		"deploy_tasks_file":         deployTasksFile,
 		"deploy_verify_expect_json": map[string]any{"version": s.Opts.NewVersion},
 		"deploy_verify_timeout":     8,
-		"deploy_verify_interval":    0.2,
 		"deploy_drain_timeout":      60,
 		"deploy_register_timeout":   30,
 		"demoapp_bin":               s.bin,
