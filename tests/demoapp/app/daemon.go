@@ -18,7 +18,10 @@ import (
 )
 
 // pollEvery is how often -daemon and -stop look at the app they wait for.
-const pollEvery = 50 * time.Millisecond
+// It is short so that they return about when the app is up or gone, as
+// systemctl does (it hears of both as they happen), and a deploy step that
+// stops and starts the app is not longer by this polling than in real life.
+const pollEvery = 10 * time.Millisecond
 
 // stopGrace is how long -stop waits beyond -shutdown-timeout: the app itself
 // cuts requests off at -shutdown-timeout and needs a moment to exit.
