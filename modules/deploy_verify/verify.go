@@ -163,7 +163,7 @@ func run(ctx context.Context, m *ansible.Module, a args) (ansible.Result, error)
 		return wait.Retry, last.describe(msgExcerpt), nil
 	}
 	m.Progress("polling %s (nothing is changed by this module)", a.URL)
-	interval := time.Duration(a.Interval * float64(time.Second))
+	interval := ansible.Seconds(a.Interval)
 	w := wait.New(check, wait.WithDelay(interval, interval), wait.WithoutJitter())
 	start := time.Now()
 	res, err := w.Wait(ctx, time.Duration(a.Timeout)*time.Second)
@@ -278,7 +278,7 @@ func fetch(ctx context.Context, c *http.Client, method, target string, reqBody *
 	if reqBody != nil {
 		body = strings.NewReader(*reqBody)
 	}
-	ctx, cancel := context.WithTimeout(ctx, time.Duration(a.RequestTimeout*float64(time.Second)))
+	ctx, cancel := context.WithTimeout(ctx, ansible.Seconds(a.RequestTimeout))
 	defer cancel()
 	req, err := http.NewRequestWithContext(ctx, strings.ToUpper(method), target, body)
 	if err != nil {

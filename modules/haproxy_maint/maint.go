@@ -190,11 +190,12 @@ func run(ctx context.Context, m *ansible.Module, a args) (ansible.Result, error)
 		return ansible.Result{}, err
 	}
 	if a.Wait {
-		if err := ansible.CheckSeconds("timeout", float64(a.Timeout)); err != nil {
-			return ansible.Result{}, fmt.Errorf("%w (with wait: true)", err)
+		err := ansible.CheckSeconds("timeout", float64(a.Timeout))
+		if err == nil {
+			err = ansible.CheckSeconds("interval", a.Interval)
 		}
-		if err := ansible.CheckSeconds("interval", a.Interval); err != nil {
-			return ansible.Result{}, err
+		if err != nil {
+			return ansible.Result{}, fmt.Errorf("%w (with wait: true)", err)
 		}
 	}
 	switch {
@@ -531,7 +532,7 @@ func waitFor(ctx context.Context, m *ansible.Module, c *haproxy.Client, targets 
 	// The runtime API is a local socket and cheap to ask: look again after
 	// 20 ms, then back off to interval, so a server left with a few
 	// short requests is done within tens of milliseconds.
-	interval := time.Duration(a.Interval * float64(time.Second))
+	interval := ansible.Seconds(a.Interval)
 	_, err := wait.New(check, wait.WithDelay(min(firstLook, interval), interval)).Wait(ctx, time.Duration(a.Timeout)*time.Second)
 	elapsed := time.Since(start)
 	var te *wait.TimeoutError

@@ -177,7 +177,7 @@ func TestBadOptions(t *testing.T) {
 		{map[string]any{"server": "web1", "state": "drain", "wait_interval": 5}, "Unsupported parameters for (haproxy_maint) module: wait_interval"},
 		{map[string]any{"server": "web1", "state": "drain", "weight": "lots"}, "weight must be a number"},
 		{map[string]any{"server": "web1", "state": "drain", "timeout": 0}, "timeout must be a positive number of seconds, got 0 (with wait: true)"},
-		{map[string]any{"server": "web1", "state": "drain", "interval": 1e12}, "interval must be at most 31536000 seconds (a year), got 1000000000000"},
+		{map[string]any{"server": "web1", "state": "drain", "interval": 1e12}, "interval must be at most 31536000 seconds (a year), got 1000000000000 (with wait: true)"},
 		{map[string]any{"server": "web1", "state": "drain", "worker": "first"}, "worker must be a worker number"},
 		{map[string]any{"server": "web1", "state": "drain", "socket": "/nonexistent/haproxy.sock"}, "is HAProxy running"},
 	}

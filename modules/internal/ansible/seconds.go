@@ -3,6 +3,7 @@ package ansible
 import (
 	"fmt"
 	"strconv"
+	"time"
 )
 
 // MaxSeconds is the longest time a module's timeout or interval option
@@ -22,3 +23,6 @@ func CheckSeconds(option string, v float64) error {
 	}
 	return nil
 }
+
+// Seconds converts a number of seconds that passed CheckSeconds.
+func Seconds(v float64) time.Duration { return time.Duration(v * float64(time.Second)) }

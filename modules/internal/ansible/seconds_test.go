@@ -3,6 +3,7 @@ package ansible
 import (
 	"math"
 	"testing"
+	"time"
 )
 
 func TestCheckSeconds(t *testing.T) {
@@ -28,6 +29,14 @@ func TestCheckSeconds(t *testing.T) {
 		}
 		if got != tt.want {
 			t.Errorf("CheckSeconds(%v) = %q, want %q", tt.v, got, tt.want)
+		}
+	}
+}
+
+func TestSeconds(t *testing.T) {
+	for v, want := range map[float64]time.Duration{0.2: 200 * time.Millisecond, 1.5: 1500 * time.Millisecond, MaxSeconds: 365 * 24 * time.Hour} {
+		if got := Seconds(v); got != want {
+			t.Errorf("Seconds(%v) = %v, want %v", v, got, want)
 		}
 	}
 }
