@@ -150,10 +150,12 @@ type measured struct {
 }
 
 // repeats is how many times a pair of rollouts with n hosts runs (local
-// connection): 3 for 3 hosts (ZDT_BENCH_REPS overrides), once for more. The
+// connection): 5 for 3 hosts (ZDT_BENCH_REPS overrides), once for more. The
 // tables show the median run and the range. One run says little: the
 // seed's drain costs 0 or 5 s per host depending on whether a session is
-// open at its first check, and the in-flight part of the floor varies.
+// open at its first check, and the in-flight part of the floor varies. With
+// 3 runs the median still moved a lot between make bench runs of the same
+// code (HAProxy, profile b: seed/ours 4.07x, 3.10x, 2.63x).
 func repeats(n int) int {
 	if n > 3 {
 		return 1
@@ -161,7 +163,7 @@ func repeats(n int) int {
 	if r, err := strconv.Atoi(os.Getenv("ZDT_BENCH_REPS")); err == nil && r > 0 {
 		return r
 	}
-	return 3
+	return 5
 }
 
 // median is the run with the median elapsed time, carrying every run's time.
