@@ -129,8 +129,25 @@ func selectedLBs() []lbKind {
 	return out
 }
 
-// firstNet is the first 127.0.N.x network used here, clear of tests/rollout's.
-const firstNet = 211
+// The 127.0.N.x networks the rollouts use, one per rollout, clear of the
+// tests' (1-123, 201-203). A full run takes 54 with 5 runs per 3-host pair;
+// past lastNet they are used again from firstNet (each rollout stops what
+// it started; distinct networks only keep neighbouring runs apart).
+const (
+	firstNet = 131
+	lastNet  = 200
+)
+
+// netCounter hands out the next network.
+type netCounter struct{ next int }
+
+func (c *netCounter) take() int {
+	if c.next < firstNet || c.next > lastNet {
+		c.next = firstNet
+	}
+	c.next++
+	return c.next - 1
+}
 
 type measured struct {
 	lb        string
@@ -224,7 +241,7 @@ func TestBenchRollout(t *testing.T) {
 	}
 	startup := ansibleStartup(t, coll)
 
-	net := firstNet
+	var nets netCounter
 	var rows []measured
 	for _, lb := range lbs {
 		for _, p := range profiles {
@@ -238,8 +255,7 @@ func TestBenchRollout(t *testing.T) {
 				pbs := []string{rollout.DeployPlaybook, seed(lb)}
 				for range repeats(n) {
 					for _, pb := range pbs {
-						runs[pb] = append(runs[pb], runRollout(t, coll, demoapp, pb, lb.name, p, n, connLocal, net))
-						net++
+						runs[pb] = append(runs[pb], runRollout(t, coll, demoapp, pb, lb.name, p, n, connLocal, nets.take()))
 					}
 				}
 				for _, pb := range pbs {
@@ -263,8 +279,7 @@ func TestBenchRollout(t *testing.T) {
 			}
 			for _, conn := range conns {
 				for _, pb := range []string{rollout.DeployPlaybook, seed(lbs[haproxy])} {
-					rows = append(rows, runRollout(t, coll, demoapp, pb, "haproxy", p, 3, conn, net))
-					net++
+					rows = append(rows, runRollout(t, coll, demoapp, pb, "haproxy", p, 3, conn, nets.take()))
 				}
 			}
 		}
@@ -761,3 +776,18 @@ func kind(full string) string {
 }
 
 func secs(d time.Duration) string { return fmt.Sprintf("%.2f", d.Seconds()) }
+
+func TestNetCounterWraps(t *testing.T) {
+	var c netCounter
+	for want := firstNet; want <= lastNet; want++ {
+		if got := c.take(); got != want {
+			t.Fatalf("take() = %d, want %d", got, want)
+		}
+	}
+	if got := c.take(); got != firstNet {
+		t.Errorf("take() after lastNet = %d, want %d (wrap)", got, firstNet)
+	}
+	if firstNet <= 123 || lastNet >= 201 || lastNet > 254 {
+		t.Errorf("networks %d-%d overlap the tests' (1-123, 201-203) or leave 127.0.N", firstNet, lastNet)
+	}
+}
