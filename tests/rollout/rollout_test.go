@@ -73,6 +73,16 @@ func TestRollout(t *testing.T) {
 			Broken: map[string]string{"app-2": "nostart"}, RollbackBroken: map[string]string{"app-2": "unhealthy"},
 			Vars: map[string]any{"deploy_register_timeout": 4}},
 			check: checkBotched("deploy", "taken out of the load balancer again")},
+		// The new release fails the load balancer's health check, so the
+		// register fails; then taking it out again fails too (the backend
+		// it names is gone once a step has failed). The looped drain
+		// says only "One or more items failed": the message must carry
+		// haproxy_maint's own words.
+		{name: "take-out-fails-haproxy", opts: Options{LB: "haproxy", Net: 38,
+			Broken: map[string]string{"app-2": "unhealthy"},
+			Vars: map[string]any{"deploy_register_timeout": 3,
+				"deploy_haproxy_backend": "{{ 'gone' if _deploy_failed_step is defined else '" + HAProxyBackend + "' }}"}},
+			check: checkTakeOutFailed},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -193,6 +203,37 @@ func checkBotched(step, observed string) func(t *testing.T, s *Scenario, r *Repo
 		if _, ok := r.VersionsAfter["app-2"]; ok {
 			t.Errorf("app-2 answered through the LB after the failed rollout: %v", r.VersionsAfter)
 		}
+	}
+}
+
+// checkTakeOutFailed: the register failed and so did taking the host out
+// again; the message has both failures in haproxy_maint's words and does not
+// claim the host is out.
+func checkTakeOutFailed(t *testing.T, s *Scenario, r *Report) {
+	t.Helper()
+	if r.ExitCode == 0 || r.FailedHost != "app-2" {
+		t.Fatalf("exit %d, failed host %q (msg %q); want app-2 to fail", r.ExitCode, r.FailedHost, r.FailedMsg)
+	}
+	t.Logf("rollout failed msg: %s", r.FailedMsg)
+	for _, want := range []string{"register step failed", "taking it out again failed too: ", `backend "gone" not found`,
+		"still registered with the load balancer"} {
+		if !strings.Contains(r.FailedMsg, want) {
+			t.Errorf("rollout failed msg lacks %q: %q", want, r.FailedMsg)
+		}
+	}
+	for _, wrong := range []string{"One or more items failed", "..", "left out of rotation", "taken out of the load balancer again"} {
+		if strings.Contains(r.FailedMsg, wrong) {
+			t.Errorf("rollout failed msg says %q: %q", wrong, r.FailedMsg)
+		}
+	}
+	if r.Failed != 0 {
+		t.Errorf("%d of %d requests failed: %q", r.Failed, r.Requests, r.Errors)
+	}
+	if st := r.LBAfter["app-2"]; st.InRotation {
+		t.Errorf("app-2 is %q in rotation; its health check fails, so HAProxy must keep it out", st.State)
+	}
+	if slices.Contains(r.Drained, "app-3") {
+		t.Errorf("app-3 has a drain result; the rollout must stop before it (drained: %v)", r.Drained)
 	}
 }
 

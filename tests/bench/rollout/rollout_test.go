@@ -29,6 +29,10 @@ import (
 	"context"
 	"encoding/csv"
 	"fmt"
+	"go/ast"
+	"go/parser"
+	"go/token"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -130,7 +134,7 @@ func selectedLBs() []lbKind {
 }
 
 // The 127.0.N.x networks the rollouts use, one per rollout, clear of the
-// tests' (1-123, 201-203). A full run takes 54 with 5 runs per 3-host pair;
+// tests' (TestNetCounterWraps finds theirs). A full run takes 54 with 5 runs per 3-host pair;
 // past lastNet they are used again from firstNet (each rollout stops what
 // it started; distinct networks only keep neighbouring runs apart).
 const (
@@ -787,7 +791,76 @@ func TestNetCounterWraps(t *testing.T) {
 	if got := c.take(); got != firstNet {
 		t.Errorf("take() after lastNet = %d, want %d (wrap)", got, firstNet)
 	}
-	if firstNet <= 123 || lastNet >= 201 || lastNet > 254 {
-		t.Errorf("networks %d-%d overlap the tests' (1-123, 201-203) or leave 127.0.N", firstNet, lastNet)
+	if firstNet < 1 || lastNet > 254 {
+		t.Errorf("networks %d-%d leave 127.0.1-254", firstNet, lastNet)
 	}
+	// The tests may run beside a benchmark: no network they take may be
+	// one of the benchmark's.
+	used := testNets(t, filepath.Join("..", "..", ".."))
+	if len(used) < 10 {
+		t.Fatalf("found only %d networks in the repository's tests (%v); the search is broken", len(used), used)
+	}
+	for n, where := range used {
+		if n >= firstNet && n <= lastNet {
+			t.Errorf("127.0.%d, taken at %s, is in the benchmark's range %d-%d", n, where, firstNet, lastNet)
+		}
+	}
+}
+
+// testNets finds the 127.0.N networks the Go code under root names: Net:
+// fields set to a number, and 127.0.N.x addresses in string literals. This
+// package is left out: it takes its networks from netCounter.
+func testNets(t *testing.T, root string) map[int]string {
+	t.Helper()
+	addr := regexp.MustCompile(`\b127\.0\.(\d+)\.\d+`)
+	here, err := filepath.Abs(".")
+	if err != nil {
+		t.Fatal(err)
+	}
+	used := map[int]string{}
+	fset := token.NewFileSet()
+	err = filepath.WalkDir(root, func(path string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if d.IsDir() {
+			abs, _ := filepath.Abs(path)
+			if abs == here || strings.HasPrefix(d.Name(), ".") && path != root || d.Name() == "testdata" {
+				return filepath.SkipDir
+			}
+			return nil
+		}
+		if !strings.HasSuffix(path, ".go") {
+			return nil
+		}
+		f, err := parser.ParseFile(fset, path, nil, parser.SkipObjectResolution)
+		if err != nil {
+			return err
+		}
+		ast.Inspect(f, func(n ast.Node) bool {
+			switch x := n.(type) {
+			case *ast.KeyValueExpr:
+				if k, ok := x.Key.(*ast.Ident); ok && k.Name == "Net" {
+					if v, ok := x.Value.(*ast.BasicLit); ok && v.Kind == token.INT {
+						if n, err := strconv.Atoi(v.Value); err == nil {
+							used[n] = fset.Position(v.Pos()).String()
+						}
+					}
+				}
+			case *ast.BasicLit:
+				if x.Kind == token.STRING {
+					for _, m := range addr.FindAllStringSubmatch(x.Value, -1) {
+						n, _ := strconv.Atoi(m[1])
+						used[n] = fset.Position(x.Pos()).String()
+					}
+				}
+			}
+			return true
+		})
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return used
 }
