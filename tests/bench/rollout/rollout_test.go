@@ -735,7 +735,7 @@ func printSteps(rows []measured) {
 		Head:  []string{"lb", "profile", "hosts", "playbook", "conn", "modules", "user's deploy tasks", "role bookkeeping", "between tasks", "total", "| floor"},
 	}
 	for _, r := range rows {
-		var mod, dep, book, busy time.Duration
+		var mod, user, book, busy time.Duration
 		for _, task := range r.tasks {
 			d := task.Duration()
 			busy += d
@@ -743,13 +743,13 @@ func printSteps(rows []measured) {
 			case "module":
 				mod += d
 			case "user":
-				dep += d
+				user += d
 			default:
 				book += d
 			}
 		}
 		n := time.Duration(r.hosts)
-		bd.Add(r.lb, r.profile.key, strconv.Itoa(r.hosts), name(r.playbook), r.conn, secs(mod/n), secs(dep/n), secs(book/n), secs((r.elapsed-busy)/n),
+		bd.Add(r.lb, r.profile.key, strconv.Itoa(r.hosts), name(r.playbook), r.conn, secs(mod/n), secs(user/n), secs(book/n), secs((r.elapsed-busy)/n),
 			secs(r.elapsed/n), "| "+secs(r.floorSum()/n))
 	}
 	bd.Notes = []string{
@@ -790,9 +790,7 @@ func kind(full string) string {
 		n = n[i+3:]
 	}
 	switch n {
-	case "drain", "verify", "register":
-		return "module"
-	case "deploy token":
+	case "drain", "deploy token", "verify", "register":
 		return "module"
 	case "stop the running version", "start the new version":
 		return "user"
