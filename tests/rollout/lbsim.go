@@ -21,10 +21,16 @@ const (
 // checks every SimCheckInterval, SimCheckThreshold passing checks to turn
 // healthy, and Hetzner actions (add, remove target) that complete after
 // SimActionDelay. The benchmarks count them in a rollout's floor.
+//
+// The AWS target group keeps AWS's default deregistration delay,
+// SimDeregistrationDelay: lbsim ends draining once no request is in flight,
+// as AWS does, so it costs no time, and a role whose drain timeout does not
+// exceed it gets lb_drain's warning, which checkZeroDowntime fails on.
 const (
-	SimCheckInterval  = 300 * time.Millisecond
-	SimCheckThreshold = 2
-	SimActionDelay    = 300 * time.Millisecond
+	SimCheckInterval       = 300 * time.Millisecond
+	SimCheckThreshold      = 2
+	SimActionDelay         = 300 * time.Millisecond
+	SimDeregistrationDelay = 300 * time.Second
 )
 
 // simConfig is an lbsim world with only the load balancer kind asked for,
@@ -61,7 +67,7 @@ func simConfig(kind string, hosts []Host) (*sim.Config, error) {
 		cfg.Hetzner.ActionDelay = sim.Duration(SimActionDelay)
 		cfg.Hetzner.LoadBalancers = []sim.LoadBalancer{lb}
 	case "aws":
-		delay := sim.Duration(5 * time.Second)
+		delay := sim.Duration(SimDeregistrationDelay)
 		tg := sim.TargetGroup{
 			ARN:      awsTGARN,
 			Name:     awsTG,

@@ -465,7 +465,6 @@ func (s *Scenario) Vars(deployTasksFile, rollbackTasksFile string) map[string]an
 		"deploy_tasks_file":         deployTasksFile,
 		"deploy_verify_expect_json": map[string]any{"version": s.Opts.NewVersion},
 		"deploy_verify_timeout":     8,
-		"deploy_drain_timeout":      60,
 		"deploy_register_timeout":   30,
 		"demoapp_bin":               s.bin,
 		"demoapp_shutdown_timeout":  shutdownTimeout,
@@ -476,6 +475,12 @@ func (s *Scenario) Vars(deployTasksFile, rollbackTasksFile string) map[string]an
 	}
 	if rollbackTasksFile != "" {
 		v["deploy_rollback_tasks_file"] = rollbackTasksFile
+	}
+	// A drain that goes wrong ends within a minute. Behind AWS the role's
+	// default stands: the deregistration delay plus 60 s (lbsim ends the
+	// draining once no request is in flight, as AWS does).
+	if s.Opts.LB != "aws" {
+		v["deploy_drain_timeout"] = 60
 	}
 	switch {
 	case s.Opts.Naive:

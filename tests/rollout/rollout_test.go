@@ -2,6 +2,7 @@ package rollout
 
 import (
 	"context"
+	"fmt"
 	"slices"
 	"strings"
 	"testing"
@@ -139,6 +140,15 @@ func checkZeroDowntime(t *testing.T, s *Scenario, r *Report) {
 	if !sameVersions(r.DirectAfter, s.Hosts, "v2") {
 		t.Errorf("versions asked directly after = %v, want v2 on every host", r.DirectAfter)
 	}
+	// The role's settings draw no warning from the modules (a drain
+	// timeout shorter than AWS's deregistration delay would).
+	for _, step := range []string{"drain", "register"} {
+		for host, results := range r.TaskResults(step) {
+			for _, w := range warnings(results) {
+				t.Errorf("%s on %s warned: %s", step, host, w)
+			}
+		}
+	}
 	for _, h := range s.Hosts {
 		if !r.LBAfter[h.Name].InRotation {
 			t.Errorf("%s is %s in the LB at the end, want in rotation", h.Name, r.LBAfter[h.Name].State)
@@ -148,6 +158,27 @@ func checkZeroDowntime(t *testing.T, s *Scenario, r *Report) {
 			t.Errorf("%s step times %+v (found %v), want every step timed", h.Name, tm, ok)
 		}
 	}
+}
+
+// warnings are the warnings of task results, and of their loop items.
+func warnings(results []map[string]any) []string {
+	var out []string
+	for _, res := range results {
+		for _, w := range asList(res["warnings"]) {
+			out = append(out, fmt.Sprint(w))
+		}
+		for _, item := range asList(res["results"]) {
+			if m, ok := item.(map[string]any); ok {
+				out = append(out, warnings([]map[string]any{m})...)
+			}
+		}
+	}
+	return out
+}
+
+func asList(v any) []any {
+	l, _ := v.([]any)
+	return l
 }
 
 // checkNaiveFails: restarting without draining must cost requests, or the

@@ -52,11 +52,18 @@ func WithClock(now func() time.Time) RunnerOption {
 // returns soon after a state a second or two away, and back off to PollMax,
 // reached after about 15 s, so a long AWS deregistration delay costs few
 // requests.
+//
+// A drain also checks at drainEndChecks after each AWS group's
+// deregistration delay has run out since the deregister call: AWS ends
+// draining then at the latest (with a keep-alive connection open it often
+// does not end before), give or take its own processing.
 const (
 	PollMin    = 200 * time.Millisecond
 	PollMax    = 3 * time.Second
 	PollFactor = 1.25
 )
+
+var drainEndChecks = []time.Duration{50 * time.Millisecond, 500 * time.Millisecond, 1500 * time.Millisecond}
 
 // Default timeouts when the timeout option is not set.
 const (
@@ -106,6 +113,9 @@ type poolRun struct {
 	done    bool
 	waited  time.Duration
 	prev    State // last observation, for "turned unhealthy"
+
+	drainDelay time.Duration // AWS deregistration_delay, when read
+	actedAt    time.Time     // when the (de)register call returned
 }
 
 func (p *poolRun) label() string { return strings.ReplaceAll(p.kind, "_", " ") + " " + p.pool.Name() }
@@ -184,6 +194,10 @@ func (r *Runner) run(ctx context.Context, m *ansible.Module, a Args, o op) (ansi
 		return s.fail(ctx, err)
 	}
 
+	plan, err := s.plan()
+	if err != nil {
+		return s.fail(ctx, err)
+	}
 	timeout, err := s.timeout(setupCtx)
 	if err != nil {
 		return s.fail(ctx, err)
@@ -192,10 +206,6 @@ func (r *Runner) run(ctx context.Context, m *ansible.Module, a Args, o op) (ansi
 	runCtx, cancelRun := context.WithDeadline(ctx, deadline)
 	defer cancelRun()
 
-	plan, err := s.plan()
-	if err != nil {
-		return s.fail(ctx, err)
-	}
 	if m.CheckMode {
 		return s.predict(plan), nil
 	}
@@ -273,14 +283,12 @@ func (s *runState) checkKnown(ctx context.Context) error {
 }
 
 // timeout is the timeout option, or the default: AWS drains follow the
-// largest deregistration_delay of the groups plus a margin.
+// largest deregistration_delay of the groups plus a margin. A drain reads
+// each group's delay either way (once per group): the wait checks at the
+// moment it ends, and a timeout shorter than it is warned about.
 func (s *runState) timeout(ctx context.Context) (time.Duration, error) {
-	if s.a.Timeout > 0 {
-		return time.Duration(s.a.Timeout) * time.Second, nil
-	}
-	secs := DefaultTimeout
+	delay := -1
 	if s.op == opDrain {
-		delay := -1
 		for _, pr := range s.pools {
 			if !pr.before.Registered {
 				continue
@@ -290,14 +298,40 @@ func (s *runState) timeout(ctx context.Context) (time.Duration, error) {
 				if err != nil {
 					return 0, err
 				}
+				pr.drainDelay = time.Duration(d) * time.Second
 				delay = max(delay, d)
 			}
 		}
-		if delay >= 0 {
-			secs = delay + DrainMargin
+	}
+	if s.a.Timeout > 0 {
+		if delay >= s.a.Timeout {
+			// The timeout runs from the task's start, the delay from the
+			// deregister call: an equal timeout gives up first.
+			s.m.Warn("timeout (%ds) does not exceed the deregistration delay (%ds): when a request or connection stays open, "+
+				"AWS drains the target for all of the delay, and this task gives up first; raise timeout above %ds or leave it unset",
+				s.a.Timeout, delay, delay)
+		}
+		return time.Duration(s.a.Timeout) * time.Second, nil
+	}
+	if delay >= 0 {
+		return time.Duration(delay+DrainMargin) * time.Second, nil
+	}
+	return DefaultTimeout * time.Second, nil
+}
+
+// drainEnds are the moments just after the pools' deregistration delays
+// run out, when their draining ends at the latest: the wait checks then
+// rather than up to PollMax later.
+func (s *runState) drainEnds() []time.Time {
+	var at []time.Time
+	for _, pr := range s.pools {
+		if pr.drainDelay > 0 && !pr.actedAt.IsZero() {
+			for _, d := range drainEndChecks {
+				at = append(at, pr.actedAt.Add(pr.drainDelay+d))
+			}
 		}
 	}
-	return time.Duration(secs) * time.Second, nil
+	return at
 }
 
 // planned is what a run is going to do in each pool.
@@ -442,7 +476,7 @@ func (s *runState) act(ctx context.Context, p planned) error {
 			if err != nil {
 				return s.interrupted(err, fmt.Sprintf("%s %s %s", verb, pr.label(), t))
 			}
-			pr.acted = true
+			pr.acted, pr.actedAt = true, s.now()
 		}
 		if pr.acted {
 			doneNames = append(doneNames, pr.label())
@@ -518,7 +552,8 @@ func (s *runState) wait(ctx context.Context, deadline time.Time, timeout time.Du
 		}
 		return wait.Retry, strings.Join(observed, "; "), nil
 	}
-	w := wait.New(check, append([]wait.Option{wait.WithDelay(PollMin, PollMax), wait.WithFactor(PollFactor)}, opts...)...)
+	w := wait.New(check, append([]wait.Option{wait.WithDelay(PollMin, PollMax), wait.WithFactor(PollFactor),
+		wait.WithCheckAt(s.drainEnds()...)}, opts...)...)
 	maxWait := deadline.Sub(s.now())
 	if maxWait <= 0 {
 		maxWait = time.Millisecond

@@ -36,6 +36,7 @@ type Waiter struct {
 	sleep    func(ctx context.Context, d time.Duration) error
 	now      func() time.Time
 	jitter   func(d time.Duration) time.Duration
+	checkAt  []time.Time
 }
 
 // Option configures a Waiter.
@@ -51,6 +52,15 @@ func WithDelay(min, max time.Duration) Option {
 // a wait of a second or two ends closer to the state it waits for.
 func WithFactor(f float64) Option {
 	return func(w *Waiter) { w.factor = f }
+}
+
+// WithCheckAt makes a check land at each of these moments as well as on the
+// schedule: a state known to change at a set time (AWS ends draining at the
+// deregistration delay) is then seen at once, not up to the largest delay
+// later. A sleep that would pass one of them is cut short to end on it, and
+// the schedule goes on from where it was.
+func WithCheckAt(at ...time.Time) Option {
+	return func(w *Waiter) { w.checkAt = append(w.checkAt, at...) }
 }
 
 // WithClock replaces time for tests: sleep and now.
@@ -165,16 +175,29 @@ func (w *Waiter) Wait(ctx context.Context, maxWait time.Duration) (Result, error
 		if remaining <= 0 {
 			return res, &TimeoutError{MaxWait: maxWait, Observed: res.Observed, LastErr: lastErr}
 		}
-		d := w.jitter(delay)
-		if d > remaining {
-			d = remaining
-		}
-		if err := w.sleep(ctx, d); err != nil {
+		d := min(w.jitter(delay), remaining)
+		sleep := w.untilCheckAt(d)
+		if err := w.sleep(ctx, sleep); err != nil {
 			res.Elapsed = w.now().Sub(start)
 			return res, withObserved(err, res.Observed)
 		}
+		if sleep < d {
+			continue // an extra check: the schedule resumes where it was
+		}
 		delay = min(time.Duration(float64(delay)*w.factor), w.maxDelay)
 	}
+}
+
+// untilCheckAt returns d, or less when a sleep of d would pass a checkAt
+// moment: the time until the first such moment.
+func (w *Waiter) untilCheckAt(d time.Duration) time.Duration {
+	now := w.now()
+	for _, at := range w.checkAt {
+		if until := at.Sub(now); until > 0 && until < d {
+			d = until
+		}
+	}
+	return d
 }
 
 func withObserved(err error, observed string) error {

@@ -76,6 +76,7 @@ func TestWait(t *testing.T) {
 		min, max time.Duration
 		factor   float64 // 0: the default
 		maxWait  time.Duration
+		at       []time.Duration // WithCheckAt, from the start
 		steps    []step
 		// want
 		sleeps   []time.Duration
@@ -109,6 +110,22 @@ func TestWait(t *testing.T) {
 			name: "equal min and max is a fixed interval", min: 20 * time.Millisecond, max: 20 * time.Millisecond, maxWait: time.Minute,
 			steps:  []step{retry("a"), retry("a"), retry("a"), {o: Success}},
 			sleeps: ms(20, 20, 20), attempts: 4, observed: "a", elapsed: 60 * time.Millisecond,
+		},
+		{
+			name: "a check lands on each given moment, then the schedule goes on", min: 100 * time.Millisecond, max: 500 * time.Millisecond, maxWait: time.Minute,
+			at:    []time.Duration{1250 * time.Millisecond, 50 * time.Millisecond, -time.Second, 1300 * time.Millisecond},
+			steps: []step{retry("a"), retry("b"), retry("c"), retry("d"), retry("e"), retry("f"), retry("g"), retry("h"), {o: Success, observed: "i"}},
+			// checks at 0, 0.05, 0.15, 0.35, 0.75, 1.25, 1.3, 1.8, 2.3:
+			// the moment in the past is ignored, a cut sleep is an extra
+			// check that leaves the schedule's delays as they were.
+			sleeps: ms(50, 100, 200, 400, 500, 50, 500, 500), attempts: 9, observed: "i", elapsed: 2300 * time.Millisecond,
+		},
+		{
+			name: "a moment past the deadline does not stretch the wait", min: 400 * time.Millisecond, max: 400 * time.Millisecond, maxWait: time.Second,
+			at:     []time.Duration{5 * time.Second},
+			steps:  []step{retry("down")},
+			sleeps: ms(400, 400, 200), attempts: 4, observed: "down", elapsed: time.Second,
+			err: "still not done after 1s",
 		},
 		{
 			name: "empty observation keeps the previous one", min: time.Second, max: time.Second, maxWait: time.Minute,
@@ -212,6 +229,9 @@ func TestWait(t *testing.T) {
 			opts := []Option{WithDelay(tt.min, tt.max), WithoutJitter(), clk.option()}
 			if tt.factor != 0 {
 				opts = append(opts, WithFactor(tt.factor))
+			}
+			for _, d := range tt.at {
+				opts = append(opts, WithCheckAt(clk.now.Add(d)))
 			}
 			res, err := New(check, opts...).Wait(context.Background(), tt.maxWait)
 			if tt.err == "" && err != nil {

@@ -108,8 +108,8 @@ var lbKinds = []lbKind{
 			rollout.SimCheckInterval, rollout.SimCheckThreshold, rollout.SimActionDelay),
 		detection: "interval x retries + remove and add actions = " + benchkit.Secs(simDetection("hetzner"))},
 	{name: "aws", seed: "seed_aws.yml", seedDesc: "elb_target with target_status + uri until, delay 5",
-		title: fmt.Sprintf("AWS ELBv2 target group on lbsim, health check every %s, healthy threshold %d, deregistration delay 5s (ends early once idle)",
-			rollout.SimCheckInterval, rollout.SimCheckThreshold),
+		title: fmt.Sprintf("AWS ELBv2 target group on lbsim, health check every %s, healthy threshold %d, deregistration delay %s (ends early once idle)",
+			rollout.SimCheckInterval, rollout.SimCheckThreshold, rollout.SimDeregistrationDelay),
 		detection: "interval x healthy threshold = " + benchkit.Secs(simDetection("aws")) + "; the in-flight part holds the draining"},
 }
 

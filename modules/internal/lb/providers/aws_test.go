@@ -1,11 +1,13 @@
 package providers_test
 
 import (
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/zerodowntime/rolling/modules/internal/lb/lbtest"
 )
@@ -60,6 +62,21 @@ func groups(names string, gs ...lbtest.AWSGroup) lbtest.Exchange {
 	return lbtest.Exchange{Action: "DescribeTargetGroups", Form: form, Body: lbtest.AWSTargetGroups(gs...)}
 }
 
+// drainingFor is a drain of i-1 from web whose deregistration delay is
+// delay seconds: draining at polls polls, then gone.
+func drainingFor(delay, polls int) []lbtest.Exchange {
+	ex := []lbtest.Exchange{
+		groups("web", webGroup),
+		health(webARN, i1, i2),
+		{Action: "DescribeTargetGroupAttributes", Body: lbtest.AWSAttributes(delay)},
+		{Action: "DeregisterTargets", Body: lbtest.AWSEmpty("DeregisterTargets")},
+	}
+	for range polls {
+		ex = append(ex, health(webARN, i1drain, i2))
+	}
+	return append(ex, health(webARN, i2))
+}
+
 func TestAWS(t *testing.T) {
 	tests := []struct {
 		name      string
@@ -103,6 +120,8 @@ func TestAWS(t *testing.T) {
 				groups("web,api", webGroup, apiGroup),
 				health(webARN, lbtest.AWSMember{ID: "i-1", Port: 8080, State: "healthy"}, i2),
 				health(apiARN, lbtest.AWSMember{ID: "i-1", Port: 8080, State: "healthy"}, lbtest.AWSMember{ID: "i-2", Port: 8080, State: "healthy"}),
+				{Action: "DescribeTargetGroupAttributes", Form: map[string]string{"TargetGroupArn": webARN}, Body: lbtest.AWSAttributes(30)},
+				{Action: "DescribeTargetGroupAttributes", Form: map[string]string{"TargetGroupArn": apiARN}, Body: lbtest.AWSAttributes(30)},
 				{Action: "DeregisterTargets", Form: map[string]string{"TargetGroupArn": webARN, "Targets.member.1.Port": "8080"}, Body: lbtest.AWSEmpty("DeregisterTargets")},
 				{Action: "DeregisterTargets", Form: map[string]string{"TargetGroupArn": apiARN}, Body: lbtest.AWSEmpty("DeregisterTargets")},
 				health(webARN, i2),
@@ -227,14 +246,43 @@ func TestAWS(t *testing.T) {
 			exchanges: []lbtest.Exchange{
 				groups("web", webGroup),
 				health(webARN, i1, i2),
+				// Read once, for the warning, the check at its end and the hint.
+				{Action: "DescribeTargetGroupAttributes", Body: lbtest.AWSAttributes(300)},
 				{Action: "DeregisterTargets", Body: lbtest.AWSEmpty("DeregisterTargets")},
 				// Checks at 0, 0.2, 0.45, 0.76 and 1 s (the deadline).
 				health(webARN, i1drain, i2), health(webARN, i1drain, i2), health(webARN, i1drain, i2), health(webARN, i1drain, i2), health(webARN, i1drain, i2),
-				{Action: "DescribeTargetGroupAttributes", Body: lbtest.AWSAttributes(300)},
 			},
 			failed: true,
 			msg:    []string{"target i-1 still in rotation in target group web after 1s", `draining on port 80 (Target.DeregistrationInProgress`, "deregistration_delay (300s)"},
 			code:   "timeout",
+			check: func(t *testing.T, r run) {
+				if w := fmt.Sprint(r.out["warnings"]); !strings.Contains(w, "timeout (1s) does not exceed the deregistration delay (300s)") {
+					t.Errorf("warnings %s", w)
+				}
+			},
+		},
+		{
+			// AWS ends draining when the delay runs out at the latest (with
+			// a keep-alive connection open it often does not end sooner):
+			// a check lands 50 ms after it, not on the backed-off
+			// schedule (5.16 s, then 6.65 s). Nine polls find it draining.
+			name:      "drain checks as the deregistration delay runs out",
+			module:    "lb_drain",
+			args:      map[string]any{"timeout": nil},
+			exchanges: drainingFor(5, 9),
+			changed:   true,
+			check: func(t *testing.T, r run) {
+				var total time.Duration
+				for _, d := range r.clock.slept {
+					total += d
+				}
+				if total != 5050*time.Millisecond || get(r.pool(t, 0), "waited") != 5.05 {
+					t.Errorf("drain ended %s after the deregister call, pool %v; want 5.05s (delay 5 s + 50 ms); sleeps %v", total, r.pool(t, 0), r.clock.slept)
+				}
+				if w := r.out["warnings"]; w != nil {
+					t.Errorf("warnings %v", w)
+				}
+			},
 		},
 	}
 	for _, tc := range tests {

@@ -261,7 +261,9 @@ var apiWant = map[string]map[string]map[string]int64{
 		// DescribeTargetGroups has no health: one DescribeTargetHealth
 		// before acting, then the polls. An idempotent drain names the
 		// target once more to tell an unknown one from one not registered.
-		"drain":          {"DescribeTargetGroups": 1, "DeregisterTargets": 1, "DescribeTargetHealth": 2},
+		// A drain reads the group's deregistration delay (the wait checks
+		// when it runs out).
+		"drain":          {"DescribeTargetGroups": 1, "DescribeTargetGroupAttributes": 1, "DeregisterTargets": 1, "DescribeTargetHealth": 2},
 		"drain again":    {"DescribeTargetGroups": 1, "DescribeTargetHealth": 2},
 		"register":       {"DescribeTargetGroups": 1, "RegisterTargets": 1, "DescribeTargetHealth": 2},
 		"register again": {"DescribeTargetGroups": 1, "DescribeTargetHealth": 1},
@@ -300,7 +302,7 @@ func TestLbsimDrainAndRegister(t *testing.T) {
 			out, raw := realRun(t, "lb_drain", w.args(kind, 0, nil))
 			took := time.Since(start)
 			drainLag := lag(reached, time.Now())
-			if out["failed"] != false || out["changed"] != true {
+			if out["failed"] != false || out["changed"] != true || out["warnings"] != nil {
 				t.Fatalf("drain: %s", raw)
 			}
 			calls("drain", before)
