@@ -103,7 +103,7 @@ func drainLag(t *testing.T, coll *ansibletest.Collection, s *sim.Sim, front stri
 	var wg sync.WaitGroup
 	defer wg.Wait()
 	defer cancel()
-	for inFlight(s) == 0 {
+	for _, n := targetState(s); n == 0; _, n = targetState(s) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
@@ -118,7 +118,7 @@ func drainLag(t *testing.T, coll *ansibletest.Collection, s *sim.Sim, front stri
 	removed := make(chan time.Time, 1)
 	go func() {
 		for ctx.Err() == nil {
-			if !present(s) {
+			if present, _ := targetState(s); !present {
 				removed <- time.Now()
 				return
 			}
@@ -148,26 +148,17 @@ func drainLag(t *testing.T, coll *ansibletest.Collection, s *sim.Sim, front stri
 	return end.Sub(gone)
 }
 
-func inFlight(s *sim.Sim) int {
+// targetState says whether lbsim still lists the target, and how many
+// requests it is proxying to it.
+func targetState(s *sim.Sim) (present bool, inFlight int) {
 	for _, tg := range s.State().AWS.TargetGroups {
 		for _, tt := range tg.Targets {
 			if tt.ID == target {
-				return tt.InFlight
+				return true, tt.InFlight
 			}
 		}
 	}
-	return 0
-}
-
-func present(s *sim.Sim) bool {
-	for _, tg := range s.State().AWS.TargetGroups {
-		for _, tt := range tg.Targets {
-			if tt.ID == target {
-				return true
-			}
-		}
-	}
-	return false
+	return false, 0
 }
 
 func task(module string, args ...string) string {
