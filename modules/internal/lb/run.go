@@ -114,8 +114,9 @@ type poolRun struct {
 	waited  time.Duration
 	prev    State // last observation, for "turned unhealthy"
 
-	drainDelay time.Duration // AWS deregistration_delay, when read
-	actedAt    time.Time     // when the (de)register call returned
+	drainDelay time.Duration // AWS deregistration_delay, when delayRead
+	delayRead  bool
+	actedAt    time.Time // when the (de)register call returned
 }
 
 func (p *poolRun) label() string { return strings.ReplaceAll(p.kind, "_", " ") + " " + p.pool.Name() }
@@ -298,7 +299,7 @@ func (s *runState) timeout(ctx context.Context) (time.Duration, error) {
 				if err != nil {
 					return 0, err
 				}
-				pr.drainDelay = time.Duration(d) * time.Second
+				pr.drainDelay, pr.delayRead = time.Duration(d)*time.Second, true
 				delay = max(delay, d)
 			}
 		}
@@ -650,17 +651,16 @@ func (s *runState) timeoutMsg(timeout time.Duration, observed string) string {
 	var hint string
 	switch {
 	case s.op == opDrain && s.provider == AWS:
-		delay := -1
+		var delay time.Duration
+		read := false
 		for _, pr := range s.pools {
-			if dt, ok := pr.pool.(DrainTimer); ok && !pr.done {
-				if d, err := dt.DrainDelay(context.Background()); err == nil {
-					delay = max(delay, d)
-				}
+			if pr.delayRead && !pr.done {
+				delay, read = max(delay, pr.drainDelay), true
 			}
 		}
 		hint = "raise timeout above the group's deregistration_delay"
-		if delay >= 0 {
-			hint += fmt.Sprintf(" (%ds)", delay)
+		if read {
+			hint += fmt.Sprintf(" (%ds)", int(delay/time.Second))
 		}
 		hint += ", or lower the delay if long requests need not finish"
 	case s.op == opDrain && s.a.Method == MethodHealth:
