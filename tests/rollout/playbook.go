@@ -250,7 +250,7 @@ func (d *callbackDoc) hostTimes() map[string]HostTimes {
 }
 
 // failure is the msg of the "rollout failed" task, or else of the first
-// failed task, with the host it names.
+// failed task (or unreachable host), with the host it names.
 func (d *callbackDoc) failure() (host, msg string) {
 	for h, rs := range d.results("rollout failed") {
 		for _, r := range rs {
@@ -263,7 +263,9 @@ func (d *callbackDoc) failure() (host, msg string) {
 		for _, t := range p.Tasks {
 			for _, h := range sortedKeys(t.Hosts) {
 				r := t.Hosts[h]
-				if f, _ := r["failed"].(bool); f && r["ignore_errors"] != true {
+				f, _ := r["failed"].(bool)
+				u, _ := r["unreachable"].(bool)
+				if (f || u) && r["ignore_errors"] != true {
 					m, _ := r["msg"].(string)
 					return h, fmt.Sprintf("task %q: %s", t.Task.Name, m)
 				}

@@ -21,9 +21,11 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -76,6 +78,11 @@ type Options struct {
 	// version as the rollback restarts it: a rollback that does not
 	// bring a healthy app back.
 	RollbackBroken map[string]string
+	// Unreachable names hosts Ansible cannot reach: their inventory
+	// entries point SSH at a closed port, while their apps keep serving
+	// behind the load balancer, as when the network between the
+	// controller and a host is down.
+	Unreachable []string
 	// Serial is the batch size (default 1).
 	Serial int
 	// Vars are extra role variables; they win over the harness's.
@@ -378,6 +385,9 @@ func (s *Scenario) Inventory() string {
 			"deploy_verify_url":       "http://" + h.Addr + "/version",
 			"deploy_verify_token_url": "http://" + h.Addr + "/token",
 		}
+		if slices.Contains(s.Opts.Unreachable, h.Name) {
+			hv["ansible_connection"], hv["ansible_host"], hv["ansible_port"] = "ssh", "127.0.0.1", closedPort()
+		}
 		switch s.Opts.LB {
 		case "aws":
 			hv["deploy_lb_target"] = h.InstanceID
@@ -402,6 +412,17 @@ func (s *Scenario) Inventory() string {
 	}
 	b, _ := yaml.Marshal(inv)
 	return "# written by tests/rollout\n" + string(b)
+}
+
+// closedPort is a loopback TCP port nothing listens on (it was free a
+// moment ago): a connection to it is refused at once.
+func closedPort() int {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return 1
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port
 }
 
 // deployTasks stops the running app and starts the new release with the

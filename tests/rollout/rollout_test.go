@@ -84,6 +84,10 @@ func TestRollout(t *testing.T) {
 			Vars: map[string]any{"deploy_register_timeout": 3,
 				"deploy_haproxy_backend": "{{ 'gone' if _deploy_failed_step is defined else '" + HAProxyBackend + "' }}"}},
 			check: checkTakeOutFailed},
+		// Ansible cannot reach app-3 while its app still serves: the
+		// rollout must stop without taking it out of rotation.
+		{name: "unreachable-haproxy", opts: Options{LB: "haproxy", Net: 39, Unreachable: []string{"app-3"}},
+			check: checkUnreachable},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -265,6 +269,31 @@ func checkTakeOutFailed(t *testing.T, s *Scenario, r *Report) {
 	}
 	if slices.Contains(r.Drained, "app-3") {
 		t.Errorf("app-3 has a drain result; the rollout must stop before it (drained: %v)", r.Drained)
+	}
+}
+
+// checkUnreachable: app-3 cannot be reached. The rollout deploys app-1
+// and app-2, then stops at app-3 before draining it: it keeps serving v1
+// in rotation, as it did, rather than being left out by a drain whose
+// deploy could never run.
+func checkUnreachable(t *testing.T, s *Scenario, r *Report) {
+	t.Helper()
+	if r.ExitCode == 0 || r.FailedHost != "app-3" || !strings.Contains(r.FailedMsg, "Reach the host") {
+		t.Errorf("exit %d, failed %s %q; want app-3 unreachable at the task that reaches it", r.ExitCode, r.FailedHost, r.FailedMsg)
+	}
+	t.Logf("rollout failed msg: %s", r.FailedMsg)
+	if r.Failed != 0 {
+		t.Errorf("%d of %d requests failed: %q", r.Failed, r.Requests, r.Errors)
+	}
+	want := map[string]string{"app-1": "v2", "app-2": "v2", "app-3": "v1"}
+	for h, v := range want {
+		if r.DirectAfter[h] != v || r.VersionsAfter[h] != v || !r.LBAfter[h].InRotation {
+			t.Errorf("%s serves %q directly, %q through the LB, %q in the LB; want %s in rotation",
+				h, r.DirectAfter[h], r.VersionsAfter[h], r.LBAfter[h].State, v)
+		}
+	}
+	if slices.Contains(r.Drained, "app-3") {
+		t.Errorf("app-3 has a drain result; an unreachable host must not be drained (drained: %v)", r.Drained)
 	}
 }
 
