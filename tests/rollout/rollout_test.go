@@ -282,18 +282,24 @@ func checkUnreachable(t *testing.T, s *Scenario, r *Report) {
 		t.Errorf("exit %d, failed %s %q; want app-3 unreachable at the task that reaches it", r.ExitCode, r.FailedHost, r.FailedMsg)
 	}
 	t.Logf("rollout failed msg: %s", r.FailedMsg)
+	checkServingInRotation(t, r, map[string]string{"app-1": "v2", "app-2": "v2", "app-3": "v1"})
+	if slices.Contains(r.Drained, "app-3") {
+		t.Errorf("app-3 has a drain result; an unreachable host must not be drained (drained: %v)", r.Drained)
+	}
+}
+
+// checkServingInRotation: no request failed, and each host serves its
+// version, asked directly and through the load balancer, in rotation.
+func checkServingInRotation(t *testing.T, r *Report, want map[string]string) {
+	t.Helper()
 	if r.Failed != 0 {
 		t.Errorf("%d of %d requests failed: %q", r.Failed, r.Requests, r.Errors)
 	}
-	want := map[string]string{"app-1": "v2", "app-2": "v2", "app-3": "v1"}
 	for h, v := range want {
 		if r.DirectAfter[h] != v || r.VersionsAfter[h] != v || !r.LBAfter[h].InRotation {
 			t.Errorf("%s serves %q directly, %q through the LB, %q in the LB; want %s in rotation",
 				h, r.DirectAfter[h], r.VersionsAfter[h], r.LBAfter[h].State, v)
 		}
-	}
-	if slices.Contains(r.Drained, "app-3") {
-		t.Errorf("app-3 has a drain result; an unreachable host must not be drained (drained: %v)", r.Drained)
 	}
 }
 
@@ -304,16 +310,7 @@ func checkRolledBack(t *testing.T, s *Scenario, r *Report) {
 	if r.ExitCode == 0 || r.FailedHost != "app-2" || !strings.Contains(r.FailedMsg, "rolled back") {
 		t.Errorf("exit %d, failed %s %q; want a failure on app-2 saying it was rolled back", r.ExitCode, r.FailedHost, r.FailedMsg)
 	}
-	if r.Failed != 0 {
-		t.Errorf("%d of %d requests failed: %q", r.Failed, r.Requests, r.Errors)
-	}
-	want := map[string]string{"app-1": "v2", "app-2": "v1", "app-3": "v1"}
-	for h, v := range want {
-		if r.DirectAfter[h] != v || r.VersionsAfter[h] != v || !r.LBAfter[h].InRotation {
-			t.Errorf("%s serves %q directly, %q through the LB, %q in the LB; want %s in rotation",
-				h, r.DirectAfter[h], r.VersionsAfter[h], r.LBAfter[h].State, v)
-		}
-	}
+	checkServingInRotation(t, r, map[string]string{"app-1": "v2", "app-2": "v1", "app-3": "v1"})
 	if slices.Contains(r.Drained, "app-3") {
 		t.Errorf("app-3 was drained; the rollout must stop at app-2")
 	}
