@@ -43,6 +43,17 @@ options:
       - When not given, 300; for lb_drain with I(provider=aws), the largest
         C(deregistration_delay.timeout_seconds) of the target groups plus 60.
     type: int
+  interval:
+    description:
+      - The largest delay, in seconds, between two checks of the load balancer while the module
+        waits. The first checks come sooner (about 0.2, 0.45, 0.76 s after the change) and
+        the delays grow by a quarter each time up to this value.
+      - When not given, 1 with I(provider=aws), as C(community.aws.elb_target) polls. AWS runs a
+        health check every 5 s or more, so the late checks decide how soon a register ends.
+        3 with I(provider=hetzner), whose API allows 3600 requests an hour per project, shared
+        with every other tool using the project.
+      - Each check is one request per load balancer or target group.
+    type: float
   metadata_url:
     description:
       - Base URL of the metadata service used with I(target=auto), instead of

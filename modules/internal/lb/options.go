@@ -36,6 +36,7 @@ var CommonOptions = map[string]ansible.Option{
 	"target_type":    {Type: ansible.Str, Default: TypeServer, Choices: []string{TypeServer, TypeIP}},
 	"target_port":    {Type: ansible.Int},
 	"timeout":        {Type: ansible.Int},
+	"interval":       {Type: ansible.Float},
 	"metadata_url":   {Type: ansible.Str, EnvFallback: []string{MetadataEnv}},
 	"validate_certs": {Type: ansible.Bool, Default: true},
 	"method":         {Type: ansible.Str, Default: MethodRemove, Choices: []string{MethodRemove, MethodHealth}},
@@ -95,17 +96,18 @@ func NewSpec(name string, own map[string]ansible.Option) ansible.Spec {
 
 // Args are the options of both modules, decoded.
 type Args struct {
-	Provider      string `json:"provider"`
-	Target        string `json:"target"`
-	TargetType    string `json:"target_type"`
-	TargetPort    int    `json:"target_port"`
-	Timeout       int    `json:"timeout"`
-	MetadataURL   string `json:"metadata_url"`
-	ValidateCerts bool   `json:"validate_certs"`
-	Method        string `json:"method"`
-	HealthFile    string `json:"health_file"`
-	MinHealthy    int    `json:"min_healthy"`
-	UsePrivateIP  bool   `json:"use_private_ip"`
+	Provider      string  `json:"provider"`
+	Target        string  `json:"target"`
+	TargetType    string  `json:"target_type"`
+	TargetPort    int     `json:"target_port"`
+	Timeout       int     `json:"timeout"`
+	Interval      float64 `json:"interval"`
+	MetadataURL   string  `json:"metadata_url"`
+	ValidateCerts bool    `json:"validate_certs"`
+	Method        string  `json:"method"`
+	HealthFile    string  `json:"health_file"`
+	MinHealthy    int     `json:"min_healthy"`
+	UsePrivateIP  bool    `json:"use_private_ip"`
 
 	APIToken     string `json:"api_token"`
 	Endpoint     string `json:"endpoint"`
@@ -143,6 +145,11 @@ func (a *Args) check(m *ansible.Module) error {
 	}
 	if given("timeout") {
 		if err := ansible.CheckSeconds("timeout", float64(a.Timeout)); err != nil {
+			return err
+		}
+	}
+	if given("interval") {
+		if err := ansible.CheckSeconds("interval", a.Interval); err != nil {
 			return err
 		}
 	}

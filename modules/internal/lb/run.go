@@ -49,9 +49,8 @@ func WithClock(now func() time.Time) RunnerOption {
 
 // Poll delays: start fast and grow slowly (checks about 0.2, 0.45, 0.76,
 // 1.15, 1.64 s after the start, ±20 % jitter on each delay) so a module
-// returns soon after a state a second or two away, and back off to PollMax,
-// reached after about 15 s, so a long AWS deregistration delay costs few
-// requests.
+// returns soon after a state a second or two away, and back off to the
+// interval option, whose default is the provider's DefaultInterval.
 //
 // A drain also checks at drainEndChecks after each AWS group's
 // deregistration delay has run out since the deregister call: AWS ends
@@ -59,9 +58,22 @@ func WithClock(now func() time.Time) RunnerOption {
 // does not end before), give or take its own processing.
 const (
 	PollMin    = 200 * time.Millisecond
-	PollMax    = 3 * time.Second
 	PollFactor = 1.25
 )
+
+// DefaultInterval is the largest delay between two checks of a wait when
+// the interval option is not given, per provider. On AWS a health check
+// comes every 5 s or more and a target turns healthy some 10 s to minutes
+// after it is registered, so the spacing of the late checks decides how
+// soon a register ends: 1 s, as community.aws.elb_target polls, one
+// DescribeTargetHealth a second per target group, well inside ELBv2's
+// budget (Describe calls refill at 10 a second per account and region).
+// Hetzner allows 3600 requests an hour per project, shared with every
+// other tool using it, so waits there back off to 3 s.
+var DefaultInterval = map[string]time.Duration{
+	AWS:     time.Second,
+	Hetzner: 3 * time.Second,
+}
 
 var drainEndChecks = []time.Duration{50 * time.Millisecond, 500 * time.Millisecond, 1500 * time.Millisecond}
 
@@ -320,9 +332,18 @@ func (s *runState) timeout(ctx context.Context) (time.Duration, error) {
 	return DefaultTimeout * time.Second, nil
 }
 
+// interval is the largest delay between two checks of a wait: the
+// interval option, else the provider's default.
+func (s *runState) interval() time.Duration {
+	if s.a.Interval > 0 {
+		return ansible.Seconds(s.a.Interval)
+	}
+	return DefaultInterval[s.provider]
+}
+
 // drainEnds are the moments just after the pools' deregistration delays
 // run out, when their draining ends at the latest: the wait checks then
-// rather than up to PollMax later.
+// rather than up to the interval later.
 func (s *runState) drainEnds() []time.Time {
 	var at []time.Time
 	for _, pr := range s.pools {
@@ -553,7 +574,7 @@ func (s *runState) wait(ctx context.Context, deadline time.Time, timeout time.Du
 		}
 		return wait.Retry, strings.Join(observed, "; "), nil
 	}
-	w := wait.New(check, append([]wait.Option{wait.WithDelay(PollMin, PollMax), wait.WithFactor(PollFactor),
+	w := wait.New(check, append([]wait.Option{wait.WithDelay(min(PollMin, s.interval()), s.interval()), wait.WithFactor(PollFactor),
 		wait.WithCheckAt(s.drainEnds()...)}, opts...)...)
 	maxWait := deadline.Sub(s.now())
 	if maxWait <= 0 {

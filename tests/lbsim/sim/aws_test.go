@@ -355,3 +355,52 @@ func TestAWSFailOpen(t *testing.T) {
 		})
 	}
 }
+
+// TestHealthCheckPhaseRandom: with health_check_phase: random, targets
+// registered together turn healthy at different moments, each within one
+// interval of the registration's fixed phase (interval 1 s, threshold 2:
+// after more than 1 s and at most 2 s).
+func TestHealthCheckPhaseRandom(t *testing.T) {
+	t.Parallel()
+	const n = 6
+	w := newWorld(t, n, func(c *sim.Config) {
+		c.HealthCheckPhase = sim.PhaseRandom
+		tg := &c.AWS.TargetGroups[0]
+		tg.Targets = nil
+		tg.HealthCheck.Interval = sim.Duration(time.Second)
+	})
+	c := w.aws()
+	ctx := ctxT(t, 15*time.Second)
+	var targets []types.TargetDescription
+	for i := range n {
+		targets = append(targets, target(instanceID(i)))
+	}
+	start := time.Now()
+	if _, err := c.RegisterTargets(ctx, &elbv2.RegisterTargetsInput{TargetGroupArn: aws.String(testTGARN), Targets: targets}); err != nil {
+		t.Fatal(err)
+	}
+	healthyAt := map[string]time.Duration{}
+	simtest.Eventually(t, 5*time.Second, "every target healthy", func() bool {
+		st := w.sim.State()
+		for i := range n {
+			id := instanceID(i)
+			if tg := st.AWSTarget("web-tg", id); tg != nil && tg.State == "healthy" {
+				if _, seen := healthyAt[id]; !seen {
+					healthyAt[id] = time.Since(start)
+				}
+			}
+		}
+		return len(healthyAt) == n
+	})
+	var first, last time.Duration = time.Hour, 0
+	for id, d := range healthyAt {
+		if d < 950*time.Millisecond || d > 2300*time.Millisecond {
+			t.Errorf("%s healthy after %v, want within (1 s, 2 s]", id, d)
+		}
+		first, last = min(first, d), max(last, d)
+	}
+	// Six uniform phases within 150 ms of each other: about 1 in 10^4.
+	if last-first < 150*time.Millisecond {
+		t.Errorf("targets turned healthy within %v of each other (%v): the first checks are not spread over the interval", last-first, healthyAt)
+	}
+}

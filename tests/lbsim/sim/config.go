@@ -35,7 +35,21 @@ type Config struct {
 	Apps []App `yaml:"apps,omitempty" json:"apps,omitempty"`
 	// Faults are active from the start; see Faults.
 	Faults Faults `yaml:"faults,omitempty" json:"faults,omitempty"`
+	// HealthCheckPhase says when a target's first health check runs:
+	// "registration" (default), one interval after the target is added,
+	// so every later check falls on a whole number of intervals after it;
+	// or "random", at a random moment within the first interval, as when
+	// the load balancer checks on its own clock (AWS load balancer nodes
+	// each check every target on their own schedule). Then a client
+	// polling on a schedule of its own gains nothing from the phase.
+	HealthCheckPhase string `yaml:"health_check_phase,omitempty" json:"health_check_phase,omitempty"`
 }
+
+// Health check phases, the values of Config.HealthCheckPhase.
+const (
+	PhaseRegistration = "registration"
+	PhaseRandom       = "random"
+)
 
 // Listen holds host:port addresses; empty means 127.0.0.1:0 (ephemeral).
 type Listen struct {
@@ -540,6 +554,13 @@ func (c *Config) normalize() error {
 		}
 		checkLoopbackIP(app.Address, f+".address", bad)
 		checkPort(app.Port, false, f+".port", bad)
+	}
+	switch c.HealthCheckPhase {
+	case "":
+		c.HealthCheckPhase = PhaseRegistration
+	case PhaseRegistration, PhaseRandom:
+	default:
+		bad("health_check_phase", "must be %s or %s, got %q", PhaseRegistration, PhaseRandom, c.HealthCheckPhase)
 	}
 	if err := c.Faults.validate("faults"); err != nil {
 		errs = append(errs, err)

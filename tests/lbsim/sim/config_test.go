@@ -106,6 +106,20 @@ func TestParse(t *testing.T) {
 		{name: "NaN duration", edit: func(s string) string { return s + "faults: {hetzner: {latency: NaN}}\n" },
 			wantErr: `duration "NaN" is not a number of seconds`},
 		{name: "bad fault", edit: func(s string) string { return s + "faults: {aws: {error_rate: 3}}\n" }, wantErr: "faults.aws.error_rate"},
+		{name: "health check phase defaults to registration", check: func(c *Config) string {
+			if c.HealthCheckPhase != PhaseRegistration {
+				return "health_check_phase " + c.HealthCheckPhase
+			}
+			return ""
+		}},
+		{name: "random health check phase", edit: func(s string) string { return s + "health_check_phase: random\n" }, check: func(c *Config) string {
+			if c.HealthCheckPhase != PhaseRandom {
+				return "health_check_phase " + c.HealthCheckPhase
+			}
+			return ""
+		}},
+		{name: "bad health check phase", edit: func(s string) string { return s + "health_check_phase: sometimes\n" },
+			wantErr: `health_check_phase: must be registration or random, got "sometimes"`},
 		{name: "private ip needs network", edit: func(s string) string {
 			return strings.Replace(s, "{type: server, server: {id: 1}}", "{type: server, server: {id: 1}, use_private_ip: true}", 1)
 		}, wantErr: "needs the load balancer's network"},

@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"io"
+	"math/rand/v2"
 	"net"
 	"net/http"
 	"os"
@@ -115,22 +116,28 @@ func isTimeout(err error) bool {
 
 // startChecker runs p every interval until ctx ends and hands each result
 // to apply, under Sim.mu. The first check runs one interval after the
-// start, as on the real load balancers. The caller holds Sim.mu.
+// start, or with health_check_phase: random at a random moment within the
+// first interval. The caller holds Sim.mu.
 func (s *Sim) startChecker(ctx context.Context, p probe, interval time.Duration, apply func(probeResult)) {
 	if s.closed {
 		return
 	}
+	first := interval
+	if s.cfg.HealthCheckPhase == PhaseRandom {
+		first = time.Duration(rand.Int64N(int64(interval))) + 1
+	}
 	s.wg.Add(1)
 	go func() {
 		defer s.wg.Done()
-		t := time.NewTicker(interval)
-		defer t.Stop()
+		wake := time.NewTimer(first)
+		defer wake.Stop()
 		for {
 			select {
 			case <-ctx.Done():
 				return
-			case <-t.C:
+			case <-wake.C:
 			}
+			wake.Reset(interval)
 			r := s.check(ctx, p)
 			s.mu.Lock()
 			if ctx.Err() == nil {

@@ -177,6 +177,19 @@ func TestAWS(t *testing.T) {
 			changed: true,
 		},
 		{
+			// AWS health checks run 5 s or more apart: late checks come
+			// a second apart, as elb_target's.
+			name:   "register checks at least once a second by default",
+			module: "lb_register",
+			exchanges: append(append([]lbtest.Exchange{
+				groups("web", webGroup),
+				health(webARN, i2),
+				{Action: "RegisterTargets", Body: lbtest.AWSEmpty("RegisterTargets")},
+			}, repeat(health(webARN, i1init, i2), 14)...), health(webARN, i1, i2)),
+			changed: true,
+			check:   wantLongestSleep(time.Second),
+		},
+		{
 			name:   "register fails fast when the target turns unhealthy",
 			module: "lb_register",
 			exchanges: []lbtest.Exchange{
@@ -264,12 +277,12 @@ func TestAWS(t *testing.T) {
 		{
 			// AWS ends draining when the delay runs out at the latest (with
 			// a keep-alive connection open it often does not end sooner):
-			// a check lands 50 ms after it, not on the backed-off
-			// schedule (5.16 s, then 6.65 s). Nine polls find it draining.
+			// a check lands 50 ms after it, not on the schedule (4.97 s,
+			// then 5.97 s). Ten polls find it draining.
 			name:      "drain checks as the deregistration delay runs out",
 			module:    "lb_drain",
 			args:      map[string]any{"timeout": nil},
-			exchanges: drainingFor(5, 9),
+			exchanges: drainingFor(5, 10),
 			changed:   true,
 			check: func(t *testing.T, r run) {
 				var total time.Duration

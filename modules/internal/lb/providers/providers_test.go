@@ -8,6 +8,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -154,6 +155,9 @@ func concat(parts ...[]lbtest.Exchange) []lbtest.Exchange {
 }
 
 func TestHetzner(t *testing.T) {
+	// An add_target action that has finished when it is answered.
+	added := lbtest.Exchange{Method: "POST", Path: "/v1/load_balancers/4711/actions/add_target", Status: 201,
+		Body: lbtest.HetznerAction(14, "add_target", "success")}
 	healthFile := filepath.Join(t.TempDir(), "maintenance")
 	tests := []struct {
 		name      string
@@ -280,6 +284,45 @@ func TestHetzner(t *testing.T) {
 					t.Errorf("wait sleeps %v", s)
 				}
 			},
+		},
+		{
+			// Hetzner's 3600 requests an hour per project: late checks
+			// come 3 s apart.
+			name:      "register backs off to 3 s by default",
+			module:    "lb_register",
+			exchanges: concat(lookups(h43), []lbtest.Exchange{added}, repeat(lbGet(h42uk, h43), 16), []lbtest.Exchange{lbGet(h42, h43)}),
+			changed:   true,
+			check:     wantLongestSleep(3 * time.Second),
+		},
+		{
+			name:      "interval sets the longest delay between checks",
+			module:    "lb_register",
+			args:      map[string]any{"interval": 0.5},
+			exchanges: concat(lookups(h43), []lbtest.Exchange{added}, repeat(lbGet(h42uk, h43), 8), []lbtest.Exchange{lbGet(h42, h43)}),
+			changed:   true,
+			check:     wantLongestSleep(500 * time.Millisecond),
+		},
+		{
+			name:   "an interval below the first delay spaces every check",
+			module: "lb_register",
+			args:   map[string]any{"interval": 0.05},
+			exchanges: concat(lookups(h43), []lbtest.Exchange{
+				added,
+				lbGet(h42uk, h43), lbGet(h42uk, h43), lbGet(h42, h43),
+			}),
+			changed: true,
+			check: func(t *testing.T, r run) {
+				if s := r.clock.slept; len(s) != 2 || s[0] != 50*time.Millisecond || s[1] != 50*time.Millisecond {
+					t.Errorf("wait sleeps %v, want two of 50ms", s)
+				}
+			},
+		},
+		{
+			name:   "a zero interval is refused",
+			module: "lb_register",
+			args:   map[string]any{"interval": 0},
+			failed: true,
+			msg:    []string{"interval must be a positive number of seconds, got 0"},
 		},
 		{
 			name:      "register of a healthy target changes nothing",
@@ -508,3 +551,23 @@ const (
 	awsSecret  = "AWSs3cr3tKEYvalue"
 	awsSession = "AWSsessionTOKENvalue"
 )
+
+// repeat is n copies of e.
+func repeat(e lbtest.Exchange, n int) []lbtest.Exchange {
+	out := make([]lbtest.Exchange, n)
+	for i := range out {
+		out[i] = e
+	}
+	return out
+}
+
+// wantLongestSleep checks that the wait's delays grew to longest and no
+// further.
+func wantLongestSleep(longest time.Duration) func(t *testing.T, r run) {
+	return func(t *testing.T, r run) {
+		t.Helper()
+		if len(r.clock.slept) == 0 || slices.Max(r.clock.slept) != longest {
+			t.Errorf("wait sleeps %v, want them to grow to %s and no further", r.clock.slept, longest)
+		}
+	}
+}

@@ -1,0 +1,110 @@
+// Package awswait times the AWS waits that last long on a real load
+// balancer: a drain through the whole deregistration delay, as AWS drains
+// while a connection stays open, and a register through health checks spaced
+// as AWS spaces them (seconds apart, not lbsim's usual fraction of a
+// second). Each measures the time from lbsim's change of state to the end of
+// the task, for lb_drain / lb_register and for community.aws.elb_target
+// waiting with target_status. It runs only with ZDT_BENCH=1 (make bench).
+package awswait
+
+import (
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/zerodowntime/rolling/tests/ansibletest"
+	"github.com/zerodowntime/rolling/tests/lbsim/sim"
+	"github.com/zerodowntime/rolling/tests/lbsim/sim/simtest"
+)
+
+const (
+	keyID   = "AKIAAWSWAITBENCH0001"
+	secret  = "awswaitBenchSecretKey000000000000000001"
+	target  = "i-0000000000000001" // simtest.AddTargets' first instance
+)
+
+// world is lbsim with one target group web-tg of two targets, and the
+// task arguments that address it.
+type world struct {
+	s        *sim.Sim
+	front    string             // the listener
+	backends []*simtest.Backend // backends[0] is target
+	vars     ansibletest.Option
+	ours     []string // lb_drain / lb_register arguments
+	peer     []string // elb_target arguments
+}
+
+// startWorld starts lbsim with the given deregistration delay, health
+// check spacing and phase, and waits until both targets are healthy.
+func startWorld(t *testing.T, delay, interval time.Duration, healthy int, phase string) *world {
+	t.Helper()
+	hosts := simtest.Hosts(2)
+	backends, port := simtest.Backends(t, hosts...)
+	d := sim.Duration(delay)
+	cfg := &sim.Config{HealthCheckPhase: phase, AWS: sim.AWS{
+		Region: "eu-central-1", AccessKeyID: keyID, SecretAccessKey: secret,
+		TargetGroups: []sim.TargetGroup{{
+			ARN:  "arn:aws:elasticloadbalancing:eu-central-1:123456789012:targetgroup/web-tg/0123456789abcdef",
+			Name: "web-tg", Port: port, DeregistrationDelay: &d,
+			HealthCheck: sim.AWSHealthCheck{Path: "/healthz", Interval: sim.Duration(interval),
+				Timeout: sim.Duration(time.Second), HealthyThreshold: healthy, UnhealthyThreshold: 2, Matcher: "200"},
+		}},
+		Listeners: []sim.Listener{{TargetGroup: "web-tg"}},
+	}}
+	simtest.AddTargets(cfg, hosts)
+	s := simtest.Start(t, cfg)
+	ep := s.Endpoints()
+	simtest.WaitHealthy(t, s, time.Duration(healthy+2)*interval+5*time.Second)
+	common := []string{"region: eu-central-1", `endpoint_url: "{{ aws_api }}"`,
+		`access_key: "{{ aws_key_id }}"`, `secret_key: "{{ aws_secret }}"`}
+	return &world{
+		s: s, front: ep.Listeners[0].URL, backends: backends,
+		vars: ansibletest.Vars(map[string]any{"aws_api": ep.AWSAPI, "aws_key_id": keyID, "aws_secret": secret}),
+		ours: append([]string{"provider: aws", "target_group_names: [web-tg]", "target: " + target}, common...),
+		peer: append([]string{"target_group_name: web-tg", "target_id: " + target}, common...),
+	}
+}
+
+// targetState says whether lbsim still lists the target, its state, and
+// how many requests it is proxying to it.
+func (w *world) targetState() (present bool, state string, inFlight int) {
+	for _, tg := range w.s.State().AWS.TargetGroups {
+		for _, tt := range tg.Targets {
+			if tt.ID == target {
+				return true, tt.State, tt.InFlight
+			}
+		}
+	}
+	return false, "", 0
+}
+
+// apiRequests is how many ELBv2 requests lbsim has answered.
+func (w *world) apiRequests() int64 {
+	var n int64
+	for op, c := range w.s.Counts().API {
+		if strings.HasPrefix(op, "aws ") {
+			n += c
+		}
+	}
+	return n
+}
+
+// playbook is one play on localhost running the named tasks in order.
+func playbook(tasks ...[2]string) string {
+	var b strings.Builder
+	b.WriteString("- hosts: localhost\n  gather_facts: false\n  tasks:\n")
+	for _, tk := range tasks {
+		fmt.Fprintf(&b, "    - name: %s\n%s", tk[0], tk[1])
+	}
+	return b.String()
+}
+
+func task(module string, args ...string) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "      %s:\n", module)
+	for _, a := range args {
+		fmt.Fprintf(&b, "        %s\n", a)
+	}
+	return b.String()
+}
