@@ -12,6 +12,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -125,6 +126,62 @@ func stopApp(bin string, h Host) error {
 		}
 	}
 	return fmt.Errorf("stop demoapp on %s: %v: %s", h.Name, err, strings.TrimSpace(string(out)))
+}
+
+// stopLeftovers kills demoapps that an interrupted earlier run (a killed
+// go test or make bench, whose clean-up never ran) left listening on addr:
+// processes of a demoapp this harness built into another working
+// directory (<tmp>/zdt-*/demoapp, not dir), started with -listen=addr.
+// Without this the new app cannot bind the address. It returns the pids it
+// killed. Linux only (/proc); elsewhere it finds nothing.
+func stopLeftovers(addr, dir string) []int {
+	cmdlines, _ := filepath.Glob("/proc/[0-9]*/cmdline")
+	var killed []int
+	for _, p := range cmdlines {
+		b, err := os.ReadFile(p)
+		if err != nil || !isLeftover(strings.Split(strings.TrimRight(string(b), "\x00"), "\x00"), addr, dir) {
+			continue
+		}
+		pid, err := strconv.Atoi(filepath.Base(filepath.Dir(p)))
+		if err == nil && syscall.Kill(pid, syscall.SIGKILL) == nil {
+			killed = append(killed, pid)
+		}
+	}
+	// The address is free once the processes are gone.
+	for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
+		if !slices.ContainsFunc(killed, alive) {
+			break
+		}
+	}
+	return killed
+}
+
+// isLeftover reports whether a process's arguments are those of an app
+// that a demoapp from another of this harness's working directories
+// serves on addr.
+func isLeftover(args []string, addr, dir string) bool {
+	if len(args) < 2 || filepath.Base(args[0]) != "demoapp" {
+		return false
+	}
+	home := filepath.Dir(args[0])
+	if home == filepath.Clean(dir) || filepath.Dir(home) != filepath.Clean(os.TempDir()) || !strings.HasPrefix(filepath.Base(home), "zdt-") {
+		return false
+	}
+	return slices.Contains(args[1:], "-listen="+addr)
+}
+
+// alive reports whether pid runs; a zombie (an orphaned app that the
+// container's init has not reaped yet) does not.
+func alive(pid int) bool {
+	if syscall.Kill(pid, 0) != nil {
+		return false
+	}
+	stat, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+	if err != nil {
+		return true
+	}
+	i := strings.LastIndexByte(string(stat), ')')
+	return i < 0 || !strings.HasPrefix(string(stat[i+1:]), " Z")
 }
 
 func randomToken() string {

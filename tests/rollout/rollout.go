@@ -205,6 +205,7 @@ func Setup(ctx context.Context, opts Options) (s *Scenario, err error) {
 		})
 	}
 	for _, h := range s.Hosts {
+		stopLeftovers(h.Addr, s.dir)
 		if err := startApp(ctx, s.bin, h, opts.OldVersion); err != nil {
 			return s, err
 		}

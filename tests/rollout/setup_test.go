@@ -3,9 +3,9 @@ package rollout
 import (
 	"context"
 	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 )
@@ -73,16 +73,64 @@ func TestSetupAndClose(t *testing.T) {
 	}
 }
 
-// alive reports whether pid runs; a zombie (an orphaned app that the
-// container's init has not reaped yet) does not.
-func alive(pid int) bool {
-	if syscall.Kill(pid, 0) != nil {
-		return false
-	}
-	stat, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+// TestSetupStopsLeftovers: an app that an interrupted earlier run left on
+// a host's address (its harness never cleaned up) is stopped, so Setup can
+// start the new one instead of failing with "address already in use".
+func TestSetupStopsLeftovers(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	old, err := os.MkdirTemp("", "zdt-")
 	if err != nil {
-		return true
+		t.Fatal(err)
 	}
-	i := strings.LastIndexByte(string(stat), ')')
-	return i < 0 || !strings.HasPrefix(string(stat[i+1:]), " Z")
+	defer os.RemoveAll(old)
+	bin, err := BuildDemoapp(ctx, old)
+	if err != nil {
+		t.Fatal(err)
+	}
+	left := Host{Name: "app-1", Addr: "127.0.209.11:8081", Dir: filepath.Join(old, "app-1")}
+	if err := startApp(ctx, bin, left, "v0"); err != nil {
+		t.Fatal(err)
+	}
+	b, err := os.ReadFile(left.PIDFile())
+	if err != nil {
+		t.Fatal(err)
+	}
+	pid, _ := strconv.Atoi(strings.TrimSpace(string(b)))
+	defer stopApp(bin, left) // if Setup did not
+
+	s, err := Setup(ctx, Options{LB: "haproxy", Net: 209, Hosts: 1, Demoapp: bin})
+	if err != nil {
+		t.Fatalf("Setup with a leftover app on %s: %v", left.Addr, err)
+	}
+	defer s.Close()
+	if alive(pid) {
+		t.Errorf("the leftover app (pid %d) still runs", pid)
+	}
+	if got := s.SampleVersions(ctx); got["app-1"] != "v1" {
+		t.Errorf("versions through the LB = %v, want v1 from app-1", got)
+	}
+}
+
+func TestIsLeftover(t *testing.T) {
+	tmp := filepath.Clean(os.TempDir())
+	own := filepath.Join(tmp, "zdt-own")
+	other := filepath.Join(tmp, "zdt-other", "demoapp")
+	for _, tc := range []struct {
+		name string
+		args []string
+		want bool
+	}{
+		{"another run's app on the address", []string{other, "-listen=127.0.9.11:8081", "-version=v1"}, true},
+		{"this run's own app", []string{filepath.Join(own, "demoapp"), "-listen=127.0.9.11:8081"}, false},
+		{"another address", []string{other, "-listen=127.0.9.12:8081"}, false},
+		{"the -daemon starter, not the app", []string{other, "-daemon", "-listen", "127.0.9.11:8081"}, false},
+		{"a demoapp outside the harness's directories", []string{"/usr/local/bin/demoapp", "-listen=127.0.9.11:8081"}, false},
+		{"another program", []string{filepath.Join(tmp, "zdt-other", "haproxy"), "-listen=127.0.9.11:8081"}, false},
+		{"no arguments", []string{other}, false},
+	} {
+		if got := isLeftover(tc.args, "127.0.9.11:8081", own); got != tc.want {
+			t.Errorf("%s: isLeftover(%q) = %v, want %v", tc.name, tc.args, got, tc.want)
+		}
+	}
 }
