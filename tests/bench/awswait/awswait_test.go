@@ -19,9 +19,9 @@ import (
 )
 
 const (
-	keyID   = "AKIAAWSWAITBENCH0001"
-	secret  = "awswaitBenchSecretKey000000000000000001"
-	target  = "i-0000000000000001" // simtest.AddTargets' first instance
+	keyID  = "AKIAAWSWAITBENCH0001"
+	secret = "awswaitBenchSecretKey000000000000000001"
+	target = "i-0000000000000001" // simtest.AddTargets' first instance
 )
 
 // world is lbsim with one target group web-tg of two targets, and the
