@@ -574,8 +574,15 @@ func (s *runState) wait(ctx context.Context, deadline time.Time, timeout time.Du
 		}
 		return wait.Retry, strings.Join(observed, "; "), nil
 	}
-	w := wait.New(check, append([]wait.Option{wait.WithDelay(min(PollMin, s.interval()), s.interval()), wait.WithFactor(PollFactor),
-		wait.WithCheckAt(s.drainEnds()...)}, opts...)...)
+	waitOpts := []wait.Option{wait.WithDelay(min(PollMin, s.interval()), s.interval()), wait.WithFactor(PollFactor),
+		wait.WithCheckAt(s.drainEnds()...)}
+	if s.op == opRegister {
+		// The pools were read a moment ago, and a target registered since
+		// has passed no health check: a check now would only spend a
+		// request.
+		waitOpts = append(waitOpts, wait.WithoutFirstCheck())
+	}
+	w := wait.New(check, append(waitOpts, opts...)...)
 	maxWait := deadline.Sub(s.now())
 	if maxWait <= 0 {
 		maxWait = time.Millisecond

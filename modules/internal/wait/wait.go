@@ -37,6 +37,8 @@ type Waiter struct {
 	now      func() time.Time
 	jitter   func(d time.Duration) time.Duration
 	checkAt  []time.Time
+	// skipFirst leaves out the check at the start (WithoutFirstCheck).
+	skipFirst bool
 }
 
 // Option configures a Waiter.
@@ -61,6 +63,15 @@ func WithFactor(f float64) Option {
 // the schedule goes on from where it was.
 func WithCheckAt(at ...time.Time) Option {
 	return func(w *Waiter) { w.checkAt = append(w.checkAt, at...) }
+}
+
+// WithoutFirstCheck leaves out the check at the start of the wait; the
+// first one comes after the first delay, and the schedule is otherwise the
+// same. For a state that cannot hold yet (a target registered a moment ago
+// has passed no health check), the check at the start would only spend a
+// request.
+func WithoutFirstCheck() Option {
+	return func(w *Waiter) { w.skipFirst = true }
 }
 
 // WithClock replaces time for tests: sleep and now.
@@ -137,7 +148,7 @@ func (e *FailureError) Unwrap() error { return e.Err }
 var ErrInvalidWait = errors.New("wait: invalid configuration")
 
 // Wait runs the check until Success, Failure or maxWait. The first check runs
-// at once; the last sleep is shortened so the final check lands at the
+// at once (unless WithoutFirstCheck); the last sleep is shortened so the final check lands at the
 // deadline rather than past it.
 func (w *Waiter) Wait(ctx context.Context, maxWait time.Duration) (Result, error) {
 	if maxWait <= 0 {
@@ -154,20 +165,22 @@ func (w *Waiter) Wait(ctx context.Context, maxWait time.Duration) (Result, error
 	delay := w.minDelay
 	var res Result
 	var lastErr error
-	for {
-		res.Attempts++
-		o, observed, err := w.check(ctx)
-		if observed != "" {
-			res.Observed = observed
+	for skip := w.skipFirst; ; skip = false {
+		if !skip {
+			res.Attempts++
+			o, observed, err := w.check(ctx)
+			if observed != "" {
+				res.Observed = observed
+			}
+			res.Elapsed = w.now().Sub(start)
+			switch o {
+			case Success:
+				return res, nil
+			case Failure:
+				return res, &FailureError{Observed: res.Observed, Err: err}
+			}
+			lastErr = err
 		}
-		res.Elapsed = w.now().Sub(start)
-		switch o {
-		case Success:
-			return res, nil
-		case Failure:
-			return res, &FailureError{Observed: res.Observed, Err: err}
-		}
-		lastErr = err
 		if ctx.Err() != nil {
 			return res, withObserved(context.Cause(ctx), res.Observed)
 		}

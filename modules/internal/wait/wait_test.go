@@ -77,6 +77,7 @@ func TestWait(t *testing.T) {
 		factor   float64 // 0: the default
 		maxWait  time.Duration
 		at       []time.Duration // WithCheckAt, from the start
+		skip     bool            // WithoutFirstCheck
 		steps    []step
 		// want
 		sleeps   []time.Duration
@@ -119,6 +120,20 @@ func TestWait(t *testing.T) {
 			// the moment in the past is ignored, a cut sleep is an extra
 			// check that leaves the schedule's delays as they were.
 			sleeps: ms(50, 100, 200, 400, 500, 50, 500, 500), attempts: 9, observed: "i", elapsed: 2300 * time.Millisecond,
+		},
+		{
+			name: "without the first check the schedule is the same, one check fewer", min: 100 * time.Millisecond, max: 500 * time.Millisecond, maxWait: time.Minute,
+			skip:  true,
+			steps: []step{retry("a"), retry("b"), {o: Success, observed: "c"}},
+			// checks at 0.1, 0.3, 0.7 (with the first: 0, 0.1, 0.3, 0.7)
+			sleeps: ms(100, 200, 400), attempts: 3, observed: "c", elapsed: 700 * time.Millisecond,
+		},
+		{
+			name: "without the first check a wait shorter than the first delay checks at its end", min: 400 * time.Millisecond, max: 400 * time.Millisecond, maxWait: 100 * time.Millisecond,
+			skip:   true,
+			steps:  []step{retry("initial")},
+			sleeps: ms(100), attempts: 1, observed: "initial", elapsed: 100 * time.Millisecond,
+			err: "still not done after 100ms; last observed: initial",
 		},
 		{
 			name: "a moment past the deadline does not stretch the wait", min: 400 * time.Millisecond, max: 400 * time.Millisecond, maxWait: time.Second,
@@ -232,6 +247,9 @@ func TestWait(t *testing.T) {
 			}
 			for _, d := range tt.at {
 				opts = append(opts, WithCheckAt(clk.now.Add(d)))
+			}
+			if tt.skip {
+				opts = append(opts, WithoutFirstCheck())
 			}
 			res, err := New(check, opts...).Wait(context.Background(), tt.maxWait)
 			if tt.err == "" && err != nil {
