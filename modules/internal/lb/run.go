@@ -576,10 +576,12 @@ func (s *runState) wait(ctx context.Context, deadline time.Time, timeout time.Du
 	}
 	waitOpts := []wait.Option{wait.WithDelay(min(PollMin, s.interval()), s.interval()), wait.WithFactor(PollFactor),
 		wait.WithCheckAt(s.drainEnds()...)}
-	if s.op == opRegister {
-		// The pools were read a moment ago, and a target registered since
-		// has passed no health check: a check now would only spend a
-		// request.
+	if s.op == opRegister && s.provider == AWS {
+		// The groups were read a moment ago, and RegisterTargets returns
+		// at once: the target stays initial until it passes a health
+		// check, so a check now would only spend a request. (Hetzner's
+		// register waits for its action, during which the load balancer
+		// may already have checked the target.)
 		waitOpts = append(waitOpts, wait.WithoutFirstCheck())
 	}
 	w := wait.New(check, append(waitOpts, opts...)...)
