@@ -63,7 +63,7 @@ const (
 
 // DefaultInterval is the largest delay between two checks of a wait when
 // the interval option is not given, per provider. On AWS a health check
-// comes every 5 s or more and a target turns healthy some 10 s to minutes
+// comes every 5 s or more and a target turns healthy some seconds to minutes
 // after it is registered, so the spacing of the late checks decides how
 // soon a register ends: 1 s, as community.aws.elb_target polls, one
 // DescribeTargetHealth a second per target group, well inside ELBv2's
