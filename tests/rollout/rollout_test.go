@@ -44,7 +44,9 @@ func TestRollout(t *testing.T) {
 	cases := []rolloutCase{
 		{name: "haproxy", opts: Options{LB: "haproxy", Net: 11}, check: checkZeroDowntime},
 		{name: "hetzner", opts: Options{LB: "hetzner", Net: 12}, check: checkZeroDowntime},
-		{name: "aws", opts: Options{LB: "aws", Net: 13}, check: checkZeroDowntime},
+		// deploy_lb_interval set: the role passes it to lb_drain and
+		// lb_register (the other cloud cases leave it to the module).
+		{name: "aws", opts: Options{LB: "aws", Net: 13, Vars: map[string]any{"deploy_lb_interval": 0.5}}, check: checkZeroDowntime},
 		// The start returns at once and the app boots later (systemd
 		// Type=simple): the verify, not the start, must wait for it.
 		{name: "haproxy-start-no-wait", opts: Options{LB: "haproxy", Net: 14, StartNoWait: true, BootDelay: time.Second},
