@@ -574,7 +574,8 @@ func (s *runState) wait(ctx context.Context, deadline time.Time, timeout time.Du
 		}
 		return wait.Retry, strings.Join(observed, "; "), nil
 	}
-	waitOpts := []wait.Option{wait.WithDelay(min(PollMin, s.interval()), s.interval()), wait.WithFactor(PollFactor),
+	interval := s.interval()
+	waitOpts := []wait.Option{wait.WithDelay(min(PollMin, interval), interval), wait.WithFactor(PollFactor),
 		wait.WithCheckAt(s.drainEnds()...)}
 	if s.op == opRegister && s.provider == AWS {
 		// The groups were read a moment ago, and RegisterTargets returns

@@ -148,8 +148,8 @@ func (e *FailureError) Unwrap() error { return e.Err }
 var ErrInvalidWait = errors.New("wait: invalid configuration")
 
 // Wait runs the check until Success, Failure or maxWait. The first check runs
-// at once (unless WithoutFirstCheck); the last sleep is shortened so the final check lands at the
-// deadline rather than past it.
+// at once (unless WithoutFirstCheck); the last sleep is shortened so the
+// final check lands at the deadline rather than past it.
 func (w *Waiter) Wait(ctx context.Context, maxWait time.Duration) (Result, error) {
 	if maxWait <= 0 {
 		return Result{}, fmt.Errorf("%w: maximum wait must be > 0, got %s", ErrInvalidWait, maxWait)
@@ -165,21 +165,29 @@ func (w *Waiter) Wait(ctx context.Context, maxWait time.Duration) (Result, error
 	delay := w.minDelay
 	var res Result
 	var lastErr error
-	for skip := w.skipFirst; ; skip = false {
-		if !skip {
-			res.Attempts++
-			o, observed, err := w.check(ctx)
-			if observed != "" {
-				res.Observed = observed
+	// checkOnce runs the check and records what it saw; done reports
+	// that the wait is over (with err on Failure).
+	checkOnce := func() (done bool, err error) {
+		res.Attempts++
+		o, observed, cerr := w.check(ctx)
+		if observed != "" {
+			res.Observed = observed
+		}
+		res.Elapsed = w.now().Sub(start)
+		switch o {
+		case Success:
+			return true, nil
+		case Failure:
+			return true, &FailureError{Observed: res.Observed, Err: cerr}
+		}
+		lastErr = cerr
+		return false, nil
+	}
+	for first := true; ; first = false {
+		if !(first && w.skipFirst) {
+			if done, err := checkOnce(); done {
+				return res, err
 			}
-			res.Elapsed = w.now().Sub(start)
-			switch o {
-			case Success:
-				return res, nil
-			case Failure:
-				return res, &FailureError{Observed: res.Observed, Err: err}
-			}
-			lastErr = err
 		}
 		if ctx.Err() != nil {
 			return res, withObserved(context.Cause(ctx), res.Observed)
