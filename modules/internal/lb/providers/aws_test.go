@@ -175,13 +175,9 @@ func TestAWS(t *testing.T) {
 				health(webARN, i1, i2),
 			},
 			changed: true,
-			check: func(t *testing.T, r run) {
-				// No check right after RegisterTargets (the target has
-				// passed no health check yet): the first at 0.2 s.
-				if s := r.clock.slept; len(s) != 2 || s[0] != 200*time.Millisecond || s[1] != 250*time.Millisecond {
-					t.Errorf("wait sleeps %v, want 200ms and 250ms", s)
-				}
-			},
+			// No check right after RegisterTargets (the target has passed
+			// no health check yet): the first at 0.2 s.
+			check: wantSleeps(200*time.Millisecond, 250*time.Millisecond),
 		},
 		{
 			// AWS health checks run 5 s or more apart: late checks come

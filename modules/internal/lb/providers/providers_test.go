@@ -280,9 +280,7 @@ func TestHetzner(t *testing.T) {
 					t.Errorf("pool: %v", p)
 				}
 				// Polls start at 200ms and back off by 1.25.
-				if s := r.clock.slept; len(s) != 2 || s[0] != 200*time.Millisecond || s[1] != 250*time.Millisecond {
-					t.Errorf("wait sleeps %v", s)
-				}
+				wantSleeps(200*time.Millisecond, 250*time.Millisecond)(t, r)
 			},
 		},
 		{
@@ -311,11 +309,7 @@ func TestHetzner(t *testing.T) {
 				lbGet(h42uk, h43), lbGet(h42uk, h43), lbGet(h42, h43),
 			}),
 			changed: true,
-			check: func(t *testing.T, r run) {
-				if s := r.clock.slept; len(s) != 2 || s[0] != 50*time.Millisecond || s[1] != 50*time.Millisecond {
-					t.Errorf("wait sleeps %v, want two of 50ms", s)
-				}
-			},
+			check:   wantSleeps(50*time.Millisecond, 50*time.Millisecond),
 		},
 		{
 			name:   "a zero interval is refused",
@@ -559,6 +553,16 @@ func repeat(e lbtest.Exchange, n int) []lbtest.Exchange {
 		out[i] = e
 	}
 	return out
+}
+
+// wantSleeps checks that the wait slept exactly these delays.
+func wantSleeps(want ...time.Duration) func(t *testing.T, r run) {
+	return func(t *testing.T, r run) {
+		t.Helper()
+		if !slices.Equal(r.clock.slept, want) {
+			t.Errorf("wait sleeps %v, want %v", r.clock.slept, want)
+		}
+	}
 }
 
 // wantLongestSleep checks that the wait's delays grew to longest and no
