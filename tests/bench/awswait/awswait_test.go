@@ -8,6 +8,7 @@
 package awswait
 
 import (
+	"context"
 	"fmt"
 	"strings"
 	"testing"
@@ -77,6 +78,22 @@ func (w *world) targetState() (present bool, state string, inFlight int) {
 		}
 	}
 	return false, "", 0
+}
+
+// when watches lbsim every 5 ms until ctx ends and sends the moment the
+// target first matches cond (present: lbsim lists it; state: its state).
+func (w *world) when(ctx context.Context, cond func(present bool, state string) bool) <-chan time.Time {
+	at := make(chan time.Time, 1)
+	go func() {
+		for ctx.Err() == nil {
+			if present, state, _ := w.targetState(); cond(present, state) {
+				at <- time.Now()
+				return
+			}
+			time.Sleep(5 * time.Millisecond)
+		}
+	}()
+	return at
 }
 
 // apiRequests is how many ELBv2 requests lbsim has answered.

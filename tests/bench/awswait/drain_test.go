@@ -83,16 +83,7 @@ func (w *world) drainLag(t *testing.T, coll *ansibletest.Collection, drain, regi
 		}()
 		time.Sleep(50 * time.Millisecond)
 	}
-	removed := make(chan time.Time, 1)
-	go func() {
-		for ctx.Err() == nil {
-			if present, _, _ := w.targetState(); !present {
-				removed <- time.Now()
-				return
-			}
-			time.Sleep(5 * time.Millisecond)
-		}
-	}()
+	removed := w.when(ctx, func(present bool, _ string) bool { return !present })
 	run := coll.Playbook(t, playbook([2]string{"drain", drain}, [2]string{"register", register}), w.vars)
 	if run.ExitCode != 0 {
 		t.Fatalf("drain and register: exit %d\n%s", run.ExitCode, run.Stdout)

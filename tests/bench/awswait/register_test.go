@@ -69,16 +69,7 @@ func (w *world) registerLag(t *testing.T, coll *ansibletest.Collection, drain, r
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	healthy := make(chan time.Time, 1)
-	go func() {
-		for ctx.Err() == nil {
-			if _, state, _ := w.targetState(); state == "healthy" {
-				healthy <- time.Now()
-				return
-			}
-			time.Sleep(5 * time.Millisecond)
-		}
-	}()
+	healthy := w.when(ctx, func(_ bool, state string) bool { return state == "healthy" })
 	before := w.apiRequests()
 	run := coll.Playbook(t, playbook([2]string{"register", register}), w.vars)
 	if run.ExitCode != 0 {
