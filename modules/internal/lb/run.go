@@ -8,7 +8,9 @@ import (
 	"net/http"
 	"net/netip"
 	"os"
+	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/zerodowntime/rolling/modules/internal/ansible"
@@ -196,12 +198,17 @@ func (r *Runner) run(ctx context.Context, m *ansible.Module, a Args, o op) (ansi
 	s.target = t
 
 	// Observe before acting.
-	for _, pr := range s.pools {
+	err = firstError(eachPool(s.pools, func(_ int, pr *poolRun) error {
 		ms, err := pr.pool.Members(WithCounter(setupCtx, &pr.counter))
 		if err != nil {
-			return s.fail(ctx, err)
+			return err
 		}
-		pr.members, pr.before, pr.after, pr.prev = ms, StateOf(t, ms), StateOf(t, ms), StateOf(t, ms)
+		st := StateOf(t, ms)
+		pr.members, pr.before, pr.after, pr.prev = ms, st, st, st
+		return nil
+	}))
+	if err != nil {
+		return s.fail(ctx, err)
 	}
 	if err := s.checkKnown(setupCtx); err != nil {
 		return s.fail(ctx, err)
@@ -302,17 +309,24 @@ func (s *runState) checkKnown(ctx context.Context) error {
 func (s *runState) timeout(ctx context.Context) (time.Duration, error) {
 	delay := -1
 	if s.op == opDrain {
-		for _, pr := range s.pools {
-			if !pr.before.Registered {
-				continue
+		err := firstError(eachPool(s.pools, func(_ int, pr *poolRun) error {
+			dt, ok := pr.pool.(DrainTimer)
+			if !ok || !pr.before.Registered {
+				return nil
 			}
-			if dt, ok := pr.pool.(DrainTimer); ok {
-				d, err := dt.DrainDelay(WithCounter(ctx, &pr.counter))
-				if err != nil {
-					return 0, err
-				}
-				pr.drainDelay, pr.delayRead = time.Duration(d)*time.Second, true
-				delay = max(delay, d)
+			d, err := dt.DrainDelay(WithCounter(ctx, &pr.counter))
+			if err != nil {
+				return err
+			}
+			pr.drainDelay, pr.delayRead = time.Duration(d)*time.Second, true
+			return nil
+		}))
+		if err != nil {
+			return 0, err
+		}
+		for _, pr := range s.pools {
+			if pr.delayRead {
+				delay = max(delay, int(pr.drainDelay/time.Second))
 			}
 		}
 	}
@@ -480,15 +494,32 @@ func (s *runState) act(ctx context.Context, p planned) error {
 		}
 		s.fileGone = true
 	}
-	var doneNames []string
+	var acting []*poolRun
 	for _, pr := range s.pools {
+		if len(p.calls[pr]) > 0 {
+			acting = append(acting, pr)
+		}
+	}
+	verb := "deregistering from"
+	if s.op == opRegister {
+		verb = "registering in"
+	}
+	// The pools change at once; what is done so far is kept for the
+	// message of an interrupted run.
+	var mu sync.Mutex
+	var doing, done []string
+	for _, pr := range acting {
+		doing = append(doing, pr.label())
+	}
+	progress := func() {
+		s.m.Progress("%s %s: %s (done: %s)", verb, orNone(doing), s.target, orNone(done))
+	}
+	progress()
+	calls := make([]string, len(acting))
+	errs := eachPool(acting, func(i int, pr *poolRun) error {
 		for _, t := range p.calls[pr] {
+			calls[i] = fmt.Sprintf("%s %s %s", verb, pr.label(), t)
 			pctx := WithCounter(ctx, &pr.counter)
-			verb := "deregistering from"
-			if s.op == opRegister {
-				verb = "registering in"
-			}
-			s.m.Progress("%s %s %s (done: %s)", verb, pr.label(), t, orNone(doneNames))
 			var err error
 			if s.op == opDrain {
 				err = pr.pool.Deregister(pctx, t)
@@ -496,12 +527,48 @@ func (s *runState) act(ctx context.Context, p planned) error {
 				err = pr.pool.Register(pctx, t, RegisterOpts{UsePrivateIP: s.a.UsePrivateIP})
 			}
 			if err != nil {
-				return s.interrupted(err, fmt.Sprintf("%s %s %s", verb, pr.label(), t))
+				return err
 			}
 			pr.acted, pr.actedAt = true, s.now()
 		}
-		if pr.acted {
-			doneNames = append(doneNames, pr.label())
+		mu.Lock()
+		defer mu.Unlock()
+		doing = slices.DeleteFunc(doing, func(l string) bool { return l == pr.label() })
+		done = append(done, pr.label())
+		progress()
+		return nil
+	})
+	for i, err := range errs {
+		if err != nil {
+			return s.interrupted(err, calls[i])
+		}
+	}
+	return nil
+}
+
+// eachPool runs f for every pool at once and returns each one's error:
+// the pools are independent (AWS target groups each take their own
+// requests), so a run over several waits for the slowest answer rather
+// than for the sum.
+func eachPool(pools []*poolRun, f func(i int, pr *poolRun) error) []error {
+	errs := make([]error, len(pools))
+	if len(pools) == 1 {
+		errs[0] = f(0, pools[0])
+		return errs
+	}
+	var wg sync.WaitGroup
+	for i, pr := range pools {
+		wg.Go(func() { errs[i] = f(i, pr) })
+	}
+	wg.Wait()
+	return errs
+}
+
+// firstError is the first error of errs, in the pools' order.
+func firstError(errs []error) error {
+	for _, err := range errs {
+		if err != nil {
+			return err
 		}
 	}
 	return nil
@@ -536,12 +603,23 @@ func (s *runState) wait(ctx context.Context, deadline time.Time, timeout time.Du
 	s.m.Progress("%s; waiting until %s is %s", s.actedSummary(), s.target, goal)
 
 	check := func(ctx context.Context) (wait.Outcome, string, error) {
-		var observed []string
+		var pending []*poolRun
 		for _, pr := range s.pools {
-			if pr.done {
-				continue
+			if !pr.done {
+				pending = append(pending, pr)
 			}
-			ms, err := pr.pool.Members(WithCounter(ctx, &pr.counter))
+		}
+		// Every pending pool is read at once; the answers are then taken
+		// in the pools' order.
+		read := make([][]Member, len(pending))
+		errs := eachPool(pending, func(i int, pr *poolRun) error {
+			var err error
+			read[i], err = pr.pool.Members(WithCounter(ctx, &pr.counter))
+			return err
+		})
+		var observed []string
+		for i, pr := range pending {
+			ms, err := read[i], errs[i]
 			if err != nil {
 				if ctx.Err() != nil {
 					// The deadline cut this read short (the waiter's

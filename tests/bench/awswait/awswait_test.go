@@ -25,34 +25,41 @@ const (
 	target = "i-0000000000000001" // simtest.AddTargets' first instance
 )
 
-// world is lbsim with one target group web-tg of two targets, and the
-// task arguments that address it.
+// world is lbsim with target groups of the same two targets (web-tg unless
+// named otherwise), and the task arguments that address them.
 type world struct {
 	s        *sim.Sim
-	front    string             // the listener
+	front    string             // the listener, of the first group
 	backends []*simtest.Backend // backends[0] is target
 	vars     ansibletest.Option
-	ours     []string // lb_drain / lb_register arguments
-	peer     []string // elb_target arguments
+	groups   []string
+	ours     []string // lb_drain / lb_register arguments, every group
+	peer     []string // elb_target arguments but the group
 }
 
 // startWorld starts lbsim with the given deregistration delay, health
-// check spacing and phase, and waits until both targets are healthy.
-func startWorld(t *testing.T, delay, interval time.Duration, healthy int, phase string) *world {
+// check spacing and phase, and waits until every target is healthy.
+func startWorld(t *testing.T, delay, interval time.Duration, healthy int, phase string, groups ...string) *world {
 	t.Helper()
+	if len(groups) == 0 {
+		groups = []string{"web-tg"}
+	}
 	hosts := simtest.Hosts(2)
 	backends, port := simtest.Backends(t, hosts...)
 	d := sim.Duration(delay)
 	cfg := &sim.Config{HealthCheckPhase: phase, AWS: sim.AWS{
 		Region: "eu-central-1", AccessKeyID: keyID, SecretAccessKey: secret,
-		TargetGroups: []sim.TargetGroup{{
-			ARN:  "arn:aws:elasticloadbalancing:eu-central-1:123456789012:targetgroup/web-tg/0123456789abcdef",
-			Name: "web-tg", Port: port, DeregistrationDelay: &d,
+	}}
+	for i, g := range groups {
+		// A group no listener forwards to has its targets unused.
+		cfg.AWS.Listeners = append(cfg.AWS.Listeners, sim.Listener{TargetGroup: g})
+		cfg.AWS.TargetGroups = append(cfg.AWS.TargetGroups, sim.TargetGroup{
+			ARN:  fmt.Sprintf("arn:aws:elasticloadbalancing:eu-central-1:123456789012:targetgroup/%s/%016x", g, i+1),
+			Name: g, Port: port, DeregistrationDelay: &d,
 			HealthCheck: sim.AWSHealthCheck{Path: "/healthz", Interval: sim.Duration(interval),
 				Timeout: sim.Duration(time.Second), HealthyThreshold: healthy, UnhealthyThreshold: 2, Matcher: "200"},
-		}},
-		Listeners: []sim.Listener{{TargetGroup: "web-tg"}},
-	}}
+		})
+	}
 	simtest.AddTargets(cfg, hosts)
 	s := simtest.Start(t, cfg)
 	ep := s.Endpoints()
@@ -60,11 +67,16 @@ func startWorld(t *testing.T, delay, interval time.Duration, healthy int, phase 
 	common := []string{"region: eu-central-1", `endpoint_url: "{{ aws_api }}"`,
 		`access_key: "{{ aws_key_id }}"`, `secret_key: "{{ aws_secret }}"`}
 	return &world{
-		s: s, front: ep.Listeners[0].URL, backends: backends,
+		s: s, front: ep.Listeners[0].URL, backends: backends, groups: groups,
 		vars: ansibletest.Vars(map[string]any{"aws_api": ep.AWSAPI, "aws_key_id": keyID, "aws_secret": secret}),
-		ours: append([]string{"provider: aws", "target_group_names: [web-tg]", "target: " + target}, common...),
-		peer: append([]string{"target_group_name: web-tg", "target_id: " + target}, common...),
+		ours: append([]string{"provider: aws", "target_group_names: [" + strings.Join(groups, ", ") + "]", "target: " + target}, common...),
+		peer: append([]string{"target_id: " + target}, common...),
 	}
+}
+
+// peerArgs are elb_target's arguments for group, then more.
+func (w *world) peerArgs(group string, more ...string) []string {
+	return append(append([]string{"target_group_name: " + group}, w.peer...), more...)
 }
 
 // targetState says whether lbsim still lists the target, its state, and

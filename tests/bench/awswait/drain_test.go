@@ -30,7 +30,7 @@ func TestBenchAWSDrainToDelayEnd(t *testing.T) {
 	variants := []struct{ name, drain string }{
 		{"lb_drain (timeout unset: the delay + 60 s)", task("zerodowntime.rolling.lb_drain", w.ours...)},
 		{"elb_target, target_status: unused (polls every 1 s)", task("community.aws.elb_target",
-			append(slices.Clone(w.peer), "state: absent", "target_status: unused", "target_status_timeout: 60")...)},
+			w.peerArgs(w.groups[0], "state: absent", "target_status: unused", "target_status_timeout: 60")...)},
 	}
 
 	type row struct {

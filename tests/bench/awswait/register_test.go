@@ -32,7 +32,7 @@ func TestBenchAWSRegisterHealthCheck(t *testing.T) {
 		{"lb_register, interval: 3 (Hetzner's default)", task("zerodowntime.rolling.lb_register",
 			append(slices.Clone(w.ours), "interval: 3")...)},
 		{"elb_target, target_status: healthy (polls every 1 s)", task("community.aws.elb_target",
-			append(slices.Clone(w.peer), "state: present", "target_status: healthy", "target_status_timeout: 60")...)},
+			w.peerArgs(w.groups[0], "state: present", "target_status: healthy", "target_status_timeout: 60")...)},
 	}
 
 	tab := benchkit.Table{

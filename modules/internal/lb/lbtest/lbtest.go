@@ -1,6 +1,7 @@
 // Package lbtest is an httptest server that expects an ordered list of
 // requests and fails the test on any extra, unexpected or missing call
-// (after hcloud-go's exp/mockutil).
+// (after hcloud-go's exp/mockutil). Requests a client sends at once go in
+// an AnyOrder group.
 package lbtest
 
 import (
@@ -29,6 +30,17 @@ type Exchange struct {
 	Status int // default 200
 	Header map[string]string
 	Body   string
+
+	// anyOrder holds the exchanges of an AnyOrder group.
+	anyOrder []Exchange
+}
+
+// AnyOrder is one step of exchanges that may arrive in any order, as
+// concurrent requests do: each request is answered by the first exchange
+// of the group it matches that has not been used yet, and the next step
+// starts once all of them have arrived.
+func AnyOrder(exchanges ...Exchange) Exchange {
+	return Exchange{anyOrder: exchanges}
 }
 
 // Server is the mock.
@@ -38,6 +50,7 @@ type Server struct {
 	mu        sync.Mutex
 	exchanges []Exchange
 	next      int
+	used      []bool // of exchanges[next], when it is an AnyOrder group
 	// Requests records what arrived, "METHOD /path?query" or "Action".
 	Requests []string
 }
@@ -53,16 +66,33 @@ func New(t testing.TB, exchanges ...Exchange) *Server {
 		defer s.mu.Unlock()
 		if s.next < len(s.exchanges) {
 			var missing []string
-			for _, e := range s.exchanges[s.next:] {
+			for i, e := range s.exchanges[s.next:] {
+				if i == 0 && s.used != nil {
+					// A group begun: only its unused exchanges are missing.
+					var rest []Exchange
+					for j, x := range e.anyOrder {
+						if !s.used[j] {
+							rest = append(rest, x)
+						}
+					}
+					e = AnyOrder(rest...)
+				}
 				missing = append(missing, e.describe())
 			}
-			t.Errorf("lbtest: %d expected requests never came: %s\n(received: %s)", len(missing), strings.Join(missing, ", "), strings.Join(s.Requests, ", "))
+			t.Errorf("lbtest: %d expected steps never came: %s\n(received: %s)", len(missing), strings.Join(missing, ", "), strings.Join(s.Requests, ", "))
 		}
 	})
 	return s
 }
 
 func (e Exchange) describe() string {
+	if e.anyOrder != nil {
+		var d []string
+		for _, x := range e.anyOrder {
+			d = append(d, x.describe())
+		}
+		return "any order of (" + strings.Join(d, ", ") + ")"
+	}
 	if e.Action != "" {
 		return e.Action
 	}
@@ -86,12 +116,12 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, `{"error":{"code":"unexpected","message":"unexpected request"}}`, http.StatusTeapot)
 		return
 	}
-	e := s.exchanges[s.next]
-	s.next++
+	n := len(s.Requests)
+	e, err := s.take(r, form)
 	s.mu.Unlock()
 
-	if err := e.match(r, form); err != nil {
-		s.t.Errorf("lbtest: request %d: %v", s.next, err)
+	if err != nil {
+		s.t.Errorf("lbtest: request %d: %v", n, err)
 	}
 	if e.Check != nil {
 		e.Check(s.t, r, string(body))
@@ -112,6 +142,47 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 	}
 	w.WriteHeader(status)
 	io.WriteString(w, e.Body)
+}
+
+// take returns the exchange that answers r and moves on; s.mu is held.
+func (s *Server) take(r *http.Request, form url.Values) (Exchange, error) {
+	e := s.exchanges[s.next]
+	if e.anyOrder == nil {
+		s.next++
+		return e, e.match(r, form)
+	}
+	if s.used == nil {
+		s.used = make([]bool, len(e.anyOrder))
+	}
+	pick, firstFree := -1, -1
+	for i, x := range e.anyOrder {
+		if s.used[i] {
+			continue
+		}
+		if firstFree < 0 {
+			firstFree = i
+		}
+		if x.match(r, form) == nil {
+			pick = i
+			break
+		}
+	}
+	var err error
+	if pick < 0 {
+		// Nothing left in the group matches: answer with the first unused
+		// exchange, and report what did not match it.
+		pick = firstFree
+		err = e.anyOrder[pick].match(r, form)
+	}
+	s.used[pick] = true
+	done := true
+	for _, u := range s.used {
+		done = done && u
+	}
+	if done {
+		s.next, s.used = s.next+1, nil
+	}
+	return e.anyOrder[pick], err
 }
 
 func (e Exchange) match(r *http.Request, form url.Values) error {

@@ -4,8 +4,10 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -77,6 +79,30 @@ func drainingFor(delay, polls int) []lbtest.Exchange {
 	return append(ex, health(webARN, i2))
 }
 
+// together makes the exchanges answer only once all of them have arrived,
+// as requests sent at once do; one left waiting alone for a second fails
+// the test (the client sent them one after the other) and is answered.
+func together(n int, exchanges ...lbtest.Exchange) []lbtest.Exchange {
+	arrived := make(chan struct{}, n)
+	all := make(chan struct{})
+	var once sync.Once
+	for i := range exchanges {
+		exchanges[i].Check = func(t testing.TB, _ *http.Request, body string) {
+			arrived <- struct{}{}
+			if len(arrived) == n {
+				once.Do(func() { close(all) })
+			}
+			select {
+			case <-all:
+			case <-time.After(time.Second):
+				form, _ := url.ParseQuery(body)
+				t.Errorf("%s for %s waited alone for a second: the %d requests were not sent at once", form.Get("Action"), form.Get("TargetGroupArn"), n)
+			}
+		}
+	}
+	return exchanges
+}
+
 func TestAWS(t *testing.T) {
 	tests := []struct {
 		name      string
@@ -116,19 +142,52 @@ func TestAWS(t *testing.T) {
 			name:   "drain from two groups",
 			module: "lb_drain",
 			args:   map[string]any{"target_group_names": []any{"web", "api"}, "target_port": 8080},
+			// Each step goes to both groups at once: a pair answers only
+			// when both requests have arrived.
 			exchanges: []lbtest.Exchange{
 				groups("web,api", webGroup, apiGroup),
-				health(webARN, lbtest.AWSMember{ID: "i-1", Port: 8080, State: "healthy"}, i2),
-				health(apiARN, lbtest.AWSMember{ID: "i-1", Port: 8080, State: "healthy"}, lbtest.AWSMember{ID: "i-2", Port: 8080, State: "healthy"}),
-				{Action: "DescribeTargetGroupAttributes", Form: map[string]string{"TargetGroupArn": webARN}, Body: lbtest.AWSAttributes(30)},
-				{Action: "DescribeTargetGroupAttributes", Form: map[string]string{"TargetGroupArn": apiARN}, Body: lbtest.AWSAttributes(30)},
-				{Action: "DeregisterTargets", Form: map[string]string{"TargetGroupArn": webARN, "Targets.member.1.Port": "8080"}, Body: lbtest.AWSEmpty("DeregisterTargets")},
-				{Action: "DeregisterTargets", Form: map[string]string{"TargetGroupArn": apiARN}, Body: lbtest.AWSEmpty("DeregisterTargets")},
-				health(webARN, i2),
-				health(apiARN, lbtest.AWSMember{ID: "i-1", Port: 8080, State: "draining"}, lbtest.AWSMember{ID: "i-2", Port: 8080, State: "healthy"}),
+				lbtest.AnyOrder(together(2,
+					health(webARN, lbtest.AWSMember{ID: "i-1", Port: 8080, State: "healthy"}, i2),
+					health(apiARN, lbtest.AWSMember{ID: "i-1", Port: 8080, State: "healthy"}, lbtest.AWSMember{ID: "i-2", Port: 8080, State: "healthy"}),
+				)...),
+				lbtest.AnyOrder(together(2,
+					lbtest.Exchange{Action: "DescribeTargetGroupAttributes", Form: map[string]string{"TargetGroupArn": webARN}, Body: lbtest.AWSAttributes(30)},
+					lbtest.Exchange{Action: "DescribeTargetGroupAttributes", Form: map[string]string{"TargetGroupArn": apiARN}, Body: lbtest.AWSAttributes(30)},
+				)...),
+				lbtest.AnyOrder(together(2,
+					lbtest.Exchange{Action: "DeregisterTargets", Form: map[string]string{"TargetGroupArn": webARN, "Targets.member.1.Port": "8080"}, Body: lbtest.AWSEmpty("DeregisterTargets")},
+					lbtest.Exchange{Action: "DeregisterTargets", Form: map[string]string{"TargetGroupArn": apiARN, "Targets.member.1.Port": "8080"}, Body: lbtest.AWSEmpty("DeregisterTargets")},
+				)...),
+				lbtest.AnyOrder(together(2,
+					health(webARN, i2),
+					health(apiARN, lbtest.AWSMember{ID: "i-1", Port: 8080, State: "draining"}, lbtest.AWSMember{ID: "i-2", Port: 8080, State: "healthy"}),
+				)...),
+				// web is done: only api is read again.
 				health(apiARN, lbtest.AWSMember{ID: "i-2", Port: 8080, State: "healthy"}),
 			},
 			changed: true,
+		},
+		{
+			name:   "a register refused in one group is named; the other group's stands",
+			module: "lb_register",
+			args:   map[string]any{"target_group_names": []any{"web", "api"}},
+			exchanges: []lbtest.Exchange{
+				groups("web,api", webGroup, apiGroup),
+				lbtest.AnyOrder(health(webARN, i2), health(apiARN, i2)),
+				lbtest.AnyOrder(
+					lbtest.Exchange{Action: "RegisterTargets", Form: map[string]string{"TargetGroupArn": webARN}, Body: lbtest.AWSEmpty("RegisterTargets")},
+					lbtest.Exchange{Action: "RegisterTargets", Form: map[string]string{"TargetGroupArn": apiARN}, Status: 403, Body: lbtest.AWSError("AccessDenied", "not allowed on api")},
+				),
+			},
+			failed:  true,
+			changed: true,
+			msg:     []string{"registering i-1 in target group api", "AccessDenied: not allowed on api"},
+			code:    "AccessDenied",
+			check: func(t *testing.T, r run) {
+				if r.pool(t, 0)["changed"] != true || r.pool(t, 1)["changed"] != false {
+					t.Errorf("changed: web %v, api %v; want true, false", r.pool(t, 0)["changed"], r.pool(t, 1)["changed"])
+				}
+			},
 		},
 		{
 			name:   "an already deregistered target is checked, not drained",
