@@ -46,6 +46,9 @@ options:
   target_group_arns:
     description:
       - ARNs of the target groups to work on; one instance often sits in several.
+      - The groups are read, changed and checked at the same time (one request to each at once),
+        so a task over several groups takes about as long as one over a single group. Prefer one
+        task listing every group of the instance to a loop with one group per task.
       - With I(provider=aws), exactly one of I(target_group_arns) and I(target_group_names) is required.
     type: list
     elements: str
