@@ -126,8 +126,9 @@ notes:
   - C(drain) lets persistent (cookie, stick-table) clients and long-lived connections (WebSocket,
     C(mode tcp)) continue, which can keep sessions open until I(timeout); choose I(shutdown_sessions)
     accordingly.
-  - With several HAProxy nodes (active/active), run the task on each of them with a loop and C(delegate_to);
-    see the examples.
+  - With several HAProxy nodes (active/active), run the task on each of them with a loop and C(delegate_to).
+    A loop runs one node after the other; to drain on all of them at once, run it first with I(wait=false)
+    on every node but the first, then with waiting on every node. See the examples.
 seealso:
   - module: community.general.haproxy
   - name: HAProxy management guide, runtime API
@@ -152,7 +153,19 @@ EXAMPLES = r'''
   delegate_to: lb1.example.com
   become: true
 
-- name: Drain the current host on every HAProxy node (active/active), in parallel per node
+# On several HAProxy nodes (active/active): a loop runs one node after the
+# other, so first stop new requests on every node but the first without
+# waiting, then wait on each; the host drains on all of them at once.
+- name: Stop new requests to the current host on the other HAProxy nodes
+  zerodowntime.rolling.haproxy_maint:
+    server: "{{ inventory_hostname_short }}"
+    state: drain
+    wait: false
+  delegate_to: "{{ item }}"
+  loop: "{{ groups['haproxy'][1:] }}"
+  become: true
+
+- name: Drain the current host on every HAProxy node
   zerodowntime.rolling.haproxy_maint:
     server: "{{ inventory_hostname_short }}"
     state: drain

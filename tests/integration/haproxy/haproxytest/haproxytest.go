@@ -263,10 +263,29 @@ func (h *HAProxy) command(path, line string) (string, error) {
 // ServerStat is one server's row of "show stat", by column name.
 func (h *HAProxy) ServerStat(t testing.TB, backend, server string) map[string]string {
 	t.Helper()
-	out := h.Command(t, "show stat "+backend+" 4 -1")
+	row, err := statRow(h.Command(t, "show stat "+backend+" 4 -1"), backend, server)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return row
+}
+
+// ServerStatus is one server's status in "show stat" (UP, MAINT, DRAIN,
+// DOWN, "UP 1/3"...). It takes no testing.TB, so a goroutine can watch.
+func (h *HAProxy) ServerStatus(backend, server string) (string, error) {
+	out, err := h.command(h.AdminSocket, "show stat "+backend+" 4 -1")
+	if err != nil {
+		return "", err
+	}
+	row, err := statRow(out, backend, server)
+	return row["status"], err
+}
+
+// statRow finds server's row in the answer to "show stat".
+func statRow(out, backend, server string) (map[string]string, error) {
 	lines := strings.Split(out, "\n")
 	if len(lines) < 2 || !strings.HasPrefix(lines[0], "# ") {
-		t.Fatalf("show stat %s: %q", backend, out)
+		return nil, fmt.Errorf("show stat %s: %q", backend, out)
 	}
 	header := strings.Split(strings.TrimPrefix(lines[0], "# "), ",")
 	for _, l := range lines[1:] {
@@ -278,11 +297,10 @@ func (h *HAProxy) ServerStat(t testing.TB, backend, server string) map[string]st
 					row[name] = f[i]
 				}
 			}
-			return row
+			return row, nil
 		}
 	}
-	t.Fatalf("no server %s/%s in show stat: %q", backend, server, out)
-	return nil
+	return nil, fmt.Errorf("no server %s/%s in show stat: %q", backend, server, out)
 }
 
 // shortTempDir is t.TempDir unless its path is too long for a unix socket
