@@ -494,18 +494,25 @@ func (s *runState) act(ctx context.Context, p planned) error {
 		}
 		s.fileGone = true
 	}
+	return s.change(ctx, p.calls)
+}
+
+// change makes the register or deregister calls, in every pool at once;
+// what is done so far is kept as the progress an interrupted run reports.
+func (s *runState) change(ctx context.Context, calls map[*poolRun][]Target) error {
 	var acting []*poolRun
 	for _, pr := range s.pools {
-		if len(p.calls[pr]) > 0 {
+		if len(calls[pr]) > 0 {
 			acting = append(acting, pr)
 		}
+	}
+	if len(acting) == 0 {
+		return nil
 	}
 	verb := "deregistering from"
 	if s.op == opRegister {
 		verb = "registering in"
 	}
-	// The pools change at once; what is done so far is kept for the
-	// message of an interrupted run.
 	var mu sync.Mutex
 	var doing, done []string
 	for _, pr := range acting {
@@ -515,10 +522,10 @@ func (s *runState) act(ctx context.Context, p planned) error {
 		s.m.Progress("%s %s: %s (done: %s)", verb, orNone(doing), s.target, orNone(done))
 	}
 	progress()
-	calls := make([]string, len(acting))
+	what := make([]string, len(acting))
 	errs := eachPool(acting, func(i int, pr *poolRun) error {
-		for _, t := range p.calls[pr] {
-			calls[i] = fmt.Sprintf("%s %s %s", verb, pr.label(), t)
+		for _, t := range calls[pr] {
+			what[i] = fmt.Sprintf("%s %s %s", verb, pr.label(), t)
 			pctx := WithCounter(ctx, &pr.counter)
 			var err error
 			if s.op == opDrain {
@@ -540,7 +547,7 @@ func (s *runState) act(ctx context.Context, p planned) error {
 	})
 	for i, err := range errs {
 		if err != nil {
-			return s.interrupted(err, calls[i])
+			return s.interrupted(err, what[i])
 		}
 	}
 	return nil
@@ -791,10 +798,13 @@ func (s *runState) timeoutMsg(timeout time.Duration, observed string) string {
 // done before it.
 func (s *runState) interrupted(err error, doing string) error {
 	if errors.Is(err, context.DeadlineExceeded) {
-		return Errorf(s.provider, CodeTimeout, "", err, "timed out %s (%s): %v; raise timeout", doing, s.actedSummary(), err)
+		return Errorf(s.provider, CodeTimeout, "", err, "timed out %s (%s): the %s had not answered when timeout ran out; raise timeout", doing, s.actedSummary(), apiName[s.provider])
 	}
 	return err
 }
+
+// apiName names each provider's API in messages.
+var apiName = map[string]string{AWS: "ELBv2 API", Hetzner: "Hetzner Cloud API"}
 
 // fail turns err into a module failure carrying the result so far.
 func (s *runState) fail(ctx context.Context, err error) (ansible.Result, error) {

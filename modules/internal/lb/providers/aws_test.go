@@ -190,6 +190,34 @@ func TestAWS(t *testing.T) {
 			},
 		},
 		{
+			name:   "a change cut short by the timeout says which group is done",
+			module: "lb_drain",
+			args:   map[string]any{"target_group_names": []any{"web", "api"}, "timeout": 1},
+			exchanges: []lbtest.Exchange{
+				groups("web,api", webGroup, apiGroup),
+				lbtest.AnyOrder(health(webARN, i1, i2), health(apiARN, i1, i2)),
+				lbtest.AnyOrder(
+					lbtest.Exchange{Action: "DescribeTargetGroupAttributes", Form: map[string]string{"TargetGroupArn": webARN}, Body: lbtest.AWSAttributes(0)},
+					lbtest.Exchange{Action: "DescribeTargetGroupAttributes", Form: map[string]string{"TargetGroupArn": apiARN}, Body: lbtest.AWSAttributes(0)},
+				),
+				lbtest.AnyOrder(
+					lbtest.Exchange{Action: "DeregisterTargets", Form: map[string]string{"TargetGroupArn": webARN}, Body: lbtest.AWSEmpty("DeregisterTargets")},
+					lbtest.Exchange{Action: "DeregisterTargets", Form: map[string]string{"TargetGroupArn": apiARN}, Body: lbtest.AWSEmpty("DeregisterTargets"),
+						Check: func(testing.TB, *http.Request, string) { time.Sleep(1500 * time.Millisecond) }},
+				),
+			},
+			failed:  true,
+			changed: true,
+			msg: []string{"timed out deregistering from target group api i-1:80 (deregistered i-1 from target group web): the ELBv2 API had not answered when timeout ran out; raise timeout",
+				"state left: deregistering from target group api: i-1 (done: target group web)"},
+			code: "timeout",
+			check: func(t *testing.T, r run) {
+				if msg, _ := r.out["msg"].(string); strings.Contains(msg, "deadline exceeded") || strings.Contains(msg, "StatusCode") {
+					t.Errorf("msg carries the SDK's error text: %s", msg)
+				}
+			},
+		},
+		{
 			name:   "an already deregistered target is checked, not drained",
 			module: "lb_drain",
 			exchanges: []lbtest.Exchange{
