@@ -24,7 +24,11 @@ options:
     type: str
   load_balancer:
     description:
-      - Name or id of the load balancer.
+      - Name or id of the load balancer, or a list of them (a server behind a public and a private
+        load balancer, say). A single name stays a plain string.
+      - The load balancers are read, changed and checked at the same time, so a task over several
+        takes about as long as one over the slowest. Prefer one task listing them all to a loop.
       - Required with I(provider=hetzner).
-    type: str
+    type: list
+    elements: str
 '''

@@ -70,6 +70,12 @@ EXAMPLES = r'''
     target: auto
   # api_token from HCLOUD_TOKEN
 
+- name: Take this host out of a public and a private load balancer at once
+  zerodowntime.rolling.lb_drain:
+    provider: hetzner
+    load_balancer: [web-lb, internal-lb]
+    target: auto
+
 - name: Let the health check drain a server that comes from a label selector
   zerodowntime.rolling.lb_drain:
     provider: hetzner

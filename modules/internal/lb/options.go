@@ -5,6 +5,7 @@ import (
 	"maps"
 	"net/netip"
 	"slices"
+	"strings"
 
 	"github.com/zerodowntime/rolling/modules/internal/ansible"
 )
@@ -48,7 +49,7 @@ var CommonOptions = map[string]ansible.Option{
 var HetznerOptions = map[string]ansible.Option{
 	"api_token":     {Type: ansible.Str, NoLog: true, EnvFallback: []string{"HCLOUD_TOKEN"}},
 	"endpoint":      {Type: ansible.Str, EnvFallback: []string{"HCLOUD_ENDPOINT"}},
-	"load_balancer": {Type: ansible.Str},
+	"load_balancer": {Type: ansible.List, Elements: ansible.Str},
 }
 
 // AWSOptions are the options of provider aws (doc fragment
@@ -111,7 +112,7 @@ type Args struct {
 
 	APIToken     string `json:"api_token"`
 	Endpoint     string `json:"endpoint"`
-	LoadBalancer string `json:"load_balancer"`
+	LoadBalancers []string `json:"load_balancer"`
 
 	Region           string   `json:"region"`
 	Profile          string   `json:"profile"`
@@ -162,6 +163,9 @@ func (a *Args) check(m *ansible.Module) error {
 	switch a.Provider {
 	case Hetzner:
 		ignored(slices.Sorted(maps.Keys(AWSOptions))...)
+		if err := checkLoadBalancers(a.LoadBalancers); err != nil {
+			return err
+		}
 		ignored("target_port")
 		if a.TargetType == TypeIP && a.Target != Auto {
 			if _, err := netip.ParseAddr(a.Target); err != nil {
@@ -181,6 +185,25 @@ func (a *Args) check(m *ansible.Module) error {
 	}
 	if a.HealthFile != "" && a.Method != MethodHealth {
 		return fmt.Errorf("health_file is only used with method: health (provider hetzner); remove it or set method: health")
+	}
+	return nil
+}
+
+// checkLoadBalancers refuses an empty list, an empty name and a load
+// balancer named twice.
+func checkLoadBalancers(lbs []string) error {
+	if len(lbs) == 0 {
+		return fmt.Errorf("load_balancer is empty: give the name or id of a load balancer, or a list of them")
+	}
+	seen := map[string]bool{}
+	for _, l := range lbs {
+		switch {
+		case strings.TrimSpace(l) == "":
+			return fmt.Errorf("load_balancer %q holds an empty name: give names or ids of load balancers", strings.Join(lbs, ","))
+		case seen[l]:
+			return fmt.Errorf("load_balancer names %q twice: give each load balancer once", l)
+		}
+		seen[l] = true
 	}
 	return nil
 }

@@ -87,7 +87,7 @@ func together(n int, exchanges ...lbtest.Exchange) []lbtest.Exchange {
 	all := make(chan struct{})
 	var once sync.Once
 	for i := range exchanges {
-		exchanges[i].Check = func(t testing.TB, _ *http.Request, body string) {
+		exchanges[i].Check = func(t testing.TB, r *http.Request, body string) {
 			arrived <- struct{}{}
 			if len(arrived) == n {
 				once.Do(func() { close(all) })
@@ -95,8 +95,11 @@ func together(n int, exchanges ...lbtest.Exchange) []lbtest.Exchange {
 			select {
 			case <-all:
 			case <-time.After(time.Second):
-				form, _ := url.ParseQuery(body)
-				t.Errorf("%s for %s waited alone for a second: the %d requests were not sent at once", form.Get("Action"), form.Get("TargetGroupArn"), n)
+				what := r.Method + " " + r.URL.RequestURI()
+				if form, _ := url.ParseQuery(body); form.Get("Action") != "" {
+					what = form.Get("Action") + " for " + form.Get("TargetGroupArn")
+				}
+				t.Errorf("%s waited alone for a second: the %d requests were not sent at once", what, n)
 			}
 		}
 	}

@@ -397,3 +397,105 @@ func TestLbsimMinHealthyAndErrors(t *testing.T) {
 		t.Errorf("missing tg: %s", raw)
 	}
 }
+
+// TestLbsimTwoHetznerLoadBalancers drains a server from two load balancers
+// and registers it again, each in one task: the target is added to both
+// before either calls it healthy, so their health checks run at once. The
+// control registers with one task per load balancer, as the deploy role
+// looped before, and shows the check failing: the second add comes only
+// once the first load balancer has called the target healthy.
+func TestLbsimTwoHetznerLoadBalancers(t *testing.T) {
+	if testing.Short() {
+		t.Skip("lbsim: a few seconds of real health checks")
+	}
+	hosts := simtest.Hosts(2)
+	_, port := simtest.Backends(t, hosts...)
+	cfg := &sim.Config{Hetzner: sim.Hetzner{Token: simToken, ActionDelay: sim.Duration(300 * time.Millisecond)}}
+	lbs := []string{"web-lb", "int-lb"}
+	for i, name := range lbs {
+		cfg.Hetzner.LoadBalancers = append(cfg.Hetzner.LoadBalancers, sim.LoadBalancer{
+			ID: int64(i + 1), Name: name,
+			Services: []sim.Service{{Protocol: "http", DestinationPort: port, HealthCheck: sim.HealthCheck{
+				Protocol: "http", Port: port, Interval: sim.Duration(time.Second), Timeout: sim.Duration(500 * time.Millisecond),
+				Retries: 2, HTTP: &sim.HealthCheckHTTP{Path: "/healthz"},
+			}}},
+		})
+	}
+	simtest.AddTargets(cfg, hosts)
+	s := simtest.Start(t, cfg)
+	simtest.WaitHealthy(t, s, 10*time.Second)
+	ep := s.Endpoints()
+	args := func(lbs ...string) map[string]any {
+		l := make([]any, len(lbs))
+		for i, n := range lbs {
+			l[i] = n
+		}
+		return map[string]any{"provider": "hetzner", "api_token": simToken, "endpoint": ep.HetznerAPI,
+			"load_balancer": l, "target": "auto", "metadata_url": ep.Metadata[hosts[0]], "timeout": 30}
+	}
+	run := func(module string, lbs ...string) {
+		t.Helper()
+		if out, raw := realRun(t, module, args(lbs...)); out["failed"] == true || out["changed"] != true {
+			t.Fatalf("%s %v: %s", module, lbs, raw)
+		}
+	}
+	// register runs f while watching when hosts[0] becomes a member of
+	// each load balancer and when each calls it healthy, and reports
+	// whether both adds came before the first healthy.
+	register := func(what string, f func()) (atOnce bool) {
+		t.Helper()
+		var added, healthyAt [2]time.Time
+		stop, watched := make(chan struct{}), make(chan struct{})
+		go func() {
+			defer close(watched)
+			for {
+				select {
+				case <-stop:
+					return
+				case <-time.After(5 * time.Millisecond):
+				}
+				st := s.State()
+				for i := range lbs {
+					for _, m := range st.Hetzner.LoadBalancers[i].Services[0].Members {
+						if m.Host != hosts[0] {
+							continue
+						}
+						if added[i].IsZero() {
+							added[i] = time.Now()
+						}
+						if m.Health == "healthy" && healthyAt[i].IsZero() {
+							healthyAt[i] = time.Now()
+						}
+					}
+				}
+			}
+		}()
+		start := time.Now()
+		f()
+		took := time.Since(start)
+		close(stop)
+		<-watched
+		since := func(at time.Time) time.Duration { return at.Sub(start).Round(time.Millisecond) }
+		t.Logf("%s: %s; added to %s at %s, %s at %s; healthy at %s and %s", what, took.Round(time.Millisecond),
+			lbs[0], since(added[0]), lbs[1], since(added[1]), since(healthyAt[0]), since(healthyAt[1]))
+		for i := range lbs {
+			if added[i].IsZero() || healthyAt[i].IsZero() {
+				t.Fatalf("%s: %s: added %v, healthy %v", what, lbs[i], added[i], healthyAt[i])
+			}
+		}
+		first := healthyAt[0]
+		if healthyAt[1].Before(first) {
+			first = healthyAt[1]
+		}
+		return added[0].Before(first) && added[1].Before(first)
+	}
+
+	run("lb_drain", lbs...)
+	if !register("one task for both", func() { run("lb_register", lbs...) }) {
+		t.Errorf("one task for both load balancers added the target to one only after the other called it healthy")
+	}
+	run("lb_drain", lbs...)
+	if register("control, one task per load balancer", func() { run("lb_register", lbs[0]); run("lb_register", lbs[1]) }) {
+		t.Errorf("control: registering one load balancer after the other passed the check, which therefore cannot tell")
+	}
+}

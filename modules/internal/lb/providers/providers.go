@@ -5,6 +5,7 @@ import (
 	"context"
 	"fmt"
 	"net/http"
+	"sync"
 
 	"github.com/aws/aws-sdk-go-v2/aws/retry"
 
@@ -80,12 +81,22 @@ func (p *hetznerProvider) Resolve(ctx context.Context, t lb.Target) (lb.Target, 
 	return p.c.Server(ctx, t.ID)
 }
 
+// Pools looks up the load balancers at once, and returns them in the order
+// given (the first error in that order).
 func (p *hetznerProvider) Pools(ctx context.Context) ([]lb.Pool, error) {
-	pool, err := p.c.LoadBalancer(ctx, p.a.LoadBalancer)
-	if err != nil {
-		return nil, err
+	pools := make([]lb.Pool, len(p.a.LoadBalancers))
+	errs := make([]error, len(p.a.LoadBalancers))
+	var wg sync.WaitGroup
+	for i, ref := range p.a.LoadBalancers {
+		wg.Go(func() { pools[i], errs[i] = p.c.LoadBalancer(ctx, ref) })
 	}
-	return []lb.Pool{pool}, nil
+	wg.Wait()
+	for _, err := range errs {
+		if err != nil {
+			return nil, err
+		}
+	}
+	return pools, nil
 }
 
 type awsProvider struct {

@@ -200,6 +200,35 @@ func TestHetzner(t *testing.T) {
 			},
 		},
 		{
+			name:   "drain from two load balancers at once",
+			module: "lb_drain",
+			args:   map[string]any{"load_balancer": []any{"web-lb", "int-lb"}},
+			// Each step goes to both load balancers at once: a pair
+			// answers only when both requests have arrived.
+			exchanges: []lbtest.Exchange{
+				lbtest.AnyOrder(together(2,
+					lbtest.Exchange{Method: "GET", Path: "/v1/load_balancers?name=web-lb", Body: lbtest.HetznerLBList(4711, "web-lb", h42, h43)},
+					lbtest.Exchange{Method: "GET", Path: "/v1/load_balancers?name=int-lb", Body: lbtest.HetznerLBList(4712, "int-lb", h42, h43)},
+				)...),
+				{Method: "GET", Path: "/v1/servers?name=web-1", Body: lbtest.HetznerServerList(42, "web-1")},
+				lbtest.AnyOrder(together(2,
+					lbtest.Exchange{Method: "POST", Path: "/v1/load_balancers/4711/actions/remove_target", Status: 201, Body: lbtest.HetznerAction(13, "remove_target", "success")},
+					lbtest.Exchange{Method: "POST", Path: "/v1/load_balancers/4712/actions/remove_target", Status: 201, Body: lbtest.HetznerAction(14, "remove_target", "success")},
+				)...),
+				lbtest.AnyOrder(together(2, lbGet(h43),
+					lbtest.Exchange{Method: "GET", Path: "/v1/load_balancers/4712", Body: lbtest.HetznerLB(4712, "int-lb", h43)},
+				)...),
+			},
+			changed: true,
+			check: func(t *testing.T, r run) {
+				for i, name := range []string{"web-lb", "int-lb"} {
+					if p := r.pool(t, i); p["name"] != name || get(p, "after", "registered") != false || p["changed"] != true {
+						t.Errorf("pool %d: %v", i, p)
+					}
+				}
+			},
+		},
+		{
 			name:      "drain of a target already removed changes nothing",
 			module:    "lb_drain",
 			exchanges: lookups(h43),
@@ -516,6 +545,9 @@ func TestOptionChecks(t *testing.T) {
 		{"aws needs groups", map[string]any{"provider": "aws", "target": "i-1"}, "provider is aws but any of the following are missing: target_group_arns, target_group_names"},
 		{"health_file needs method health", map[string]any{"provider": "hetzner", "target": "x", "load_balancer": "l", "api_token": "tok-abcdefgh", "health_file": "/tmp/x"}, "health_file is only used with method: health"},
 		{"ip target must be an IP", map[string]any{"provider": "hetzner", "target": "web-1", "target_type": "ip", "load_balancer": "l", "api_token": "tok-abcdefgh"}, `target "web-1" is not an IP address`},
+		{"load_balancer not empty", map[string]any{"provider": "hetzner", "target": "x", "load_balancer": []any{}, "api_token": "tok-abcdefgh"}, "load_balancer is empty: give the name or id of a load balancer"},
+		{"load_balancer without empty names", map[string]any{"provider": "hetzner", "target": "x", "load_balancer": "web-lb,", "api_token": "tok-abcdefgh"}, `load_balancer "web-lb," holds an empty name`},
+		{"load_balancer names each once", map[string]any{"provider": "hetzner", "target": "x", "load_balancer": []any{"a", "b", "a"}, "api_token": "tok-abcdefgh"}, `load_balancer names "a" twice`},
 		{"timeout must be positive", map[string]any{"provider": "hetzner", "target": "x", "load_balancer": "l", "api_token": "tok-abcdefgh", "timeout": 0}, "timeout must be a positive number"},
 		{"timeout at most a year", map[string]any{"provider": "aws", "target": "i-1", "target_group_names": []string{"tg"}, "region": "eu-central-1", "timeout": 10000000000}, "timeout must be at most 31536000 seconds (a year), got 10000000000"},
 	}
