@@ -110,8 +110,8 @@ type Args struct {
 	MinHealthy    int     `json:"min_healthy"`
 	UsePrivateIP  bool    `json:"use_private_ip"`
 
-	APIToken     string `json:"api_token"`
-	Endpoint     string `json:"endpoint"`
+	APIToken      string   `json:"api_token"`
+	Endpoint      string   `json:"endpoint"`
 	LoadBalancers []string `json:"load_balancer"`
 
 	Region           string   `json:"region"`
