@@ -554,9 +554,9 @@ func (s *runState) change(ctx context.Context, calls map[*poolRun][]Target) erro
 }
 
 // eachPool runs f for every pool at once and returns each one's error:
-// the pools are independent (AWS target groups each take their own
-// requests), so a run over several waits for the slowest answer rather
-// than for the sum.
+// the pools (AWS target groups, Hetzner load balancers) are independent
+// and each takes its own requests, so a run over several waits for the
+// slowest answer rather than for the sum.
 func eachPool(pools []*poolRun, f func(i int, pr *poolRun) error) []error {
 	errs := make([]error, len(pools))
 	if len(pools) == 1 {
