@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/zerodowntime/rolling/tests/ansibletest"
+	"github.com/zerodowntime/rolling/tests/lbsim/sim"
 )
 
 // minRequests is the least traffic a rollout must have carried for "no
@@ -43,7 +44,11 @@ func TestRollout(t *testing.T) {
 	coll := ansibletest.Install(t)
 	cases := []rolloutCase{
 		{name: "haproxy", opts: Options{LB: "haproxy", Net: 11}, check: checkZeroDowntime},
-		{name: "hetzner", opts: Options{LB: "hetzner", Net: 12}, check: checkZeroDowntime},
+		// Behind two load balancers (the load goes through the first):
+		// one lb_drain and one lb_register task take each host out of
+		// both and put it back in both.
+		{name: "hetzner", opts: Options{LB: "hetzner", Net: 12, SimConfig: secondHetznerLB,
+			Vars: map[string]any{"deploy_hetzner_load_balancers": []string{hetznerLB, "int-lb"}}}, check: checkBothHetznerLBs},
 		// deploy_lb_interval set: the role passes it to lb_drain and
 		// lb_register (the other cloud cases leave it to the module).
 		{name: "aws", opts: Options{LB: "aws", Net: 13, Vars: map[string]any{"deploy_lb_interval": 0.5}}, check: checkZeroDowntime},
@@ -123,6 +128,55 @@ func TestRollout(t *testing.T) {
 			}
 			c.check(t, s, r)
 		})
+	}
+}
+
+// secondHetznerLB adds load balancer int-lb, a copy of the first with its
+// own front end, to an lbsim world.
+func secondHetznerLB(cfg *sim.Config) {
+	lb := cfg.Hetzner.LoadBalancers[0]
+	lb.ID, lb.Name = 2, "int-lb"
+	lb.Services = slices.Clone(lb.Services)
+	lb.Targets = slices.Clone(lb.Targets)
+	cfg.Hetzner.LoadBalancers = append(cfg.Hetzner.LoadBalancers, lb)
+}
+
+// checkBothHetznerLBs: a zero-downtime rollout in which each host's drain
+// and register worked on both load balancers in one task, and every host
+// ends healthy in both.
+func checkBothHetznerLBs(t *testing.T, s *Scenario, r *Report) {
+	t.Helper()
+	checkZeroDowntime(t, s, r)
+	for _, step := range []string{"drain", "register"} {
+		for host, results := range r.TaskResults(step) {
+			acted := false
+			for _, res := range results {
+				pools := asList(res["pools"])
+				if len(pools) == 0 {
+					continue // a skipped task of another load balancer kind
+				}
+				acted = len(pools) == 2
+				for _, p := range pools {
+					if m, _ := p.(map[string]any); m["changed"] != true {
+						t.Errorf("%s on %s: %v did not change", step, host, p)
+					}
+				}
+			}
+			if !acted {
+				t.Errorf("%s on %s: no task worked on both load balancers", step, host)
+			}
+		}
+	}
+	for _, lb := range s.Sim.State().Hetzner.LoadBalancers {
+		healthy := 0
+		for _, m := range lb.Services[0].Members {
+			if m.Health == "healthy" && m.InRotation {
+				healthy++
+			}
+		}
+		if healthy != len(s.Hosts) {
+			t.Errorf("load balancer %s: %d of %d hosts healthy in rotation at the end", lb.Name, healthy, len(s.Hosts))
+		}
 	}
 }
 
