@@ -48,10 +48,13 @@ func TestRollout(t *testing.T) {
 		// one lb_drain and one lb_register task take each host out of
 		// both and put it back in both.
 		{name: "hetzner", opts: Options{LB: "hetzner", Net: 12, SimConfig: secondHetznerLB,
-			Vars: map[string]any{"deploy_hetzner_load_balancers": []string{hetznerLB, "int-lb"}}}, check: checkBothHetznerLBs},
+			Vars: map[string]any{"deploy_hetzner_load_balancers": []string{hetznerLB, "int-lb"}}}, check: checkBothPools},
 		// deploy_lb_interval set: the role passes it to lb_drain and
 		// lb_register (the other cloud cases leave it to the module).
-		{name: "aws", opts: Options{LB: "aws", Net: 13, Vars: map[string]any{"deploy_lb_interval": 0.5}}, check: checkZeroDowntime},
+		// Two target groups (the load goes through the first's listener),
+		// one lb_drain and one lb_register task for both.
+		{name: "aws", opts: Options{LB: "aws", Net: 13, SimConfig: secondTargetGroup,
+			Vars: map[string]any{"deploy_lb_interval": 0.5, "deploy_aws_target_group_names": []string{awsTG, "api-tg"}}}, check: checkBothPools},
 		// The start returns at once and the app boots later (systemd
 		// Type=simple): the verify, not the start, must wait for it.
 		{name: "haproxy-start-no-wait", opts: Options{LB: "haproxy", Net: 14, StartNoWait: true, BootDelay: time.Second},
@@ -141,10 +144,21 @@ func secondHetznerLB(cfg *sim.Config) {
 	cfg.Hetzner.LoadBalancers = append(cfg.Hetzner.LoadBalancers, lb)
 }
 
-// checkBothHetznerLBs: a zero-downtime rollout in which each host's drain
-// and register worked on both load balancers in one task, and every host
-// ends healthy in both.
-func checkBothHetznerLBs(t *testing.T, s *Scenario, r *Report) {
+// secondTargetGroup adds target group api-tg, a copy of the first with
+// its own listener, to an lbsim world.
+func secondTargetGroup(cfg *sim.Config) {
+	tg := cfg.AWS.TargetGroups[0]
+	tg.Name = "api-tg"
+	tg.ARN = strings.Replace(tg.ARN, "/"+awsTG+"/", "/api-tg/", 1)
+	tg.Targets = slices.Clone(tg.Targets)
+	cfg.AWS.TargetGroups = append(cfg.AWS.TargetGroups, tg)
+	cfg.AWS.Listeners = append(cfg.AWS.Listeners, sim.Listener{Address: "127.0.0.1:0", TargetGroup: tg.Name})
+}
+
+// checkBothPools: a zero-downtime rollout in which each host's drain and
+// register worked on both load balancers (or target groups) in one task,
+// and every host ends healthy in both.
+func checkBothPools(t *testing.T, s *Scenario, r *Report) {
 	t.Helper()
 	checkZeroDowntime(t, s, r)
 	for _, step := range []string{"drain", "register"} {
@@ -167,15 +181,28 @@ func checkBothHetznerLBs(t *testing.T, s *Scenario, r *Report) {
 			}
 		}
 	}
-	for _, lb := range s.Sim.State().Hetzner.LoadBalancers {
-		healthy := 0
+	healthy := map[string]int{}
+	st := s.Sim.State()
+	for _, lb := range st.Hetzner.LoadBalancers {
 		for _, m := range lb.Services[0].Members {
 			if m.Health == "healthy" && m.InRotation {
-				healthy++
+				healthy[lb.Name]++
 			}
 		}
-		if healthy != len(s.Hosts) {
-			t.Errorf("load balancer %s: %d of %d hosts healthy in rotation at the end", lb.Name, healthy, len(s.Hosts))
+	}
+	for _, tg := range st.AWS.TargetGroups {
+		for _, tt := range tg.Targets {
+			if tt.State == "healthy" {
+				healthy[tg.Name]++
+			}
+		}
+	}
+	if len(healthy) != 2 {
+		t.Errorf("want two load balancers with healthy hosts at the end, got %v", healthy)
+	}
+	for name, n := range healthy {
+		if n != len(s.Hosts) {
+			t.Errorf("load balancer %s: %d of %d hosts healthy at the end", name, n, len(s.Hosts))
 		}
 	}
 }
