@@ -198,7 +198,7 @@ func (r *Runner) run(ctx context.Context, m *ansible.Module, a Args, o op) (ansi
 	s.target = t
 
 	// Observe before acting.
-	err = firstError(eachPool(s.pools, func(_ int, pr *poolRun) error {
+	err = FirstError(eachPool(s.pools, func(_ int, pr *poolRun) error {
 		ms, err := pr.pool.Members(WithCounter(setupCtx, &pr.counter))
 		if err != nil {
 			return err
@@ -309,7 +309,7 @@ func (s *runState) checkKnown(ctx context.Context) error {
 func (s *runState) timeout(ctx context.Context) (time.Duration, error) {
 	delay := -1
 	if s.op == opDrain {
-		err := firstError(eachPool(s.pools, func(_ int, pr *poolRun) error {
+		err := FirstError(eachPool(s.pools, func(_ int, pr *poolRun) error {
 			dt, ok := pr.pool.(DrainTimer)
 			if !ok || !pr.before.Registered {
 				return nil
@@ -558,21 +558,27 @@ func (s *runState) change(ctx context.Context, calls map[*poolRun][]Target) erro
 // and each takes its own requests, so a run over several waits for the
 // slowest answer rather than for the sum.
 func eachPool(pools []*poolRun, f func(i int, pr *poolRun) error) []error {
-	errs := make([]error, len(pools))
-	if len(pools) == 1 {
-		errs[0] = f(0, pools[0])
+	return Concurrently(len(pools), func(i int) error { return f(i, pools[i]) })
+}
+
+// Concurrently runs f(0) ... f(n-1) at once (one alone in the caller's
+// goroutine) and returns their errors by index.
+func Concurrently(n int, f func(i int) error) []error {
+	errs := make([]error, n)
+	if n == 1 {
+		errs[0] = f(0)
 		return errs
 	}
 	var wg sync.WaitGroup
-	for i, pr := range pools {
-		wg.Go(func() { errs[i] = f(i, pr) })
+	for i := range n {
+		wg.Go(func() { errs[i] = f(i) })
 	}
 	wg.Wait()
 	return errs
 }
 
-// firstError is the first error of errs, in the pools' order.
-func firstError(errs []error) error {
+// FirstError is the first error of errs that is not nil, in their order.
+func FirstError(errs []error) error {
 	for _, err := range errs {
 		if err != nil {
 			return err

@@ -5,7 +5,6 @@ import (
 	"context"
 	"fmt"
 	"net/http"
-	"sync"
 
 	"github.com/aws/aws-sdk-go-v2/aws/retry"
 
@@ -85,16 +84,12 @@ func (p *hetznerProvider) Resolve(ctx context.Context, t lb.Target) (lb.Target, 
 // given (the first error in that order).
 func (p *hetznerProvider) Pools(ctx context.Context) ([]lb.Pool, error) {
 	pools := make([]lb.Pool, len(p.a.LoadBalancers))
-	errs := make([]error, len(p.a.LoadBalancers))
-	var wg sync.WaitGroup
-	for i, ref := range p.a.LoadBalancers {
-		wg.Go(func() { pools[i], errs[i] = p.c.LoadBalancer(ctx, ref) })
-	}
-	wg.Wait()
-	for _, err := range errs {
-		if err != nil {
-			return nil, err
-		}
+	err := lb.FirstError(lb.Concurrently(len(pools), func(i int) (err error) {
+		pools[i], err = p.c.LoadBalancer(ctx, p.a.LoadBalancers[i])
+		return err
+	}))
+	if err != nil {
+		return nil, err
 	}
 	return pools, nil
 }
