@@ -129,17 +129,22 @@ func stopApp(bin string, h Host) error {
 }
 
 // stopLeftovers kills demoapps that an interrupted earlier run (a killed
-// go test or make bench, whose clean-up never ran) left listening on addr:
-// processes of a demoapp this harness built into another working
+// go test or make bench, whose clean-up never ran) left listening on one
+// of addrs: processes of a demoapp this harness built into another working
 // directory (<tmp>/zdt-*/demoapp, not dir), started with -listen=addr.
-// Without this the new app cannot bind the address. It returns the pids it
-// killed. Linux only (/proc); elsewhere it finds nothing.
-func stopLeftovers(addr, dir string) []int {
+// Without this the new apps cannot bind their addresses. It reads /proc
+// once and returns the pids it killed. Linux only; elsewhere it finds
+// nothing.
+func stopLeftovers(addrs []string, dir string) []int {
 	cmdlines, _ := filepath.Glob("/proc/[0-9]*/cmdline")
 	var killed []int
 	for _, p := range cmdlines {
 		b, err := os.ReadFile(p)
-		if err != nil || !isLeftover(strings.Split(strings.TrimRight(string(b), "\x00"), "\x00"), addr, dir) {
+		if err != nil {
+			continue
+		}
+		args := strings.Split(strings.TrimRight(string(b), "\x00"), "\x00")
+		if !slices.ContainsFunc(addrs, func(addr string) bool { return isLeftover(args, addr, dir) }) {
 			continue
 		}
 		pid, err := strconv.Atoi(filepath.Base(filepath.Dir(p)))
@@ -147,7 +152,7 @@ func stopLeftovers(addr, dir string) []int {
 			killed = append(killed, pid)
 		}
 	}
-	// The address is free once the processes are gone.
+	// The addresses are free once the processes are gone.
 	for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
 		if !slices.ContainsFunc(killed, alive) {
 			break

@@ -204,8 +204,12 @@ func Setup(ctx context.Context, opts Options) (s *Scenario, err error) {
 			ServerID:   int64(101 + i),
 		})
 	}
+	addrs := make([]string, len(s.Hosts))
+	for i, h := range s.Hosts {
+		addrs[i] = h.Addr
+	}
+	stopLeftovers(addrs, s.dir)
 	for _, h := range s.Hosts {
-		stopLeftovers(h.Addr, s.dir)
 		if err := startApp(ctx, s.bin, h, opts.OldVersion); err != nil {
 			return s, err
 		}
