@@ -133,6 +133,23 @@ func selectedLBs() []lbKind {
 	return out
 }
 
+// selectedConns are the connections to run over: all, or the ones
+// ZDT_BENCH_CONN lists (comma-separated), for a shorter run.
+func selectedConns() []string {
+	all := []string{connLocal, connSSH, connPipelining}
+	env := os.Getenv("ZDT_BENCH_CONN")
+	if env == "" {
+		return all
+	}
+	var out []string
+	for _, c := range strings.Split(env, ",") {
+		if c = strings.TrimSpace(c); slices.Contains(all, c) && !slices.Contains(out, c) {
+			out = append(out, c)
+		}
+	}
+	return out
+}
+
 // The 127.0.N.x networks the rollouts use, one per rollout, clear of the
 // tests' (TestNetCounterWraps finds theirs). A full run takes 54 with 5 runs per 3-host pair;
 // past lastNet they are used again from firstNet (each rollout stops what
@@ -262,9 +279,16 @@ func TestBenchRollout(t *testing.T) {
 	}
 	startup := ansibleStartup(t, coll)
 
+	conns := selectedConns()
+	if len(conns) == 0 {
+		t.Fatalf("ZDT_BENCH_CONN=%q names no connection; use a comma-separated list of %s, %s, %s", os.Getenv("ZDT_BENCH_CONN"), connLocal, connSSH, connPipelining)
+	}
 	var nets netCounter
 	var rows []measured
 	for _, lb := range lbs {
+		if !slices.Contains(conns, connLocal) {
+			break
+		}
 		for _, p := range profiles {
 			if lb.name != "haproxy" && !slices.Contains(cloudProfiles, p.key) {
 				continue
@@ -291,14 +315,14 @@ func TestBenchRollout(t *testing.T) {
 		t.Logf("SSH rollouts skipped: %s", why)
 	} else {
 		for _, p := range profiles {
-			conns := []string{}
-			if slices.Contains(sshProfiles, p.key) {
-				conns = append(conns, connSSH)
+			var over []string
+			if slices.Contains(sshProfiles, p.key) && slices.Contains(conns, connSSH) {
+				over = append(over, connSSH)
 			}
-			if slices.Contains(pipeliningProfiles, p.key) {
-				conns = append(conns, connPipelining)
+			if slices.Contains(pipeliningProfiles, p.key) && slices.Contains(conns, connPipelining) {
+				over = append(over, connPipelining)
 			}
-			for _, conn := range conns {
+			for _, conn := range over {
 				for _, pb := range []string{rollout.DeployPlaybook, seed(lbs[haproxy])} {
 					rows = append(rows, runRollout(t, coll, demoapp, pb, "haproxy", p, 3, conn, nets.take()))
 				}
@@ -654,6 +678,47 @@ func printTables(rows []measured, startup time.Duration) {
 		}
 	}
 	printSteps(rows)
+	if os.Getenv("ZDT_BENCH_TASKS") == "1" {
+		for _, r := range rows {
+			printTasks(r)
+		}
+	}
+}
+
+// printTasks lists a run's tasks by name, skipped ones apart, with their
+// mean time per host and how often each ran (ZDT_BENCH_TASKS=1).
+func printTasks(r measured) {
+	tb := &benchkit.Table{
+		Title: fmt.Sprintf("Tasks of %s, %s, profile %s, %d hosts, %s: mean ms per host", name(r.playbook), r.lb, r.profile.key, r.hosts, r.conn),
+		Head:  []string{"task", "runs", "ms per host"},
+	}
+	var order []string
+	total, runs := map[string]time.Duration{}, map[string]int{}
+	var busy time.Duration
+	for _, task := range r.tasks {
+		n := task.Name
+		skipped := len(task.Hosts) > 0
+		for _, h := range task.Hosts {
+			if s, _ := h["skipped"].(bool); !s {
+				skipped = false
+			}
+		}
+		if skipped {
+			n += " (skipped)"
+		}
+		if _, ok := total[n]; !ok {
+			order = append(order, n)
+		}
+		total[n] += task.Duration()
+		runs[n]++
+		busy += task.Duration()
+	}
+	hosts := time.Duration(r.hosts)
+	for _, n := range order {
+		tb.Add(n, strconv.Itoa(runs[n]), strconv.FormatInt((total[n]/hosts).Milliseconds(), 10))
+	}
+	tb.Add("between tasks", "", strconv.FormatInt(((r.elapsed-busy)/hosts).Milliseconds(), 10))
+	tb.Print()
 }
 
 type pair struct{ ours, seed *measured }
