@@ -118,10 +118,7 @@ bench: collection
 	set -o pipefail; ZDT_BENCH=1 $(GO) test -p 1 -count=1 -run 'Bench' -v -timeout 90m ./tests/bench/... | tee bench.out
 
 fuzz:
-	@for p in $$(grep -rl --include='*_test.go' '^func Fuzz' modules tests | xargs -n1 dirname | sort -u); do \
-	  for f in $$(grep -h '^func Fuzz' $$p/*_test.go | sed 's/func \(Fuzz[A-Za-z0-9_]*\).*/\1/'); do \
-	    echo "fuzz $$p $$f"; $(GO) test -run '^$$' -fuzz "^$$f$$" -fuzztime $(FUZZTIME) ./$$p || exit 1; \
-	  done; done
+	@FUZZTIME=$(FUZZTIME) GO=$(GO) tools/fuzz.sh
 
 fuzz-long:
 	$(MAKE) fuzz FUZZTIME=5m
