@@ -46,3 +46,22 @@ func TestHAProxyConfig(t *testing.T) {
 		}
 	}
 }
+
+func TestJoinViews(t *testing.T) {
+	up := TargetState{State: "up", InRotation: true}
+	maint := TargetState{State: "maint"}
+	for _, c := range []struct {
+		views []TargetState
+		want  TargetState
+	}{
+		{[]TargetState{up}, up},
+		{[]TargetState{up, up}, up},
+		{[]TargetState{maint, maint}, maint},
+		{[]TargetState{up, maint}, TargetState{State: "lb1 up, lb2 maint"}},
+		{[]TargetState{maint, up, up}, TargetState{State: "lb1 maint, lb2 up, lb3 up"}},
+	} {
+		if got := joinViews(c.views); got != c.want {
+			t.Errorf("joinViews(%v) = %+v, want %+v", c.views, got, c.want)
+		}
+	}
+}

@@ -7,6 +7,7 @@ import (
 	"math/rand/v2"
 	"net/http"
 	"sort"
+	"strings"
 	"sync"
 	"time"
 )
@@ -15,6 +16,10 @@ import (
 type LoadOptions struct {
 	// URL is the load balancer's base URL, e.g. http://127.0.0.1:40123.
 	URL string
+	// MoreURLs are further front ends of the same app hosts (the other
+	// nodes of an HAProxy pair): each client sends its requests to URL and
+	// MoreURLs in turn, and a failure names the front end it came through.
+	MoreURLs []string
 	// Clients is the number of concurrent clients (default 20).
 	Clients int
 	// SlowEvery makes every SlowEvery-th client send /slow requests
@@ -133,14 +138,16 @@ func StartLoad(ctx context.Context, opts LoadOptions) *Load {
 	for i := range opts.Clients {
 		slow := opts.SlowEvery > 0 && i%opts.SlowEvery == opts.SlowEvery-1
 		l.wg.Add(1)
-		go l.run(ctx, slow)
+		go l.run(ctx, slow, i)
 	}
 	return l
 }
 
-func (l *Load) run(ctx context.Context, slow bool) {
+// run is one client; its n-th request goes to front end first+n.
+func (l *Load) run(ctx context.Context, slow bool, first int) {
 	defer l.wg.Done()
-	for {
+	urls := append([]string{l.opts.URL}, l.opts.MoreURLs...)
+	for n := first; ; n++ {
 		select {
 		case <-l.stop:
 			return
@@ -157,7 +164,7 @@ func (l *Load) run(ctx context.Context, slow bool) {
 			}
 			path = fmt.Sprintf("/slow?ms=%d", d.Milliseconds())
 		}
-		l.do(ctx, path, slow)
+		l.do(ctx, urls[n%len(urls)], path, slow)
 		if !slow && l.opts.Pause > 0 {
 			select {
 			case <-time.After(l.opts.Pause):
@@ -172,9 +179,14 @@ func (l *Load) run(ctx context.Context, slow bool) {
 
 // do sends one request. A request in flight when Stop is called is let
 // finish: cutting it would count the harness's own doing as a failure.
-func (l *Load) do(ctx context.Context, path string, slow bool) {
+func (l *Load) do(ctx context.Context, base, path string, slow bool) {
+	url := base + path
+	if len(l.opts.MoreURLs) > 0 {
+		// The front end goes into the failure message.
+		path = strings.TrimPrefix(url, "http://")
+	}
 	// Detached from ctx on purpose, see above; the client timeout bounds it.
-	req, err := http.NewRequestWithContext(context.WithoutCancel(ctx), http.MethodGet, l.opts.URL+path, nil)
+	req, err := http.NewRequestWithContext(context.WithoutCancel(ctx), http.MethodGet, url, nil)
 	if err != nil {
 		l.record(path, slow, 0, "", "", err)
 		return

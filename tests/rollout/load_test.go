@@ -95,3 +95,35 @@ func TestLoadStopLetsSlowRequestsFinish(t *testing.T) {
 			st.Requests, st.Slow, st.Failed, st.Errors)
 	}
 }
+
+// With more front ends, every client spreads its requests over all of
+// them (slow clients too), and a failure names the front end.
+func TestLoadSpreadsOverFrontEnds(t *testing.T) {
+	var hits [2]atomic.Int64
+	var slowHits [2]atomic.Int64
+	var srvs [2]*httptest.Server
+	for i := range srvs {
+		srvs[i] = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			hits[i].Add(1)
+			if r.URL.Path == "/slow" {
+				slowHits[i].Add(1)
+			}
+			if i == 1 && r.URL.Path != "/slow" {
+				w.WriteHeader(http.StatusServiceUnavailable)
+			}
+		}))
+		defer srvs[i].Close()
+	}
+	l := StartLoad(context.Background(), LoadOptions{URL: srvs[0].URL, MoreURLs: []string{srvs[1].URL}, Clients: 2, SlowEvery: 2,
+		SlowMin: 5 * time.Millisecond, SlowMax: 5 * time.Millisecond, Pause: 2 * time.Millisecond})
+	time.Sleep(150 * time.Millisecond)
+	st := l.Stop()
+	for i := range srvs {
+		if hits[i].Load() < 5 || slowHits[i].Load() < 2 {
+			t.Errorf("front end %d got %d requests (%d slow); want each front end a share of fast and slow ones", i, hits[i].Load(), slowHits[i].Load())
+		}
+	}
+	if st.Failed == 0 || !strings.Contains(st.Errors[0], strings.TrimPrefix(srvs[1].URL, "http://")+"/: status 503") {
+		t.Errorf("errors %q (failed %d): want the 503s of the second front end, named", st.Errors, st.Failed)
+	}
+}

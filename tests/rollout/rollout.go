@@ -39,6 +39,12 @@ import (
 type Options struct {
 	// LB is haproxy (default), hetzner or aws.
 	LB string
+	// HAProxyNodes is the number of HAProxy nodes in front of the same app
+	// hosts (LB haproxy; default 1), as in an active/active pair behind DNS
+	// round robin: inventory hosts lb1, lb2, ... in group haproxy, each with
+	// its own front end and stats socket (its deploy_haproxy_socket host
+	// variable), and the load spread over their front ends.
+	HAProxyNodes int
 	// Hosts is the number of app hosts (default 3, at most 40).
 	Hosts int
 	// Net is the third octet of the app hosts' addresses, 127.0.Net.11 and
@@ -112,6 +118,12 @@ func (o *Options) defaults() error {
 	default:
 		return fmt.Errorf("LB %q: want haproxy, hetzner or aws", o.LB)
 	}
+	if o.HAProxyNodes <= 0 {
+		o.HAProxyNodes = 1
+	}
+	if o.HAProxyNodes > 1 && o.LB != "haproxy" {
+		return fmt.Errorf("HAProxyNodes %d: only with LB haproxy", o.HAProxyNodes)
+	}
 	if o.Hosts <= 0 {
 		o.Hosts = 3
 	}
@@ -153,11 +165,15 @@ func (o *Options) defaults() error {
 type Scenario struct {
 	Opts  Options
 	Hosts []Host
-	// URL is the load balancer's front end, http://127.0.0.1:port.
+	// URL is the load balancer's front end, http://127.0.0.1:port (the
+	// first HAProxy node's).
 	URL string
-	// HAProxy is set for LB haproxy, Sim for hetzner and aws.
+	// HAProxy is set for LB haproxy (the first node, lb1), Sim for hetzner
+	// and aws.
 	HAProxy *HAProxy
 	Sim     *sim.Sim
+	// HAProxies are all HAProxy nodes, lb1 first.
+	HAProxies []*HAProxy
 
 	dir    string
 	ownDir bool
@@ -218,9 +234,21 @@ func Setup(ctx context.Context, opts Options) (s *Scenario, err error) {
 	s.cancel = cancel
 	switch opts.LB {
 	case "haproxy":
-		if s.HAProxy, err = StartHAProxy(ctx, s.dir, s.Hosts); err != nil {
-			return s, err
+		for i := range opts.HAProxyNodes {
+			dir := s.dir
+			if i > 0 {
+				dir = filepath.Join(s.dir, haproxyNode(i))
+				if err := os.MkdirAll(dir, 0o700); err != nil {
+					return s, err
+				}
+			}
+			h, err := StartHAProxy(ctx, dir, s.Hosts)
+			if err != nil {
+				return s, err
+			}
+			s.HAProxies = append(s.HAProxies, h)
 		}
+		s.HAProxy = s.HAProxies[0]
 		s.URL = "http://" + s.HAProxy.Frontend
 	default:
 		log := slog.New(slog.NewTextHandler(io.Discard, nil))
@@ -259,20 +287,28 @@ func (s *Scenario) waitInRotation(ctx context.Context, limit time.Duration) erro
 	}
 }
 
-// LBStates is every host as the load balancer sees it now.
+// LBStates is every host as the load balancer sees it now. Behind several
+// HAProxy nodes a host is in rotation when every node sends it requests,
+// and its state is each node's ("lb1 up, lb2 maint") where they differ.
 func (s *Scenario) LBStates() (map[string]TargetState, error) {
-	if s.HAProxy != nil {
-		st, err := s.HAProxy.ServersState()
-		if err != nil {
-			return nil, err
+	if len(s.HAProxies) > 0 {
+		views := map[string][]TargetState{} // host -> each node's view
+		for i, node := range s.HAProxies {
+			st, err := node.ServersState()
+			if err != nil {
+				return nil, fmt.Errorf("%s: %w", haproxyNode(i), err)
+			}
+			for _, h := range s.Hosts {
+				view := TargetState{State: "absent"}
+				if v, ok := st[h.Name]; ok {
+					view = TargetState{State: v.String(), InRotation: v.InRotation()}
+				}
+				views[h.Name] = append(views[h.Name], view)
+			}
 		}
 		out := map[string]TargetState{}
-		for _, h := range s.Hosts {
-			if v, ok := st[h.Name]; ok {
-				out[h.Name] = TargetState{State: v.String(), InRotation: v.InRotation()}
-			} else {
-				out[h.Name] = TargetState{State: "absent"}
-			}
+		for host, vs := range views {
+			out[host] = joinViews(vs)
 		}
 		return out, nil
 	}
@@ -281,6 +317,28 @@ func (s *Scenario) LBStates() (map[string]TargetState, error) {
 	}
 	return nil, errors.New("no load balancer running")
 }
+
+// joinViews is one host's state from every HAProxy node's view of it: in
+// rotation when every node sends it requests; the state is the nodes'
+// common one, or each node's ("lb1 up, lb2 maint") where they differ.
+func joinViews(views []TargetState) TargetState {
+	out := TargetState{State: views[0].State, InRotation: true}
+	each := make([]string, len(views))
+	for i, v := range views {
+		out.InRotation = out.InRotation && v.InRotation
+		each[i] = haproxyNode(i) + " " + v.State
+		if v.State != views[0].State {
+			out.State = ""
+		}
+	}
+	if out.State == "" {
+		out.State = strings.Join(each, ", ")
+	}
+	return out
+}
+
+// haproxyNode is the inventory name of HAProxy node i (lb1 first).
+func haproxyNode(i int) string { return fmt.Sprintf("lb%d", i+1) }
 
 // Dir is the scenario's working directory.
 func (s *Scenario) Dir() string { return s.dir }
@@ -304,8 +362,8 @@ func (s *Scenario) Close() error {
 				errs = append(errs, err)
 			}
 		}
-		if s.HAProxy != nil {
-			s.HAProxy.Stop()
+		for _, h := range s.HAProxies {
+			h.Stop()
 		}
 		if s.Sim != nil {
 			_ = s.Sim.Close()
@@ -411,12 +469,25 @@ func (s *Scenario) Inventory() string {
 			"hosts": map[string]any{"localhost": nil},
 			"children": map[string]any{
 				"app":     map[string]any{"hosts": hosts},
-				"haproxy": map[string]any{"hosts": map[string]any{"lb1": nil}},
+				"haproxy": map[string]any{"hosts": s.haproxyHosts()},
 			},
 		},
 	}
 	b, _ := yaml.Marshal(inv)
 	return "# written by tests/rollout\n" + string(b)
+}
+
+// haproxyHosts are the inventory entries of the HAProxy nodes: lb1 alone
+// takes its socket from deploy_haproxy_socket; behind several nodes each
+// has its own as a host variable, which the role must honour.
+func (s *Scenario) haproxyHosts() map[string]any {
+	hosts := map[string]any{"lb1": nil}
+	if len(s.HAProxies) > 1 {
+		for i, h := range s.HAProxies {
+			hosts[haproxyNode(i)] = map[string]any{"deploy_haproxy_socket": h.Socket}
+		}
+	}
+	return hosts
 }
 
 // closedPort is a loopback TCP port nothing listens on (it was free a
@@ -511,6 +582,13 @@ func (s *Scenario) Vars(deployTasksFile, rollbackTasksFile string) map[string]an
 	switch {
 	case s.Opts.Naive:
 		v["deploy_lb"] = "none"
+	case len(s.HAProxies) > 1:
+		var nodes []string
+		for i := range s.HAProxies {
+			nodes = append(nodes, haproxyNode(i))
+		}
+		v["deploy_haproxy_hosts"] = nodes
+		v["deploy_haproxy_backend"] = HAProxyBackend
 	case s.HAProxy != nil:
 		v["deploy_haproxy_hosts"] = []string{"lb1"}
 		v["deploy_haproxy_socket"] = s.HAProxy.Socket
@@ -554,6 +632,9 @@ func (s *Scenario) Run(ctx context.Context) (*Report, error) {
 
 	lo := s.Opts.Load
 	lo.URL, lo.HostNames = s.URL, s.hostNames()
+	for _, h := range s.HAProxies[min(1, len(s.HAProxies)):] {
+		lo.MoreURLs = append(lo.MoreURLs, "http://"+h.Frontend)
+	}
 	load := StartLoad(ctx, lo)
 	s.mu.Lock()
 	s.load = load

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -59,6 +60,12 @@ func TestRollout(t *testing.T) {
 		// Type=simple): the verify, not the start, must wait for it.
 		{name: "haproxy-start-no-wait", opts: Options{LB: "haproxy", Net: 14, StartNoWait: true, BootDelay: time.Second},
 			check: checkZeroDowntime},
+		// An active/active HAProxy pair, the load through both front ends:
+		// each host must leave and rejoin both nodes. Its control drains
+		// through lb1 only, and the requests through lb2 must fail.
+		{name: "haproxy-pair", opts: Options{LB: "haproxy", Net: 15, HAProxyNodes: 2}, check: checkPair},
+		{name: "haproxy-pair-one-node", opts: Options{LB: "haproxy", Net: 23, HAProxyNodes: 2,
+			Vars: map[string]any{"deploy_haproxy_hosts": []string{"lb1"}}}, check: checkOneNodeFails},
 		{name: "naive-haproxy", opts: Options{LB: "haproxy", Net: 21, Naive: true}, check: checkNaiveFails},
 		{name: "naive-hetzner", opts: Options{LB: "hetzner", Net: 22, Naive: true}, check: checkNaiveFails},
 		{name: "nostart-haproxy", opts: Options{LB: "haproxy", Net: 31, Broken: map[string]string{"app-2": "nostart"}},
@@ -121,8 +128,8 @@ func TestRollout(t *testing.T) {
 			t.Cleanup(func() {
 				if t.Failed() {
 					t.Logf("report: %s", r.JSON())
-					if s.HAProxy != nil {
-						t.Logf("haproxy log:\n%s", s.HAProxy.Log())
+					for i, h := range s.HAProxies {
+						t.Logf("%s log:\n%s", haproxyNode(i), h.Log())
 					}
 				}
 			})
@@ -205,6 +212,72 @@ func checkBothPools(t *testing.T, s *Scenario, r *Report) {
 			t.Errorf("load balancer %s: %d of %d hosts healthy at the end", name, n, len(s.Hosts))
 		}
 	}
+}
+
+// checkPair: a zero-downtime rollout behind two HAProxy nodes that both
+// carried traffic, in which each host's drain and register went to lb2
+// without waiting, then to lb1 and lb2 waiting, and every host ends in
+// rotation on both (checkZeroDowntime reads both nodes).
+func checkPair(t *testing.T, s *Scenario, r *Report) {
+	t.Helper()
+	checkZeroDowntime(t, s, r)
+	for i, h := range s.HAProxies {
+		if n := cumReq(t, h); n < minRequests/4 {
+			t.Errorf("%s carried %d requests; want the load spread over both nodes", haproxyNode(i), n)
+		}
+	}
+	want := []string{"lb2", "lb1", "lb2"}
+	for _, step := range []string{"drain", "register"} {
+		for host, results := range r.TaskResults(step) {
+			var items []string
+			for _, res := range results {
+				for _, it := range asList(res["results"]) {
+					if m, ok := it.(map[string]any); ok && m["skipped"] != true {
+						items = append(items, fmt.Sprint(m["item"]))
+					}
+				}
+			}
+			if !slices.Equal(items, want) {
+				t.Errorf("%s on %s went to HAProxy nodes %v, want %v (the other node first, without waiting)", step, host, items, want)
+			}
+		}
+	}
+}
+
+// checkOneNodeFails: drained through lb1 only, the restarts show as failed
+// requests, every one of them through lb2's front end.
+func checkOneNodeFails(t *testing.T, s *Scenario, r *Report) {
+	t.Helper()
+	if r.Failed == 0 {
+		t.Errorf("pair drained on lb1 only: 0 of %d requests failed; the harness must see the restarts through lb2", r.Requests)
+	}
+	lb2 := s.HAProxies[1].Frontend + "/"
+	for _, e := range r.Errors {
+		if !strings.Contains(e, lb2) {
+			t.Errorf("failure %q did not come through lb2 (%s); lb1 had the host drained", e, lb2)
+		}
+	}
+	t.Logf("pair drained on lb1 only: %d of %d failed, e.g. %q", r.Failed, r.Requests, r.Errors)
+}
+
+// cumReq is how many requests an HAProxy node has received (show info).
+func cumReq(t *testing.T, h *HAProxy) int {
+	t.Helper()
+	out, err := h.Command("show info")
+	if err != nil {
+		t.Fatalf("show info: %v", err)
+	}
+	for _, l := range strings.Split(out, "\n") {
+		if v, ok := strings.CutPrefix(l, "CumReq: "); ok {
+			n, err := strconv.Atoi(strings.TrimSpace(v))
+			if err != nil {
+				t.Fatalf("show info CumReq %q: %v", v, err)
+			}
+			return n
+		}
+	}
+	t.Fatalf("show info has no CumReq: %q", out)
+	return 0
 }
 
 // checkZeroDowntime: the playbook succeeded, every host runs v2, and not
