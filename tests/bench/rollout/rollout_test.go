@@ -92,7 +92,9 @@ var cloudProfiles = []string{"b"}
 // lbKind is a load balancer the rollouts run behind, with its seed-style
 // playbook and what the tables say of it.
 type lbKind struct {
-	name      string // rollout.Options.LB
+	name      string // as ZDT_BENCH_LB and the tables call it
+	lb        string // rollout.Options.LB
+	nodes     int    // rollout.Options.HAProxyNodes
 	seed      string // the seed-style playbook, in this directory
 	seedDesc  string
 	title     string // its settings
@@ -100,14 +102,19 @@ type lbKind struct {
 }
 
 var lbKinds = []lbKind{
-	{name: "haproxy", seed: "seed.yml", seedDesc: "c.g.haproxy + uri until, delay 5",
+	{name: "haproxy", lb: "haproxy", seed: "seed.yml", seedDesc: "c.g.haproxy + uri until, delay 5",
 		title:     "HAProxy, check inter 200 rise 2",
 		detection: "inter x rise, from the harness's HAProxy config"},
-	{name: "hetzner", seed: "seed_hetzner.yml", seedDesc: "hcloud target + uri until, delay 5",
+	// The seed loops over the nodes as the role's earlier loop did, one
+	// node after the other.
+	{name: "haproxy-pair", lb: "haproxy", nodes: 2, seed: "seed.yml", seedDesc: "c.g.haproxy + uri until, delay 5",
+		title:     "an active/active pair of HAProxy nodes (lb1, lb2), the load spread over both, check inter 200 rise 2",
+		detection: "inter x rise, from the harness's HAProxy config; the in-flight part ends when neither node has a request of the host in flight"},
+	{name: "hetzner", lb: "hetzner", seed: "seed_hetzner.yml", seedDesc: "hcloud target + uri until, delay 5",
 		title: fmt.Sprintf("Hetzner Cloud LB on lbsim, health check every %s, retries %d, actions take %s",
 			rollout.SimCheckInterval, rollout.SimCheckThreshold, rollout.SimActionDelay),
 		detection: "interval x retries + remove and add actions = " + benchkit.Secs(simDetection("hetzner"))},
-	{name: "aws", seed: "seed_aws.yml", seedDesc: "elb_target with target_status + uri until, delay 5",
+	{name: "aws", lb: "aws", seed: "seed_aws.yml", seedDesc: "elb_target with target_status + uri until, delay 5",
 		title: fmt.Sprintf("AWS ELBv2 target group on lbsim, health check every %s, healthy threshold %d, deregistration delay %s (ends early once idle)",
 			rollout.SimCheckInterval, rollout.SimCheckThreshold, rollout.SimDeregistrationDelay),
 		detection: "interval x healthy threshold = " + benchkit.Secs(simDetection("aws")) + "; the in-flight part holds the draining"},
@@ -151,7 +158,7 @@ func selectedConns() []string {
 }
 
 // The 127.0.N.x networks the rollouts use, one per rollout, clear of the
-// tests' (TestNetCounterWraps finds theirs). A full run takes 54 with 5 runs per 3-host pair;
+// tests' (TestNetCounterWraps finds theirs). A full run takes 66 with 5 runs per 3-host pair;
 // past lastNet they are used again from firstNet (each rollout stops what
 // it started; distinct networks only keep neighbouring runs apart).
 const (
@@ -300,7 +307,7 @@ func TestBenchRollout(t *testing.T) {
 				pbs := []string{rollout.DeployPlaybook, seed(lb)}
 				for range repeats(n) {
 					for _, pb := range pbs {
-						runs[pb] = append(runs[pb], runRollout(t, coll, demoapp, pb, lb.name, p, n, connLocal, nets.take()))
+						runs[pb] = append(runs[pb], runRollout(t, coll, demoapp, pb, lb, p, n, connLocal, nets.take()))
 					}
 				}
 				for _, pb := range pbs {
@@ -324,7 +331,7 @@ func TestBenchRollout(t *testing.T) {
 			}
 			for _, conn := range over {
 				for _, pb := range []string{rollout.DeployPlaybook, seed(lbs[haproxy])} {
-					rows = append(rows, runRollout(t, coll, demoapp, pb, "haproxy", p, 3, conn, nets.take()))
+					rows = append(rows, runRollout(t, coll, demoapp, pb, lbs[haproxy], p, 3, conn, nets.take()))
 				}
 			}
 		}
@@ -342,14 +349,14 @@ func ansibleStartup(t *testing.T, coll *ansibletest.Collection) time.Duration {
 	return benchkit.Median(ds)
 }
 
-func runRollout(t *testing.T, coll *ansibletest.Collection, demoapp, playbook, lb string, p profile, hosts int, conn string, net int) measured {
+func runRollout(t *testing.T, coll *ansibletest.Collection, demoapp, playbook string, lb lbKind, p profile, hosts int, conn string, net int) measured {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Minute)
 	defer cancel()
-	m := measured{lb: lb, profile: p, hosts: hosts, playbook: playbook, conn: conn, sent: map[string]int64{}, buildPuts: map[string]int{}, otherPuts: map[string]int{}}
+	m := measured{lb: lb.name, profile: p, hosts: hosts, playbook: playbook, conn: conn, sent: map[string]int64{}, buildPuts: map[string]int{}, otherPuts: map[string]int{}}
 	var servers map[string]*sshd.Server // app host -> its sshd
 	var stdout string
-	opts := rollout.Options{LB: lb, Hosts: hosts, Net: net, Demoapp: demoapp, BootDelay: p.boot, StartNoWait: p.noWait,
+	opts := rollout.Options{LB: lb.lb, HAProxyNodes: lb.nodes, Hosts: hosts, Net: net, Demoapp: demoapp, BootDelay: p.boot, StartNoWait: p.noWait,
 		Load: rollout.LoadOptions{Clients: 20, Pause: 20 * time.Millisecond}}
 	opts.Playbook = func(ctx context.Context, inventory string, vars map[string]any) (rollout.PlaybookRun, error) {
 		ao := []ansibletest.Option{ansibletest.Vars(vars), ansibletest.Timeout(14 * time.Minute)}
@@ -380,7 +387,7 @@ func runRollout(t *testing.T, coll *ansibletest.Collection, demoapp, playbook, l
 		s, err = rollout.Setup(ctx, opts)
 	}
 	if err != nil {
-		t.Fatalf("%s, %s, profile %s, %d hosts: %v", playbook, lb, p.key, hosts, err)
+		t.Fatalf("%s, %s, profile %s, %d hosts: %v", playbook, lb.name, p.key, hosts, err)
 	}
 	defer s.Close()
 	if conn != connLocal {
@@ -393,10 +400,10 @@ func runRollout(t *testing.T, coll *ansibletest.Collection, demoapp, playbook, l
 	rep, err := s.Run(ctx)
 	obs.stop()
 	if err != nil {
-		t.Fatalf("%s, %s, profile %s, %d hosts over %s: %v", playbook, lb, p.key, hosts, conn, err)
+		t.Fatalf("%s, %s, profile %s, %d hosts over %s: %v", playbook, lb.name, p.key, hosts, conn, err)
 	}
 	if rep.ExitCode != 0 {
-		t.Fatalf("%s, %s, profile %s, %d hosts over %s: ansible-playbook exit %d: %s %s\n%s", playbook, lb, p.key, hosts, conn, rep.ExitCode, rep.FailedHost, rep.FailedMsg, rep.Stderr)
+		t.Fatalf("%s, %s, profile %s, %d hosts over %s: ansible-playbook exit %d: %s %s\n%s", playbook, lb.name, p.key, hosts, conn, rep.ExitCode, rep.FailedHost, rep.FailedMsg, rep.Stderr)
 	}
 	m.rep = rep
 	m.floors = obs.floors(t, s)
@@ -407,7 +414,7 @@ func runRollout(t *testing.T, coll *ansibletest.Collection, demoapp, playbook, l
 	for _, task := range m.tasks {
 		if d := task.Duration(); kind(task.Name) == "user" && d > 2*time.Second+p.boot {
 			for h := range task.Hosts {
-				t.Logf("%s, %s: %q on %s took %s", filepath.Base(playbook), lb, task.Name, h, benchkit.Secs(d))
+				t.Logf("%s, %s: %q on %s took %s", filepath.Base(playbook), lb.name, task.Name, h, benchkit.Secs(d))
 			}
 		}
 	}
@@ -428,7 +435,7 @@ func runRollout(t *testing.T, coll *ansibletest.Collection, demoapp, playbook, l
 			m.buildPuts[name]++
 		}
 	}
-	t.Logf("%s, %s, profile %s, %d hosts over %s: %s, %d requests, %d failed; hosts %v", filepath.Base(playbook), lb, p.key, m.hosts, conn,
+	t.Logf("%s, %s, profile %s, %d hosts over %s: %s, %d requests, %d failed; hosts %v", filepath.Base(playbook), lb.name, p.key, m.hosts, conn,
 		benchkit.Secs(m.elapsed), rep.Requests, rep.Failed, rep.Hosts)
 	return m
 }
@@ -537,7 +544,10 @@ func (o *observer) poll() {
 	}
 	inflight := map[string]int{}
 	if o.s.HAProxy != nil {
-		inflight = o.inFlight()
+		var ok bool
+		if inflight, ok = o.inFlight(); !ok {
+			return
+		}
 	} else {
 		for name, ts := range st {
 			inflight[name] = ts.InFlight
@@ -562,19 +572,31 @@ func (o *observer) poll() {
 	}
 }
 
-// inFlight is each host's current sessions on HAProxy (scur). lbsim
-// reports its own in LBStates.
-func (o *observer) inFlight() map[string]int {
+// inFlight is each host's current sessions on HAProxy (scur), summed over
+// the nodes; false when a node did not answer (no reading is better than
+// one that misses that node's requests). lbsim reports its own in
+// LBStates.
+func (o *observer) inFlight() (map[string]int, bool) {
 	out := map[string]int{}
-	text, err := o.s.HAProxy.Command("show stat")
+	for _, h := range o.s.HAProxies {
+		if !addSessions(out, h) {
+			return nil, false
+		}
+	}
+	return out, true
+}
+
+// addSessions adds each server's scur on one HAProxy node to out.
+func addSessions(out map[string]int, h *rollout.HAProxy) bool {
+	text, err := h.Command("show stat")
 	if err != nil {
-		return out
+		return false
 	}
 	r := csv.NewReader(strings.NewReader(strings.TrimPrefix(text, "# ")))
 	r.FieldsPerRecord = -1
 	recs, err := r.ReadAll()
 	if err != nil || len(recs) == 0 {
-		return out
+		return false
 	}
 	col := map[string]int{}
 	for i, c := range recs[0] {
@@ -585,9 +607,9 @@ func (o *observer) inFlight() map[string]int {
 			continue
 		}
 		n, _ := strconv.Atoi(rec[col["scur"]])
-		out[rec[col["svname"]]] = n
+		out[rec[col["svname"]]] += n
 	}
-	return out
+	return true
 }
 
 var interRE, riseRE = regexp.MustCompile(`\binter (\d+)`), regexp.MustCompile(`\brise (\d+)`)
