@@ -582,17 +582,17 @@ func (s *Scenario) Vars(deployTasksFile, rollbackTasksFile string) map[string]an
 	switch {
 	case s.Opts.Naive:
 		v["deploy_lb"] = "none"
-	case len(s.HAProxies) > 1:
+	case s.HAProxy != nil:
 		var nodes []string
 		for i := range s.HAProxies {
 			nodes = append(nodes, haproxyNode(i))
 		}
 		v["deploy_haproxy_hosts"] = nodes
 		v["deploy_haproxy_backend"] = HAProxyBackend
-	case s.HAProxy != nil:
-		v["deploy_haproxy_hosts"] = []string{"lb1"}
-		v["deploy_haproxy_socket"] = s.HAProxy.Socket
-		v["deploy_haproxy_backend"] = HAProxyBackend
+		if len(s.HAProxies) == 1 {
+			// Behind several nodes each has its own (haproxyHosts).
+			v["deploy_haproxy_socket"] = s.HAProxy.Socket
+		}
 	case s.Opts.LB == "hetzner":
 		ep := s.Sim.Endpoints()
 		v["deploy_hetzner_load_balancers"] = []string{hetznerLB}
