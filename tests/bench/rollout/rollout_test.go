@@ -232,7 +232,14 @@ func timeCell(m *measured) string {
 	return fmt.Sprintf("%s (%.1f-%.1f)", benchkit.Secs(m.elapsed), m.runs[0].Seconds(), m.runs[len(m.runs)-1].Seconds())
 }
 
-type floor struct{ inFlight, restart, detect time.Duration }
+// floor is one host's floor. out and idle bound its in-flight part: when
+// the host left rotation and when its last request ended (zero when the
+// observer missed them).
+type floor struct {
+	host                      string
+	inFlight, restart, detect time.Duration
+	out, idle                 time.Time
+}
 
 func (f floor) total() time.Duration { return f.inFlight + f.restart + f.detect }
 
@@ -249,20 +256,48 @@ func (m measured) overheadPerHost() time.Duration {
 }
 
 // userTasksPerHost is what the user's deploy tasks (stop, start) took per
-// host beyond the boot the floor counts (in profile a the start waits for
-// the boot). Both playbooks run the same tasks file; its time is Ansible
-// running the user's restart, not what either tooling adds.
+// host beyond the parts of the floor they hold: the boot where the start
+// waits for it (profile a), and the host's in-flight requests where the
+// drain cannot wait for them (Hetzner: the app's graceful stop holds them).
+// Both playbooks run the same tasks file; its time is Ansible running the
+// user's restart, not what either tooling adds. The rollouts run one host
+// at a time, so each task ran on one host.
 func (m measured) userTasksPerHost() time.Duration {
+	inFlight := map[string]floor{}
+	for _, f := range m.floors {
+		inFlight[f.host] = f
+	}
 	var d time.Duration
 	for _, task := range m.tasks {
-		if kind(task.Name) == "user" {
-			d += task.Duration()
+		if kind(task.Name) != "user" {
+			continue
+		}
+		d += task.Duration()
+		for h := range task.Hosts {
+			if f, ok := inFlight[h]; ok {
+				d -= overlap(task.Start, task.End, f.out, f.idle)
+			}
 		}
 	}
 	if !m.profile.noWait {
 		d -= time.Duration(m.hosts) * m.profile.boot
 	}
 	return max(d, 0) / time.Duration(m.hosts)
+}
+
+// overlap is how long [a0, a1] and [b0, b1] share; 0 if either is unset.
+func overlap(a0, a1, b0, b1 time.Time) time.Duration {
+	if a0.IsZero() || a1.IsZero() || b0.IsZero() || b1.IsZero() {
+		return 0
+	}
+	start, end := a0, a1
+	if b0.After(start) {
+		start = b0
+	}
+	if b1.Before(end) {
+		end = b1
+	}
+	return max(end.Sub(start), 0)
 }
 
 func TestBenchRollout(t *testing.T) {
@@ -627,9 +662,10 @@ func (o *observer) floors(t *testing.T, s *rollout.Scenario) []floor {
 	defer o.mu.Unlock()
 	var out []floor
 	for _, h := range s.Hosts {
-		f := floor{restart: s.Opts.BootDelay, detect: detect}
+		f := floor{host: h.Name, restart: s.Opts.BootDelay, detect: detect}
 		if !o.out[h.Name].IsZero() && !o.idle[h.Name].IsZero() {
-			f.inFlight = o.idle[h.Name].Sub(o.out[h.Name])
+			f.out, f.idle = o.out[h.Name], o.idle[h.Name]
+			f.inFlight = f.idle.Sub(f.out)
 		} else {
 			t.Logf("observer missed %s leaving rotation; its in-flight floor counts 0", h.Name)
 		}
@@ -785,7 +821,7 @@ func printRollouts(lb lbKind, p profile, keys []string, pairs map[string]*pair, 
 		start,
 		fmt.Sprintf("floor per host = in-flight requests' remaining time once out of rotation (observed, so it differs between runs) + boot delay (%s, configured) + detection (%s)", benchkit.Secs(p.boot), lb.detection),
 		"over floor /host = (elapsed - floor) / hosts",
-		"less user's tasks = over floor /host minus what the user's deploy tasks (stop, start; the same tasks file in both playbooks) took per host beyond the boot: Ansible running the user's restart, which no tooling removes",
+		"less user's tasks = over floor /host minus what the user's deploy tasks (stop, start; the same tasks file in both playbooks) took per host beyond the floor's parts they hold (the boot where the start waits for it; the in-flight requests where the app's graceful stop holds them, as behind Hetzner): Ansible running the user's restart, which no tooling removes",
 		fmt.Sprintf("3 hosts, local: %d runs each, ours and seed in turn; the median run is shown (range in brackets), its floor and overheads", repeats(3)),
 		fmt.Sprintf("ansible-playbook start-up and exit alone (one no-op task, median of 3): %s, included in elapsed and in over floor", benchkit.Secs(startup)))
 	tb.Print()
@@ -1002,5 +1038,51 @@ func TestUserTasksPerHost(t *testing.T) {
 	}
 	if k := kind("zerodowntime.rolling.deploy : Deploy token"); k != "module" {
 		t.Errorf("the role's Deploy token is %q, want module (ours, not the user's)", k)
+	}
+}
+
+// Behind Hetzner the app's graceful stop holds the host's last requests,
+// which the floor already counts: that part of the stop is not the user's.
+func TestUserTasksLessInFlight(t *testing.T) {
+	at := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	ms := func(n int) time.Time { return at.Add(time.Duration(n) * time.Millisecond) }
+	on := func(host, name string, from, to int) benchkit.Task {
+		return benchkit.Task{Name: name, Start: ms(from), End: ms(to), Hosts: map[string]map[string]any{host: {}}}
+	}
+	tasks := []benchkit.Task{
+		on("app-1", "zerodowntime.rolling.deploy : Drain", 0, 300),
+		on("app-1", "stop the running version", 300, 900),   // requests end at 700
+		on("app-1", "start the new version", 900, 1000),     // after them
+		on("app-2", "stop the running version", 2000, 2600), // app-1's window is not app-2's
+		on("app-2", "start the new version", 2600, 2700),
+		on("app-3", "stop the running version", 3000, 3600), // window missed: nothing taken off
+		on("app-3", "start the new version", 3600, 3700),
+	}
+	floors := []floor{
+		{host: "app-1", out: ms(100), idle: ms(700), inFlight: 600 * time.Millisecond},
+		{host: "app-2", out: ms(1900), idle: ms(1950), inFlight: 50 * time.Millisecond},
+		{host: "app-3"},
+	}
+	m := measured{hosts: 3, profile: profile{boot: time.Second, noWait: true}, tasks: tasks, floors: floors}
+	// 2100 ms of user's tasks, less app-1's 400 ms of stop while its requests ran.
+	if got, want := m.userTasksPerHost(), 1700*time.Millisecond/3; got != want {
+		t.Errorf("userTasksPerHost = %s, want %s", got, want)
+	}
+	for _, c := range []struct {
+		a0, a1, b0, b1 int
+		want           time.Duration
+	}{
+		{0, 10, 5, 20, 5 * time.Millisecond},
+		{5, 20, 0, 10, 5 * time.Millisecond},
+		{0, 10, 2, 4, 2 * time.Millisecond},
+		{0, 10, 10, 20, 0},
+		{0, 10, 20, 30, 0},
+	} {
+		if got := overlap(ms(c.a0), ms(c.a1), ms(c.b0), ms(c.b1)); got != c.want {
+			t.Errorf("overlap [%d,%d] [%d,%d] = %s, want %s", c.a0, c.a1, c.b0, c.b1, got, c.want)
+		}
+	}
+	if got := overlap(ms(0), ms(10), time.Time{}, ms(5)); got != 0 {
+		t.Errorf("overlap with an unset bound = %s, want 0", got)
 	}
 }
