@@ -877,7 +877,7 @@ func printSteps(rows []measured) {
 	}
 	bd.Notes = []string{
 		"modules: Drain, Deploy token, Verify, Register (they hold the in-flight wait and the detection of the floor, and in profile b the boot); the seed's peer modules and uri loops",
-		"user's deploy tasks: the tasks file both playbooks run (stop, start: in profile a the start holds the boot delay)",
+		"user's deploy tasks: the tasks file both playbooks run (stop, start: in profile a the start holds the boot delay; behind Hetzner the stop holds the in-flight requests)",
 		"role bookkeeping: set_fact, include_tasks, assert, the raw command that reaches the host before its drain; between tasks: ansible-playbook start-up, per-batch play set-up, forks, callbacks",
 	}
 	bd.Print()
