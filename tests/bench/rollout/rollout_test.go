@@ -263,9 +263,9 @@ func (m measured) overheadPerHost() time.Duration {
 // user's restart, not what either tooling adds. The rollouts run one host
 // at a time, so each task ran on one host.
 func (m measured) userTasksPerHost() time.Duration {
-	inFlight := map[string]floor{}
+	floorOf := map[string]floor{}
 	for _, f := range m.floors {
-		inFlight[f.host] = f
+		floorOf[f.host] = f
 	}
 	var d time.Duration
 	for _, task := range m.tasks {
@@ -274,7 +274,7 @@ func (m measured) userTasksPerHost() time.Duration {
 		}
 		d += task.Duration()
 		for h := range task.Hosts {
-			if f, ok := inFlight[h]; ok {
+			if f, ok := floorOf[h]; ok {
 				d -= overlap(task.Start, task.End, f.out, f.idle)
 			}
 		}
