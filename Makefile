@@ -18,13 +18,14 @@ FUZZTIME    ?= 10s
 
 export ZDT_COLLECTION := $(CURDIR)/$(TARBALL)
 
-.PHONY: all build binaries collection install test test-go test-unit lint vet demo lbsim bench fuzz fuzz-short fuzz-long clean help
+.PHONY: all build binaries collection install test test-go test-unit lint sanity vet demo lbsim bench fuzz fuzz-short fuzz-long clean help
 
 all: collection
 
 help:
 	@echo "make collection   cross-compile the modules and build $(TARBALL)"
-	@echo "make test         vet, unit, integration and end-to-end tests (the README's test command)"
+	@echo "make test         vet, unit, integration and end-to-end tests, fuzzing, ansible-lint and"
+	@echo "                  ansible-test sanity (the README's test command)"
 	@echo "make demo         roll v1 -> v2 across three hosts under load (LB=haproxy|hetzner|aws,"
 	@echo "                  BROKEN=nostart|stale-token|unhealthy breaks host 2, NAIVE=1 skips draining)"
 	@echo "make lbsim        run the cloud load-balancer simulator with its default config"
@@ -99,11 +100,16 @@ test-go: collection
 lint:
 	@if command -v ansible-lint >/dev/null; then ansible-lint -q roles playbooks; else echo "ansible-lint not installed; skipped"; fi
 
+# ansible-test sanity, the tests of it that run offline (tools/sanity.sh says
+# which, and what covers the others).
+sanity:
+	@tools/sanity.sh
+
 # A short fuzz run of every target (the seed corpora also run in test-go).
 fuzz-short:
 	@$(MAKE) --no-print-directory fuzz FUZZTIME=3s
 
-test: vet test-go fuzz-short lint
+test: vet test-go fuzz-short lint sanity
 
 lbsim:
 	$(GO) run ./tests/lbsim

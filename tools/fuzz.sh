@@ -10,20 +10,23 @@ fuzztime=${FUZZTIME:-3s}
 go=${GO:-go}
 out=$(mktemp)
 trap 'rm -f "$out"' EXIT
-for p in $(grep -rl --include='*_test.go' '^func Fuzz' modules tests | xargs -n1 dirname | sort -u); do
-	for f in $(grep -h '^func Fuzz' "$p"/*_test.go | sed 's/func \(Fuzz[A-Za-z0-9_]*\).*/\1/'); do
-		for try in 1 2; do
-			echo "fuzz $p $f"
-			if "$go" test -run '^$' -fuzz "^$f\$" -fuzztime "$fuzztime" "./$p" >"$out" 2>&1; then
-				cat "$out"
-				break
-			fi
+# Each target as package-dir:FuzzName.
+targets=$(grep -r --include='*_test.go' -o '^func Fuzz[A-Za-z0-9_]*' modules tests |
+	sed 's|/[^/]*_test\.go:func |:|' | sort -u)
+for t in $targets; do
+	p=${t%%:*}
+	f=${t#*:}
+	for try in 1 2; do
+		echo "fuzz $p $f"
+		if "$go" test -run '^$' -fuzz "^$f\$" -fuzztime "$fuzztime" "./$p" >"$out" 2>&1; then
 			cat "$out"
-			if [ "$try" = 1 ] && grep -q '^    context deadline exceeded$' "$out" && ! grep -q 'Failing input written' "$out"; then
-				echo "fuzz $p $f: Go's fuzz coordinator stopped with 'context deadline exceeded' and no failing input (go.dev/issue/75804); once more"
-				continue
-			fi
-			exit 1
-		done
+			break
+		fi
+		cat "$out"
+		if [ "$try" = 1 ] && grep -q '^    context deadline exceeded$' "$out" && ! grep -q 'Failing input written' "$out"; then
+			echo "fuzz $p $f: Go's fuzz coordinator stopped with 'context deadline exceeded' and no failing input (go.dev/issue/75804); once more"
+			continue
+		fi
+		exit 1
 	done
 done

@@ -1,4 +1,3 @@
-#!/usr/bin/env python3
 """Write bin/manifest.json: every build the collection ships, what it holds
 and its SHA-256, for the action plugins (plugins/plugin_utils/binary.py).
 

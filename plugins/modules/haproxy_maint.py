@@ -3,7 +3,8 @@
 # Apache License 2.0 (see the collection's LICENSE)
 # Documentation only: the module is a Go binary run by plugins/action/haproxy_maint.py.
 
-from __future__ import annotations
+from __future__ import (absolute_import, division, print_function)
+__metaclass__ = type
 
 DOCUMENTATION = r'''
 module: haproxy_maint

@@ -1,0 +1,59 @@
+#!/bin/sh
+# Runs ansible-test sanity on the collection, as far as it runs offline.
+#
+# ansible-test wants the collection at ansible_collections/NAMESPACE/NAME, so the
+# repository's files (tracked, and new ones not ignored) are copied to such a
+# directory first. Its tests that install pinned Python packages from PyPI in a
+# virtual environment cannot run without internet; two of them run here with
+# Debian's packages and ansible-test's own settings instead, and the others are
+# covered by the Go tests:
+#   yamllint          ansible-test's yamllinter.py (YAML files and the module
+#                     docs' YAML) with Debian's yamllint
+#   pep8              pycodestyle with ansible-test's line length and ignores
+#   ansible-doc       tests/integration/collection (ansible-doc of every module
+#                     and the role)
+#   validate-modules  modules/internal/ansible/doccheck (each module's
+#                     DOCUMENTATION against its Go argument spec)
+#   import            the action plugins run in every ansible-playbook test
+# Not run: pylint (pinned pylint and ansible-test's plugins), runtime-metadata
+# and changelog (pinned voluptuous/antsibull), pslint (no PowerShell here).
+set -eu
+python=/usr/bin/python3
+sanity_root=$($python -c 'import ansible_test, os; print(os.path.join(os.path.dirname(ansible_test.__file__), "_util/controller/sanity"))')
+pyversion=$($python -c 'import sys; print("%d.%d" % sys.version_info[:2])')
+
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+dst=$tmp/ansible_collections/zerodowntime/rolling
+mkdir -p "$dst"
+git ls-files -co --exclude-standard -z | tar --null --ignore-failed-read -T - -cf - | tar -C "$dst" -xf -
+cd "$dst"
+
+status=0
+ansible-test sanity --local --python "$pyversion" --color no \
+	--skip-test ansible-doc --skip-test changelog --skip-test import \
+	--skip-test pep8 --skip-test pylint --skip-test pslint \
+	--skip-test runtime-metadata --skip-test validate-modules --skip-test yamllint ||
+	status=1
+
+echo 'Running sanity test "yamllint" (Debian yamllint, ansible-test yamllinter.py)'
+# The module docs are YAML inside the doc stubs: the linter reads those too.
+yaml_out=$(find . \( -name '*.yml' -o -name '*.yaml' -o -path './plugins/*.py' \) -type f -print |
+	sed 's|^\./||' | $python "$sanity_root/yamllint/yamllinter.py")
+if ! printf '%s' "$yaml_out" | $python -c '
+import json, sys
+messages = json.load(sys.stdin)["messages"]
+for m in messages:
+    print("ERROR: %(path)s:%(line)s:%(column)s: %(code)s: %(message)s" % m)
+sys.exit(1 if messages else 0)
+'; then
+	status=1
+fi
+
+echo 'Running sanity test "pep8" (Debian pycodestyle, ansible-test settings)'
+ignore=$(grep -v '^#' "$sanity_root/pep8/current-ignore.txt" | grep . | paste -sd, -)
+# shellcheck disable=SC2046 # one argument per file; the paths hold no spaces
+$python -m pycodestyle --max-line-length 160 --config /dev/null --ignore "$ignore" \
+	$(find . -name '*.py' -type f -print) || status=1
+
+exit $status
