@@ -4,19 +4,21 @@
 # ansible-test wants the collection at ansible_collections/NAMESPACE/NAME, so the
 # repository's files (tracked, and new ones not ignored) are copied to such a
 # directory first. Its tests that install pinned Python packages from PyPI in a
-# virtual environment cannot run without internet; two of them run here with
+# virtual environment cannot run without internet; three of them run here with
 # Debian's packages and ansible-test's own settings instead, and the others are
 # covered by the Go tests:
 #   yamllint          ansible-test's yamllinter.py (YAML files and the module
 #                     docs' YAML) with Debian's yamllint
 #   pep8              pycodestyle with ansible-test's line length and ignores
+#   runtime-metadata  ansible-test's checker of meta/runtime.yml, with Debian's
+#                     voluptuous
 #   ansible-doc       tests/integration/collection (ansible-doc of every module
 #                     and the role)
 #   validate-modules  modules/internal/ansible/doccheck (each module's
 #                     DOCUMENTATION against its Go argument spec)
 #   import            the action plugins run in every ansible-playbook test
-# Not run: pylint (pinned pylint and ansible-test's plugins), runtime-metadata
-# and changelog (pinned voluptuous/antsibull), pslint (no PowerShell here).
+# Not run: pylint (pinned pylint and ansible-test's plugins), changelog
+# (antsibull-changelog, not packaged), pslint (no PowerShell here).
 set -eu
 python=/usr/bin/python3
 sanity_root=$($python -c 'import ansible_test, os; print(os.path.join(os.path.dirname(ansible_test.__file__), "_util/controller/sanity"))')
@@ -47,6 +49,14 @@ for m in messages:
     print("ERROR: %(path)s:%(line)s:%(column)s: %(code)s: %(message)s" % m)
 sys.exit(1 if messages else 0)
 '; then
+	status=1
+fi
+
+echo 'Running sanity test "runtime-metadata" (Debian voluptuous)'
+# It prints one line per problem and exits 0 either way.
+meta_out=$(echo meta/runtime.yml | $python "$sanity_root/code-smell/runtime-metadata.py" 2>&1)
+if [ -n "$meta_out" ]; then
+	printf 'ERROR: %s\n' "$meta_out"
 	status=1
 fi
 
