@@ -4,7 +4,7 @@
 # ansible-test wants the collection at ansible_collections/NAMESPACE/NAME, so the
 # repository's files (tracked, and new ones not ignored) are copied to such a
 # directory first. Its tests that install pinned Python packages from PyPI in a
-# virtual environment cannot run without internet; three of them run here with
+# virtual environment cannot run without internet; four of them run here with
 # Debian's packages and ansible-test's own settings instead, and the others are
 # covered by the Go tests:
 #   yamllint          ansible-test's yamllinter.py (YAML files and the module
@@ -12,10 +12,12 @@
 #   pep8              pycodestyle with ansible-test's line length and ignores
 #   runtime-metadata  ansible-test's checker of meta/runtime.yml, with Debian's
 #                     voluptuous
+#   validate-modules  ansible-test's validator of the module doc stubs, with
+#                     Debian's jinja2, yaml and voluptuous; the options they
+#                     document are also checked against each module's Go
+#                     argument spec by modules/internal/ansible/doccheck
 #   ansible-doc       tests/integration/collection (ansible-doc of every module
 #                     and the role)
-#   validate-modules  modules/internal/ansible/doccheck (each module's
-#                     DOCUMENTATION against its Go argument spec)
 #   import            the action plugins run in every ansible-playbook test
 # Not run: pylint (pinned pylint and ansible-test's plugins), changelog
 # (antsibull-changelog, not packaged), pslint (no PowerShell here).
@@ -57,6 +59,37 @@ echo 'Running sanity test "runtime-metadata" (Debian voluptuous)'
 meta_out=$(echo meta/runtime.yml | $python "$sanity_root/code-smell/runtime-metadata.py" 2>&1)
 if [ -n "$meta_out" ]; then
 	printf 'ERROR: %s\n' "$meta_out"
+	status=1
+fi
+
+echo 'Running sanity test "validate-modules" (Debian jinja2, yaml and voluptuous)'
+# The ignores are ansible-test's file for this ansible-core, applied here as it
+# would apply them.
+core=$($python -c 'from ansible.release import __version__ as v; print(".".join(v.split(".")[:2]))')
+version=$(sed -n 's/^version: *//p' galaxy.yml)
+# shellcheck disable=SC2046 # one argument per module; the paths hold no spaces
+if ! ANSIBLE_COLLECTIONS_PATH=$tmp $python "$sanity_root/validate-modules/validate.py" --format json --arg-spec \
+	--collection ansible_collections/zerodowntime/rolling --collection-version "$version" \
+	$(find plugins/modules -name '*.py' ! -name '__init__.py' -type f) |
+	$python -c '
+import json, sys
+ignored = set()
+try:
+    with open(sys.argv[1]) as f:
+        for line in f:
+            line = line.split("#", 1)[0].split()
+            if len(line) == 2 and line[1].startswith("validate-modules:"):
+                ignored.add((line[0], line[1].split(":", 1)[1]))
+except FileNotFoundError:
+    pass
+failed = False
+for path, result in sorted(json.load(sys.stdin).items()):
+    for e in result["errors"] + result["warnings"]:
+        if (path, e["code"]) not in ignored:
+            print("ERROR: %s:%s:%s: %s: %s" % (path, e["line"], e["column"], e["code"], e["msg"]))
+            failed = True
+sys.exit(1 if failed else 0)
+' "tests/sanity/ignore-$core.txt"; then
 	status=1
 fi
 

@@ -24,19 +24,17 @@ options:
     description:
       - AWS access key id. Without it the SDK's standard credential chain applies
         (environment, shared profile, instance role).
+      - Never returned or logged.
     type: str
     aliases: [aws_access_key_id, aws_access_key]
-    no_log: true
   secret_key:
-    description: AWS secret access key, required with I(access_key).
+    description: AWS secret access key, required with I(access_key). Never returned or logged.
     type: str
     aliases: [aws_secret_access_key, aws_secret_key]
-    no_log: true
   session_token:
-    description: AWS session token for temporary credentials.
+    description: AWS session token for temporary credentials. Never returned or logged.
     type: str
     aliases: [aws_session_token]
-    no_log: true
   endpoint_url:
     description:
       - ELBv2 API endpoint to use instead of AWS's, such as a simulator or another compatible

@@ -14,8 +14,8 @@ options:
       - Hetzner Cloud API token of the project that owns the load balancer.
       - Taken from the E(HCLOUD_TOKEN) environment variable when not given.
       - Required with I(provider=hetzner). Adding and removing targets needs a Read & Write token.
+      - Never returned or logged.
     type: str
-    no_log: true
   endpoint:
     description:
       - Hetzner Cloud API endpoint, including C(/v1).

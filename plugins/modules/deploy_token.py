@@ -23,7 +23,7 @@ description:
   - Does in one task what a C(ansible.builtin.password) lookup plus M(ansible.builtin.copy) do in two,
     and runs as a static Go binary picked for the host's platform (linux and darwin, amd64 and
     arm64); the host needs no Python packages.
-author: zerodowntime.rolling contributors
+author: zerodowntime.rolling contributors (@zerodowntime)
 options:
   path:
     description:
@@ -70,7 +70,9 @@ attributes:
     support: full
     description: Path, state, content and mode of the file (and owner and group when given), before and after.
   platform:
+    support: full
     platforms: [linux, darwin]
+    description: Runs as a Go build for the host's platform (Linux or macOS, amd64 or arm64).
 notes:
   - Run it against the app host itself; the file must be where the new release reads it from.
 seealso:

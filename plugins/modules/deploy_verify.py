@@ -20,7 +20,7 @@ description:
     answer for the new one.
   - Runs on the host it is delegated to, as a static Go binary picked for that host's platform
     (linux and darwin, amd64 and arm64); the host needs no Python packages.
-author: zerodowntime.rolling contributors
+author: zerodowntime.rolling contributors (@zerodowntime)
 options:
   url:
     description: The http:// or https:// URL to poll.
@@ -97,7 +97,6 @@ options:
     description: Password for HTTP basic authentication. Never returned or logged.
     type: str
     aliases: [password]
-    no_log: true
   validate_certs:
     description: Verify the server's TLS certificate. Turning it off yields a warning.
     type: bool
@@ -128,8 +127,11 @@ attributes:
     description: The module only reads; it polls in check mode too.
   diff_mode:
     support: none
+    description: It changes nothing, so there is nothing to show.
   platform:
+    support: full
     platforms: [linux, darwin]
+    description: Runs as a Go build for the host's platform (Linux or macOS, amd64 or arm64).
 notes:
   - Use it on the app host itself (or C(delegate_to) a host that reaches the app directly),
     not through the load balancer, which may still route to other hosts.

@@ -23,7 +23,7 @@ description:
     to a worker (C(@1 ...)).
   - Runs on the HAProxy host (use C(delegate_to)), as a static Go binary picked for that host's platform
     (linux and darwin, amd64 and arm64); the host needs no Python packages, C(socat) or C(nc).
-author: zerodowntime.rolling contributors
+author: zerodowntime.rolling contributors (@zerodowntime)
 options:
   socket:
     description:
@@ -113,7 +113,9 @@ attributes:
     support: full
     description: State, weight and sessions of each server acted on, before and after.
   platform:
+    support: full
     platforms: [linux, darwin]
+    description: Runs as a Go build for the host's platform (Linux or macOS, amd64 or arm64).
 notes:
   - Needs HAProxy 1.6 or later (C(set server ... state)); the version is read from C(show info).
   - The socket must be at C(level admin). User and operator level sockets can read the state but HAProxy

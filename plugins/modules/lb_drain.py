@@ -22,7 +22,7 @@ description:
   - An already drained target gives C(changed=false) without waiting.
   - Runs as a static Go binary picked for the host's platform; the host needs no Python
     packages, no SDK and no CLI.
-author: zerodowntime.rolling contributors
+author: zerodowntime.rolling contributors (@zerodowntime)
 extends_documentation_fragment:
   - zerodowntime.rolling.lb
   - zerodowntime.rolling.hetzner
@@ -43,7 +43,9 @@ attributes:
     support: full
     description: Shows the target's membership and health in each load balancer or target group, before and after.
   platform:
+    support: full
     platforms: [linux, darwin]
+    description: Runs as a Go build for the host's platform (Linux or macOS, amd64 or arm64).
 notes:
   - The default I(timeout) for AWS follows the target groups' deregistration delay, which AWS
     ends early once no request is in flight.

@@ -20,7 +20,7 @@ description:
   - An already healthy target gives C(changed=false) without waiting.
   - Runs as a static Go binary picked for the host's platform; the host needs no Python
     packages, no SDK and no CLI.
-author: zerodowntime.rolling contributors
+author: zerodowntime.rolling contributors (@zerodowntime)
 extends_documentation_fragment:
   - zerodowntime.rolling.lb
   - zerodowntime.rolling.hetzner
@@ -38,7 +38,9 @@ attributes:
     support: full
     description: Shows the target's membership and health in each load balancer or target group, before and after.
   platform:
+    support: full
     platforms: [linux, darwin]
+    description: Runs as a Go build for the host's platform (Linux or macOS, amd64 or arm64).
 notes:
   - Polls come 200 ms after the change, then with delays growing by a quarter each time up to
     3 s (checks at 0.2, 0.45, 0.76, 1.15 s and so on), so the module returns soon after the

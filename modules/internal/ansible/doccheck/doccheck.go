@@ -27,7 +27,6 @@ type docOption struct {
 	Default  any      `yaml:"default"`
 	Choices  []any    `yaml:"choices"`
 	Aliases  []string `yaml:"aliases"`
-	NoLog    bool     `yaml:"no_log"`
 }
 
 type document struct {
@@ -116,9 +115,6 @@ func Compare(spec ansible.Spec) []string {
 		}
 		if !sameStrings(d.Aliases, o.Aliases) {
 			problems = append(problems, fmt.Sprintf("%saliases documented %v, spec %v", prefix, d.Aliases, o.Aliases))
-		}
-		if d.NoLog != o.NoLog {
-			problems = append(problems, fmt.Sprintf("%sno_log documented %v, spec %v", prefix, d.NoLog, o.NoLog))
 		}
 	}
 	for _, name := range sortedKeys(opts) {
