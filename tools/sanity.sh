@@ -4,12 +4,14 @@
 # ansible-test wants the collection at ansible_collections/NAMESPACE/NAME, so the
 # repository's files (tracked, and new ones not ignored) are copied to such a
 # directory first. Its tests that install pinned Python packages from PyPI in a
-# virtual environment cannot run without internet; four of them run here with
+# virtual environment cannot run without internet; five of them run here with
 # Debian's packages and ansible-test's own settings instead, and the others are
 # covered by the Go tests:
 #   yamllint          ansible-test's yamllinter.py (YAML files and the module
 #                     docs' YAML) with Debian's yamllint
 #   pep8              pycodestyle with ansible-test's line length and ignores
+#   pylint            Debian's pylint with ansible-test's collection config and
+#                     its own checkers
 #   runtime-metadata  ansible-test's checker of meta/runtime.yml, with Debian's
 #                     voluptuous
 #   validate-modules  ansible-test's validator of the module doc stubs, with
@@ -19,8 +21,8 @@
 #   ansible-doc       tests/integration/collection (ansible-doc of every module
 #                     and the role)
 #   import            the action plugins run in every ansible-playbook test
-# Not run: pylint (pinned pylint and ansible-test's plugins), changelog
-# (antsibull-changelog, not packaged), pslint (no PowerShell here).
+# Not run: changelog (antsibull-changelog, not packaged), pslint (no
+# PowerShell here).
 set -eu
 python=/usr/bin/python3
 sanity_root=$($python -c 'import ansible_test, os; print(os.path.join(os.path.dirname(ansible_test.__file__), "_util/controller/sanity"))')
@@ -92,6 +94,23 @@ sys.exit(1 if failed else 0)
 ' "tests/sanity/ignore-$core.txt"; then
 	status=1
 fi
+
+echo 'Running sanity test "pylint" (Debian pylint, ansible-test config and plugins)'
+# ansible-test pins pylint 2.15; Debian's is 2.16. Its plugins read where
+# each plugin type lives from ANSIBLE_TEST_<TYPE>_PATH, present or not.
+plugin_paths=
+for type in action become cache callback cliconf connection doc_fragments filter httpapi \
+	inventory lookup module_utils modules netconf plugin_utils shell strategy terminal test vars; do
+	plugin_paths="$plugin_paths ANSIBLE_TEST_$(echo "$type" | tr '[:lower:]' '[:upper:]')_PATH=$dst/plugins/$type/"
+done
+pylint_dir=$sanity_root/pylint
+# shellcheck disable=SC2046,SC2086 # one argument per file or variable; no spaces
+env $plugin_paths PYTHONPATH="$pylint_dir/plugins:$tmp" PYLINTHOME="$tmp/pylint" \
+	$python -m pylint --reports n --score n --max-line-length 160 --max-complexity 20 \
+	--rcfile "$pylint_dir/config/collection.cfg" \
+	--load-plugins deprecated,string_format,unwanted,pylint.extensions.mccabe \
+	--collection-name zerodowntime.rolling --collection-version "$version" \
+	$(find . -name '*.py' -type f) || status=1
 
 echo 'Running sanity test "pep8" (Debian pycodestyle, ansible-test settings)'
 ignore=$(grep -v '^#' "$sanity_root/pep8/current-ignore.txt" | grep . | paste -sd, -)
