@@ -98,7 +98,7 @@ test-go: collection
 	$(GO) test -count=1 -timeout $(TEST_TIMEOUT) ./...
 
 lint:
-	@if command -v ansible-lint >/dev/null; then ansible-lint -q roles playbooks; else echo "ansible-lint not installed; skipped"; fi
+	@if command -v ansible-lint >/dev/null; then ansible-lint -q --profile production roles playbooks; else echo "ansible-lint not installed; skipped"; fi
 
 # ansible-test sanity, the tests of it that run offline (tools/sanity.sh says
 # which, and what covers the others).
