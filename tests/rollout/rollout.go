@@ -116,25 +116,25 @@ func (o *Options) defaults() error {
 	switch o.LB {
 	case "haproxy", "hetzner", "aws":
 	default:
-		return fmt.Errorf("LB %q: want haproxy, hetzner or aws", o.LB)
+		return fmt.Errorf("rollout options: LB %q: want haproxy, hetzner or aws", o.LB)
 	}
 	if o.HAProxyNodes <= 0 {
 		o.HAProxyNodes = 1
 	}
 	if o.HAProxyNodes > 1 && o.LB != "haproxy" {
-		return fmt.Errorf("HAProxyNodes %d: only with LB haproxy", o.HAProxyNodes)
+		return fmt.Errorf("rollout options: HAProxyNodes %d: only with LB haproxy", o.HAProxyNodes)
 	}
 	if o.Hosts <= 0 {
 		o.Hosts = 3
 	}
 	if o.Hosts > 40 {
-		return fmt.Errorf("Hosts %d: at most 40 (127.0.Net.11 to .50)", o.Hosts)
+		return fmt.Errorf("rollout options: Hosts %d: at most 40 (127.0.Net.11 to .50)", o.Hosts)
 	}
 	if o.Net <= 0 {
 		o.Net = 1
 	}
 	if o.Net > 254 {
-		return fmt.Errorf("Net %d: want 1..254 (third octet of 127.0.Net.11)", o.Net)
+		return fmt.Errorf("rollout options: Net %d: want 1..254 (third octet of 127.0.Net.11)", o.Net)
 	}
 	if o.Port <= 0 {
 		o.Port = 8081

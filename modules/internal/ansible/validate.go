@@ -31,6 +31,7 @@ func (s Spec) validate(raw map[string]any) (Params, []string, error) {
 	}
 	if len(unsupported) > 0 {
 		sort.Strings(unsupported)
+		//lint:ignore ST1005 AnsibleModule's own wording, which users and tools match on
 		return nil, nil, fmt.Errorf("Unsupported parameters for (%s) module: %s. Supported parameters include: %s.",
 			s.Name, strings.Join(unsupported, ", "), s.supported())
 	}
@@ -323,13 +324,13 @@ func isString(v any) bool { _, ok := v.(string); return ok }
 func isBool(v any) bool { _, ok := v.(bool); return ok }
 
 func typeName(v any) string {
-	switch v.(type) {
+	switch v := v.(type) {
 	case string:
 		return "str"
 	case bool:
 		return "bool"
 	case json.Number:
-		if strings.ContainsAny(string(v.(json.Number)), ".eE") {
+		if strings.ContainsAny(string(v), ".eE") {
 			return "float"
 		}
 		return "int"

@@ -68,7 +68,7 @@ func (s *Sim) SetAppHealthy(name string, healthy bool) error {
 	defer s.mu.Unlock()
 	a := s.apps[name]
 	if a == nil {
-		return fmt.Errorf("no app %q in the config's apps:", name)
+		return fmt.Errorf("no app %q in the config's apps", name)
 	}
 	a.healthy = healthy
 	return nil

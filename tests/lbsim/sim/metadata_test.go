@@ -25,16 +25,16 @@ func TestMetadata(t *testing.T) {
 
 	// hcloud-go's metadata client.
 	hm := metadata.NewClient(metadata.WithEndpoint(host.HetznerMetadata), metadata.WithTimeout(time.Second))
-	if id, err := hm.InstanceID(); err != nil || id != 102 {
+	if id, err := hm.InstanceIDWithContext(ctx); err != nil || id != 102 {
 		t.Errorf("hetzner instance-id = %d, %v", id, err)
 	}
-	if name, err := hm.Hostname(); err != nil || name != "app-2" {
+	if name, err := hm.HostnameWithContext(ctx); err != nil || name != "app-2" {
 		t.Errorf("hetzner hostname = %q, %v", name, err)
 	}
-	if !hm.IsHcloudServer() {
+	if !hm.IsHcloudServerWithContext(ctx) {
 		t.Error("IsHcloudServer = false")
 	}
-	if nets, err := hm.PrivateNetworks(); err != nil || strings.TrimSpace(nets) != "[]" {
+	if nets, err := hm.PrivateNetworksWithContext(ctx); err != nil || strings.TrimSpace(nets) != "[]" {
 		t.Errorf("private-networks = %q, %v", nets, err)
 	}
 
@@ -87,14 +87,14 @@ func TestMetadata(t *testing.T) {
 	if err := w.sim.SetFaults(sim.Faults{Metadata: sim.MetadataFaults{Down: true}}); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := hm.InstanceID(); err == nil {
+	if _, err := hm.InstanceIDWithContext(ctx); err == nil {
 		t.Error("metadata down: hetzner instance-id succeeded")
 	}
-	if hm.IsHcloudServer() {
+	if hm.IsHcloudServerWithContext(ctx) {
 		t.Error("metadata down: IsHcloudServer = true")
 	}
 	_ = w.sim.SetFaults(sim.Faults{Metadata: sim.MetadataFaults{APIFaults: sim.APIFaults{ErrorRate: 1, ErrorStatus: 503}}})
-	if _, err := hm.Hostname(); err == nil {
+	if _, err := hm.HostnameWithContext(ctx); err == nil {
 		t.Error("metadata 503: hostname succeeded")
 	}
 }
