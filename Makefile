@@ -90,7 +90,9 @@ STATICCHECK ?= honnef.co/go/tools/cmd/staticcheck@v0.8.2
 
 vet:
 	$(GO) vet ./...
+	$(GO) vet -tags zdt_host ./modules/zdt
 	$(GO) run $(STATICCHECK) ./...
+	$(GO) run $(STATICCHECK) -tags zdt_host ./modules/zdt
 	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { echo "gofmt needed:"; gofmt -l $$(git ls-files '*.go'); exit 1; }
 
 test-unit:
