@@ -148,6 +148,10 @@ func StartWith(t testing.TB, k *Keys, opts Options) *Server {
 		}
 		cmd := exec.Command(Binary, "-f", cfgPath, "-D", "-e", "-p", fmt.Sprint(port))
 		cmd.Stdout, cmd.Stderr = s.log, s.log
+		// A session's sshd inherits the log pipe and lives as long as its
+		// client, such as Ansible's ControlPersist master (60 s): stop
+		// must not wait for the pipe once sshd itself has exited.
+		cmd.WaitDelay = time.Second
 		setPdeathsig(cmd)
 		if err := cmd.Start(); err != nil {
 			t.Fatalf("start %s: %v", Binary, err)
