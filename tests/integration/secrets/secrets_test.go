@@ -87,8 +87,10 @@ func assertNoLeak(t *testing.T, run *ansibletest.Run) {
 }
 
 type world struct {
-	sim *sim.Sim
-	ep  sim.Endpoints
+	sim   *sim.Sim
+	ep    sim.Endpoints
+	hosts []string // the backends' addresses: app-1, app-2, app-3
+	port  int      // their port
 }
 
 // startWorld starts lbsim with one Hetzner load balancer and one AWS
@@ -119,7 +121,7 @@ func startWorld(t *testing.T) *world {
 	}
 	simtest.AddTargets(cfg, hosts)
 	s := simtest.Start(t, cfg)
-	w := &world{sim: s, ep: s.Endpoints()}
+	w := &world{sim: s, ep: s.Endpoints(), hosts: hosts, port: port}
 	simtest.WaitHealthy(t, s, 10*time.Second)
 	return w
 }
