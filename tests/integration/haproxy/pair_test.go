@@ -88,10 +88,12 @@ func TestRoleDrainsAndRegistersOnEveryNodeAtOnce(t *testing.T) {
 		{Name: "web1", Addr: app.Addr, Params: "check inter 1s rise 3 fall 2"}}}}}
 	nodes := []*haproxytest.HAProxy{haproxytest.Start(t, cfg), haproxytest.Start(t, cfg)}
 
-	// Drain with a 2 s request in flight on lb1.
+	// Drain with a 4 s request in flight on lb1: long enough that lb2 takes
+	// web1 out well before it ends even when ansible-playbook is slow to
+	// start (a second or more on a busy machine).
 	requestEnded := make(chan time.Time, 1)
 	go func() {
-		resp, err := http.Get("http://" + nodes[0].Addr("www") + "/sleep?d=2s")
+		resp, err := http.Get("http://" + nodes[0].Addr("www") + "/sleep?d=4s")
 		if err == nil {
 			resp.Body.Close()
 		}
