@@ -259,6 +259,15 @@ class BinaryModuleAction(ActionBase):
             cache = self._use_cache(task_vars)
             host = self._host_info(task_vars, builds, cache)
             candidates = builds.candidates(host['platform'], self.module_name)
+            warning = None
+            if cache and host.get('no_hash'):
+                # A build in the cache could not be checked before use.
+                cache = False
+                if not self._run_cache.get('warned_no_hash', self._host_key()):
+                    self._run_cache.put('warned_no_hash', self._host_key(), True)
+                    warning = ("the host has neither sha256sum nor shasum to check a cached module build, so "
+                               "zerodowntime.rolling sends the build with every task through Ansible's temporary "
+                               "directory; install one of them, or set %s: false to say so" % CACHE_VAR)
             if cache and host['home'].startswith('/'):
                 data = self._run_cached(builds, candidates, host, task_vars)
             else:
@@ -270,6 +279,8 @@ class BinaryModuleAction(ActionBase):
             self._remove_tmp_path(self._connection._shell.tmpdir)
 
         result.update(data)
+        if warning:
+            result['warnings'] = [warning] + list(result.get('warnings') or [])
         return result
 
     # -- the executing host -------------------------------------------------
@@ -297,6 +308,7 @@ class BinaryModuleAction(ActionBase):
                         "s=$( (sha256sum \"$d/$h\" || shasum -a 256 \"$d/$h\") 2>/dev/null | cut -d' ' -f1 ); "
                         "test \"$s\" = \"$h\" && echo \"zdt-have $h\"; fi; done; "
                         "(umask 077 && mkdir -p \"$d\" && chmod 700 \"$d\") || echo zdt-no-cache-dir; "
+                        "command -v sha256sum >/dev/null 2>&1 || command -v shasum >/dev/null 2>&1 || echo zdt-no-hash; "
                         "command -v gzip >/dev/null 2>&1 && echo zdt-gzip"
                         % {'c': CACHE_DIR, 'h': ' '.join(builds.digests())})
             res = self._low_level_execute_command(cmd, sudoable=False)
@@ -309,6 +321,7 @@ class BinaryModuleAction(ActionBase):
             if cache:
                 info['have'] = [line.split()[1] for line in lines if line.startswith('zdt-have ')]
                 info['no_cache_dir'] = 'zdt-no-cache-dir' in lines
+                info['no_hash'] = 'zdt-no-hash' in lines
                 info['gzip'] = 'zdt-gzip' in lines
             self._run_cache.put('host', key, info)
         info = dict(info)

@@ -39,6 +39,9 @@ type Options struct {
 	// Count puts a byte-counting proxy in front of sshd; HostVars then
 	// points Ansible at the proxy.
 	Count bool
+	// Path, if set, is the PATH of every session: a host that lacks some
+	// tools.
+	Path string
 }
 
 // Server is a running sshd.
@@ -133,8 +136,16 @@ func StartWith(t testing.TB, k *Keys, opts Options) *Server {
 		// The keys live in a temporary directory whose modes sshd's
 		// StrictModes would reject.
 		"StrictModes no\nMaxSessions 50\nMaxStartups 100\nSubsystem sftp internal-sftp\nLogLevel INFO\n")
+	// One SetEnv line: sshd keeps the first of a keyword it reads twice.
+	var env []string
 	if s.Home != "" {
-		fmt.Fprintf(&cfg, "SetEnv HOME=%s\n", s.Home)
+		env = append(env, "HOME="+s.Home)
+	}
+	if opts.Path != "" {
+		env = append(env, "PATH="+opts.Path)
+	}
+	if len(env) > 0 {
+		fmt.Fprintf(&cfg, "SetEnv %s\n", strings.Join(env, " "))
 	}
 	cfgPath := filepath.Join(dir, "sshd_config")
 	if err := os.WriteFile(cfgPath, []byte(cfg.String()), 0o600); err != nil {

@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -70,5 +71,55 @@ func TestNoPythonOnTheHost(t *testing.T) {
 	py := r.Task("python module")["target"]
 	if py["failed"] != true || !strings.Contains(fmt.Sprint(py["module_stdout"], py["module_stderr"], py["msg"]), "/nonexistent/python3") {
 		t.Errorf("control: a Python module on the host should fail for the missing interpreter, got %v", py)
+	}
+}
+
+// TestNoHashToolOnTheHost: on a host with neither sha256sum nor shasum a
+// cached build cannot be checked before use, so the modules run as Ansible
+// runs any module, through its temporary directory, and the first task on
+// the host says why, once.
+func TestNoHashToolOnTheHost(t *testing.T) {
+	coll := ansibletest.Install(t)
+	app := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { fmt.Fprint(w, "v2") }))
+	defer app.Close()
+	// The host's PATH: the tools Ansible and the plugin use, without the
+	// two hashing tools.
+	bin := t.TempDir()
+	for _, tool := range []string{"uname", "cut", "mkdir", "chmod", "gzip", "cat", "mv", "rm", "sleep"} {
+		path, err := exec.LookPath(tool)
+		if err != nil {
+			t.Skipf("%s not found: %v", tool, err)
+		}
+		if err := os.Symlink(path, filepath.Join(bin, tool)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	home := t.TempDir()
+	srv := sshd.Start(t, sshd.Options{Home: home, Count: true, Path: bin})
+	vars := srv.Vars()
+	vars["url"] = app.URL
+
+	r := coll.Playbook(t, playbook, ansibletest.Inventory("target\n"), ansibletest.Vars(vars), ansibletest.Verbose(3))
+	var warned []string
+	for _, task := range []string{"verify 1", "verify 2"} {
+		res := r.Task(task)["target"]
+		if res["failed"] == true || res["status"] != float64(200) {
+			t.Fatalf("task %q on a host without sha256sum: %v", task, res)
+		}
+		if w, _ := res["warnings"].([]any); len(w) > 0 {
+			warned = append(warned, fmt.Sprint(task, ": ", w))
+		}
+	}
+	if len(warned) != 1 || !strings.HasPrefix(warned[0], "verify 1: ") || !strings.Contains(warned[0], "neither sha256sum nor shasum") {
+		t.Errorf("warnings %q, want one, on the first task, naming the missing tools", warned)
+	}
+	if msg, _ := r.Task("drain")["target"]["msg"].(string); !strings.Contains(msg, "missing required arguments") {
+		t.Errorf("lb_drain did not run in the full build: %q", msg)
+	}
+	if sent := sendRE.FindAllString(r.Stdout, -1); len(sent) != 0 {
+		t.Errorf("builds sent into the cache, which cannot be checked here: %v", sent)
+	}
+	if n := strings.Count(r.Stdout, "PUT "); n < 3 {
+		t.Errorf("%d PUTs into Ansible's temporary directory, want one per task (3)", n)
 	}
 }
