@@ -2,8 +2,6 @@ package plugin
 
 import (
 	"fmt"
-	"net/http"
-	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -41,15 +39,14 @@ const noPythonPlaybook = `
 // on the host, where any Python module fails.
 func TestNoPythonOnTheHost(t *testing.T) {
 	coll := ansibletest.Install(t)
-	app := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { fmt.Fprint(w, "v2") }))
-	defer app.Close()
+	appURL := v2App(t)
 	home := t.TempDir()
 	// Count puts a proxy in front of sshd, which ends the sessions (and
 	// Ansible's ControlPersist master) when the test ends.
 	srv := sshd.Start(t, sshd.Options{Home: home, Count: true})
 	vars := srv.Vars()
 	vars["ansible_python_interpreter"] = "/nonexistent/python3"
-	vars["url"] = app.URL
+	vars["url"] = appURL
 	vars["token_path"] = filepath.Join(home, "token")
 
 	r := coll.Playbook(t, noPythonPlaybook, ansibletest.Inventory("target\n"), ansibletest.Vars(vars))
@@ -80,8 +77,7 @@ func TestNoPythonOnTheHost(t *testing.T) {
 // the host says why, once.
 func TestNoHashToolOnTheHost(t *testing.T) {
 	coll := ansibletest.Install(t)
-	app := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { fmt.Fprint(w, "v2") }))
-	defer app.Close()
+	appURL := v2App(t)
 	// The host's PATH: the tools Ansible and the plugin use, without the
 	// two hashing tools.
 	bin := t.TempDir()
@@ -97,7 +93,7 @@ func TestNoHashToolOnTheHost(t *testing.T) {
 	home := t.TempDir()
 	srv := sshd.Start(t, sshd.Options{Home: home, Count: true, Path: bin})
 	vars := srv.Vars()
-	vars["url"] = app.URL
+	vars["url"] = appURL
 
 	r := coll.Playbook(t, playbook, ansibletest.Inventory("target\n"), ansibletest.Vars(vars), ansibletest.Verbose(3))
 	var warned []string

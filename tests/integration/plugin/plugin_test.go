@@ -45,8 +45,7 @@ var sendRE = regexp.MustCompile(`(?:cat|gzip -dc) > [^ ]*/\.ansible/zerodowntime
 
 func TestRemoteCacheOverSSH(t *testing.T) {
 	coll := ansibletest.Install(t)
-	app := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { fmt.Fprint(w, "v2") }))
-	defer app.Close()
+	appURL := v2App(t)
 	home := t.TempDir()
 	srv := sshd.Start(t, sshd.Options{Home: home, Count: true})
 	builds := manifest(t, coll)
@@ -56,7 +55,7 @@ func TestRemoteCacheOverSSH(t *testing.T) {
 		t.Helper()
 		srv.Proxy.Reset()
 		opts := append([]ansibletest.Option{ansibletest.Inventory("target " + srv.HostVars() + "\n"),
-			ansibletest.Vars(map[string]any{"url": app.URL}), ansibletest.Verbose(3)}, extra...)
+			ansibletest.Vars(map[string]any{"url": appURL}), ansibletest.Verbose(3)}, extra...)
 		r := coll.Playbook(t, playbook, opts...)
 		for _, task := range []string{"verify 1", "verify 2"} {
 			if res := r.Task(task)["target"]; res["failed"] == true || res["status"] != float64(200) {
@@ -129,7 +128,7 @@ func TestRemoteCacheOverSSH(t *testing.T) {
 	}
 
 	// Cache off: Ansible's temporary directory, a copy per task.
-	r, sent, _ = run("no cache", ansibletest.Vars(map[string]any{"url": app.URL, "zerodowntime_rolling_cache": false}))
+	r, sent, _ = run("no cache", ansibletest.Vars(map[string]any{"url": appURL, "zerodowntime_rolling_cache": false}))
 	if len(sent) != 0 || strings.Count(r.Stdout, "PUT ") < 3 {
 		t.Errorf("with the cache off: %d cache sends, %d PUTs; want 0 and one PUT per task", len(sent), strings.Count(r.Stdout, "PUT "))
 	}
@@ -152,4 +151,11 @@ func manifest(t *testing.T, coll *ansibletest.Collection) map[string]string {
 		out[name] = b.Sha256
 	}
 	return out
+}
+
+// v2App serves "v2" on loopback until the test ends and returns its URL.
+func v2App(t *testing.T) string {
+	app := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { fmt.Fprint(w, "v2") }))
+	t.Cleanup(app.Close)
+	return app.URL
 }
