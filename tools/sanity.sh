@@ -95,6 +95,8 @@ sys.exit(1 if failed else 0)
 	status=1
 fi
 
+pyfiles=$(find . -name '*.py' -type f)
+
 echo 'Running sanity test "pylint" (Debian pylint, ansible-test config and plugins)'
 # ansible-test pins pylint 2.15; Debian's is 2.16. Its plugins read where
 # each plugin type lives from ANSIBLE_TEST_<TYPE>_PATH, present or not.
@@ -104,18 +106,17 @@ for type in action become cache callback cliconf connection doc_fragments filter
 	plugin_paths="$plugin_paths ANSIBLE_TEST_$(echo "$type" | tr '[:lower:]' '[:upper:]')_PATH=$dst/plugins/$type/"
 done
 pylint_dir=$sanity_root/pylint
-# shellcheck disable=SC2046,SC2086 # one argument per file or variable; no spaces
+# shellcheck disable=SC2086 # one argument per file or variable; no spaces
 env $plugin_paths PYTHONPATH="$pylint_dir/plugins:$tmp" PYLINTHOME="$tmp/pylint" \
 	$python -m pylint --reports n --score n --max-line-length 160 --max-complexity 20 \
 	--rcfile "$pylint_dir/config/collection.cfg" \
 	--load-plugins deprecated,string_format,unwanted,pylint.extensions.mccabe \
 	--collection-name zerodowntime.rolling --collection-version "$version" \
-	$(find . -name '*.py' -type f) || status=1
+	$pyfiles || status=1
 
 echo 'Running sanity test "pep8" (Debian pycodestyle, ansible-test settings)'
 ignore=$(grep -v '^#' "$sanity_root/pep8/current-ignore.txt" | grep . | paste -sd, -)
-# shellcheck disable=SC2046 # one argument per file; the paths hold no spaces
-$python -m pycodestyle --max-line-length 160 --config /dev/null --ignore "$ignore" \
-	$(find . -name '*.py' -type f -print) || status=1
+# shellcheck disable=SC2086 # one argument per file; the paths hold no spaces
+$python -m pycodestyle --max-line-length 160 --config /dev/null --ignore "$ignore" $pyfiles || status=1
 
 exit $status

@@ -263,8 +263,9 @@ class BinaryModuleAction(ActionBase):
             if cache and host.get('no_hash'):
                 # A build in the cache could not be checked before use.
                 cache = False
-                if not self._run_cache.get('warned_no_hash', self._host_key()):
-                    self._run_cache.put('warned_no_hash', self._host_key(), True)
+                key = self._host_key()
+                if not self._run_cache.get('warned_no_hash', key):
+                    self._run_cache.put('warned_no_hash', key, True)
                     warning = ("the host has neither sha256sum nor shasum to check a cached module build, so "
                                "zerodowntime.rolling sends the build with every task through Ansible's temporary "
                                "directory; install one of them, or set %s: false to say so" % CACHE_VAR)

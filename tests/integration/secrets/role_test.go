@@ -46,7 +46,7 @@ func TestSecretsThroughTheRole(t *testing.T) {
 	}
 	inventory := "app-1 ansible_connection=local ansible_python_interpreter=/usr/bin/python3\n" +
 		"localhost ansible_connection=local ansible_python_interpreter=/usr/bin/python3\n"
-	env := ansibletest.Env("AWS_CONFIG_FILE=/dev/null", "AWS_SHARED_CREDENTIALS_FILE=/dev/null", "AWS_EC2_METADATA_DISABLED=true")
+	env := ansibletest.Env(noAWSConfig...)
 
 	for _, c := range []struct {
 		name   string

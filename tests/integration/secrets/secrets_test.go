@@ -46,6 +46,10 @@ const (
 	tgARN      = "arn:aws:elasticloadbalancing:eu-central-1:123456789012:targetgroup/web-tg/0123456789abcdef"
 )
 
+// noAWSConfig keeps the AWS SDK from reading this machine's AWS
+// configuration, credentials files or instance metadata.
+var noAWSConfig = []string{"AWS_CONFIG_FILE=/dev/null", "AWS_SHARED_CREDENTIALS_FILE=/dev/null", "AWS_EC2_METADATA_DISABLED=true"}
+
 var allSecrets = []string{hzToken, hzWrong, awsSecret, awsWrong, awsSession, urlPass, bearer, typoSecret}
 
 // forms are the ways a secret can show up in output: as is, escaped for
@@ -451,7 +455,6 @@ func TestSecretsAdHoc(t *testing.T) {
 	coll := ansibletest.Install(t)
 	w := startWorld(t)
 	app := authServer(t, false)
-	awsEnv := []string{"AWS_CONFIG_FILE=/dev/null", "AWS_SHARED_CREDENTIALS_FILE=/dev/null", "AWS_EC2_METADATA_DISABLED=true"}
 	js := func(v map[string]any) string {
 		b, err := json.Marshal(v)
 		if err != nil {
@@ -481,10 +484,10 @@ func TestSecretsAdHoc(t *testing.T) {
 		{"hetzner register, api_token", "lb_register", with(hz, "api_token", hzToken), nil, false},
 		{"hetzner api_token as a list", "lb_drain", with(hz, "api_token", []string{hzToken, hzWrong}), nil, true},
 		{"hetzner wrong HCLOUD_TOKEN, check mode", "lb_drain", hz, []string{"HCLOUD_TOKEN=" + hzWrong}, true},
-		{"aws drain, AWS_SECRET_ACCESS_KEY", "lb_drain", with(aws, "min_healthy", 0), append([]string{"AWS_ACCESS_KEY_ID=" + awsKeyID, "AWS_SECRET_ACCESS_KEY=" + awsSecret, "AWS_SESSION_TOKEN=" + awsSession}, awsEnv...), false},
-		{"aws register, options", "lb_register", with(aws, "access_key", awsKeyID, "secret_key", awsSecret), awsEnv, false},
-		{"aws wrong AWS_SECRET_ACCESS_KEY", "lb_drain", aws, append([]string{"AWS_ACCESS_KEY_ID=" + awsKeyID, "AWS_SECRET_ACCESS_KEY=" + awsWrong}, awsEnv...), true},
-		{"aws secret_key as a dict", "lb_drain", with(aws, "access_key", awsKeyID, "secret_key", map[string]any{"k": awsSecret}), awsEnv, true},
+		{"aws drain, AWS_SECRET_ACCESS_KEY", "lb_drain", with(aws, "min_healthy", 0), append([]string{"AWS_ACCESS_KEY_ID=" + awsKeyID, "AWS_SECRET_ACCESS_KEY=" + awsSecret, "AWS_SESSION_TOKEN=" + awsSession}, noAWSConfig...), false},
+		{"aws register, options", "lb_register", with(aws, "access_key", awsKeyID, "secret_key", awsSecret), noAWSConfig, false},
+		{"aws wrong AWS_SECRET_ACCESS_KEY", "lb_drain", aws, append([]string{"AWS_ACCESS_KEY_ID=" + awsKeyID, "AWS_SECRET_ACCESS_KEY=" + awsWrong}, noAWSConfig...), true},
+		{"aws secret_key as a dict", "lb_drain", with(aws, "access_key", awsKeyID, "secret_key", map[string]any{"k": awsSecret}), noAWSConfig, true},
 		{"deploy_verify url_password", "deploy_verify", map[string]any{"url": app.URL + "/", "url_username": urlUser, "url_password": urlPass, "timeout": 5}, nil, false},
 		{"deploy_verify wrong url_password", "deploy_verify", map[string]any{"url": app.URL + "/", "url_username": urlUser, "password": awsWrong, "timeout": 1}, nil, true},
 	}
