@@ -47,6 +47,7 @@ import (
 	"github.com/zerodowntime/rolling/tests/ansibletest"
 	"github.com/zerodowntime/rolling/tests/bench/benchkit"
 	"github.com/zerodowntime/rolling/tests/bench/sshd"
+	"github.com/zerodowntime/rolling/tests/lbsim/sim"
 	"github.com/zerodowntime/rolling/tests/rollout"
 	"gopkg.in/yaml.v3"
 )
@@ -99,6 +100,9 @@ type lbKind struct {
 	seedDesc  string
 	title     string // its settings
 	detection string // what the floor counts as its detection
+	// vars are role variables for our playbook only (the seed's loops
+	// keep their own settings).
+	vars map[string]any
 }
 
 var lbKinds = []lbKind{
@@ -118,6 +122,15 @@ var lbKinds = []lbKind{
 		title: fmt.Sprintf("AWS ELBv2 target group on lbsim, health check every %s, healthy threshold %d, deregistration delay %s (ends early once idle)",
 			rollout.SimCheckInterval, rollout.SimCheckThreshold, rollout.SimDeregistrationDelay),
 		detection: "interval x healthy threshold = " + benchkit.Secs(simDetection("aws")) + "; the in-flight part holds the draining"},
+	// The same, with ours checking the target every 0.1 s from the start
+	// of each wait: what denser checks buy, and what they cost in API
+	// requests (up to 10 a second while a host waits, all of ELBv2's
+	// Describe refill for the account and region).
+	{name: "aws-interval-0.1", lb: "aws", seed: "seed_aws.yml", seedDesc: "elb_target with target_status + uri until, delay 5",
+		title: fmt.Sprintf("AWS ELBv2 target group on lbsim as above, ours with deploy_lb_interval: 0.1 (a check every 0.1 s while waiting, up to 10 requests a second), the seed as above; health check every %s, healthy threshold %d",
+			rollout.SimCheckInterval, rollout.SimCheckThreshold),
+		detection: "interval x healthy threshold = " + benchkit.Secs(simDetection("aws")) + "; the in-flight part holds the draining",
+		vars:      map[string]any{"deploy_lb_interval": 0.1}},
 }
 
 // selectedLBs are the load balancers to run behind: all, or the ones
@@ -192,6 +205,7 @@ type measured struct {
 	tasks     []benchkit.Task
 	note      string
 	runs      []time.Duration // every run's elapsed, when the pair ran more than once
+	api       int64           // cloud API requests the playbook made (lbsim's count, metadata service aside)
 }
 
 // repeats is how many times a pair of rollouts with n hosts runs (local
@@ -312,7 +326,11 @@ func TestBenchRollout(t *testing.T) {
 	benchkit.Gate(t)
 	lbs := selectedLBs()
 	if len(lbs) == 0 {
-		t.Fatalf("ZDT_BENCH_LB=%q names no load balancer; use a comma-separated list of haproxy, hetzner, aws", os.Getenv("ZDT_BENCH_LB"))
+		var names []string
+		for _, k := range lbKinds {
+			names = append(names, k.name)
+		}
+		t.Fatalf("ZDT_BENCH_LB=%q names no load balancer; use a comma-separated list of %s", os.Getenv("ZDT_BENCH_LB"), strings.Join(names, ", "))
 	}
 	coll := ansibletest.Install(t)
 	ctx := context.Background()
@@ -402,6 +420,10 @@ func runRollout(t *testing.T, coll *ansibletest.Collection, demoapp, playbook st
 	var stdout string
 	opts := rollout.Options{LB: lb.lb, HAProxyNodes: lb.nodes, Hosts: hosts, Net: net, Demoapp: demoapp, BootDelay: p.boot, StartNoWait: p.noWait,
 		Load: rollout.LoadOptions{Clients: 20, Pause: 20 * time.Millisecond}}
+	if playbook == rollout.DeployPlaybook {
+		opts.Vars = lb.vars
+	}
+	var simulator *sim.Sim // lbsim, once the scenario is up (the playbook runs after)
 	opts.Playbook = func(ctx context.Context, inventory string, vars map[string]any) (rollout.PlaybookRun, error) {
 		ao := []ansibletest.Option{ansibletest.Vars(vars), ansibletest.Timeout(14 * time.Minute)}
 		if servers != nil {
@@ -419,8 +441,18 @@ func runRollout(t *testing.T, coll *ansibletest.Collection, demoapp, playbook st
 			}
 		}
 		ao = append(ao, ansibletest.Inventory(inventory))
+		if simulator != nil {
+			simulator.ResetCounts()
+		}
 		r := coll.PlaybookFile(t, playbook, ao...)
 		m.elapsed, stdout = r.Elapsed, r.Stdout
+		if simulator != nil {
+			for op, n := range simulator.Counts().API {
+				if !strings.HasPrefix(op, "metadata ") { // the instance's own metadata service is no cloud API
+					m.api += n
+				}
+			}
+		}
 		return rollout.PlaybookRun{ExitCode: r.ExitCode, Stdout: r.Stdout, Stderr: r.Stderr}, nil
 	}
 	s, err := rollout.Setup(ctx, opts)
@@ -434,6 +466,7 @@ func runRollout(t *testing.T, coll *ansibletest.Collection, demoapp, playbook st
 		t.Fatalf("%s, %s, profile %s, %d hosts: %v", playbook, lb.name, p.key, hosts, err)
 	}
 	defer s.Close()
+	simulator = s.Sim
 	if conn != connLocal {
 		servers = map[string]*sshd.Server{}
 		for _, h := range s.Hosts {
@@ -795,6 +828,10 @@ func printRollouts(lb lbKind, p profile, keys []string, pairs map[string]*pair, 
 		Head: []string{"hosts", "conn", "ours", "seed", "seed/ours", "floor (ours run)", "floor (seed run)",
 			"ours over floor /host", "seed over floor /host", "less user's tasks: ours", "seed", "requests ours/seed", "failed ours/seed"},
 	}
+	cloud := lb.lb != "haproxy"
+	if cloud {
+		tb.Head = append(tb.Head, "API requests /host ours/seed")
+	}
 	var notes []string
 	for _, k := range keys {
 		pr := pairs[k]
@@ -802,11 +839,15 @@ func printRollouts(lb lbKind, p profile, keys []string, pairs map[string]*pair, 
 			continue
 		}
 		o, sd := pr.ours, pr.seed
-		tb.Add(strconv.Itoa(o.hosts), o.conn, timeCell(o), timeCell(sd), benchkit.Ratio(sd.elapsed, o.elapsed),
+		row := []string{strconv.Itoa(o.hosts), o.conn, timeCell(o), timeCell(sd), benchkit.Ratio(sd.elapsed, o.elapsed),
 			benchkit.Secs(o.floorSum()), benchkit.Secs(sd.floorSum()),
 			benchkit.Secs(o.overheadPerHost()), benchkit.Secs(sd.overheadPerHost()),
-			benchkit.Secs(o.overheadPerHost()-o.userTasksPerHost()), benchkit.Secs(sd.overheadPerHost()-sd.userTasksPerHost()),
-			fmt.Sprintf("%d/%d", o.rep.Requests, sd.rep.Requests), fmt.Sprintf("%d/%d", o.rep.Failed, sd.rep.Failed))
+			benchkit.Secs(o.overheadPerHost() - o.userTasksPerHost()), benchkit.Secs(sd.overheadPerHost() - sd.userTasksPerHost()),
+			fmt.Sprintf("%d/%d", o.rep.Requests, sd.rep.Requests), fmt.Sprintf("%d/%d", o.rep.Failed, sd.rep.Failed)}
+		if cloud {
+			row = append(row, fmt.Sprintf("%.1f/%.1f", float64(o.api)/float64(o.hosts), float64(sd.api)/float64(sd.hosts)))
+		}
+		tb.Add(row...)
 		connNote := ""
 		if o.conn == connPipelining {
 			connNote = "ssh+pipelining: ANSIBLE_PIPELINING=True, so a Python module goes on the command's standard input instead of a temporary file (Ansible's own setting; the user's tasks and the seed's peer modules gain, ours run in one round trip either way)"
