@@ -53,6 +53,10 @@ options:
         3 with I(provider=hetzner), whose API allows 3600 requests an hour per project, shared
         with every other tool using the project.
       - Each check is one request per load balancer or target group.
+      - Below 0.2, every check is this far apart from the start of the wait, so a wait that
+        ends within a second or two ends sooner, for more requests (up to 1/I(interval) a
+        second per load balancer or target group while waiting). On AWS, 0.1 is 10 requests
+        a second, all of ELBv2's refill for C(Describe) calls in the account and region.
     type: float
   metadata_url:
     description:
