@@ -334,7 +334,15 @@ func TestBenchRollout(t *testing.T) {
 	}
 	coll := ansibletest.Install(t)
 	ctx := context.Background()
-	demoapp, err := rollout.BuildDemoapp(ctx, t.TempDir())
+	// Built under <tmp>/zdt-*, where the harness looks for apps that a
+	// killed run left listening (a run that hits go test's -timeout never
+	// stops its apps), so that the next run can take their addresses.
+	bindir, err := os.MkdirTemp("", "zdt-bench-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(bindir) })
+	demoapp, err := rollout.BuildDemoapp(ctx, bindir)
 	if err != nil {
 		t.Fatal(err)
 	}
