@@ -52,10 +52,11 @@ notes:
   - Hetzner has no draining state; a removed target gets no new connections. Use I(method=health)
     when the application should finish requests first, or for label-selector targets.
   - Polls come 200 ms after the change, then with delays growing by a quarter each time up to
-    3 s (reached after about 15 s), so a long deregistration delay costs few requests. For AWS,
-    extra checks come 50 ms, 0.5 s and 1.5 s after each target group's deregistration delay
-    has run out, when AWS ends the draining at the latest (it drains for all of the delay while
-    a connection stays open).
+    I(interval) (by default 1 s on AWS, reached after about 4 s, and 3 s on Hetzner, after
+    about 14 s), so a long deregistration delay costs few requests. For AWS, extra checks come
+    50 ms, 0.5 s and 1.5 s after each target group's deregistration delay has run out, when AWS
+    ends the draining at the latest (it drains for all of the delay while a connection stays
+    open).
   - For AWS, a I(timeout) that does not exceed a target group's deregistration delay gets a warning.
     Hetzner's rate limit (3600 requests an hour per project) is honoured; AWS throttling and
     5xx answers are retried within I(timeout).

@@ -43,9 +43,9 @@ attributes:
     description: Runs as a Go build for the host's platform (Linux or macOS, amd64 or arm64).
 notes:
   - Polls come 200 ms after the change, then with delays growing by a quarter each time up to
-    3 s (checks at 0.2, 0.45, 0.76, 1.15 s and so on), so the module returns soon after the
-    target turns healthy. Hetzner's rate limit is honoured; AWS throttling and 5xx answers are
-    retried within I(timeout).
+    I(interval) (by default 1 s on AWS and 3 s on Hetzner; checks at 0.2, 0.45, 0.76, 1.15 s
+    and so on), so the module returns soon after the target turns healthy. Hetzner's rate limit
+    is honoured; AWS throttling and 5xx answers are retried within I(timeout).
 seealso:
   - module: zerodowntime.rolling.lb_drain
   - module: community.aws.elb_target

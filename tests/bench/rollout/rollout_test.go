@@ -47,7 +47,6 @@ import (
 	"github.com/zerodowntime/rolling/tests/ansibletest"
 	"github.com/zerodowntime/rolling/tests/bench/benchkit"
 	"github.com/zerodowntime/rolling/tests/bench/sshd"
-	"github.com/zerodowntime/rolling/tests/lbsim/sim"
 	"github.com/zerodowntime/rolling/tests/rollout"
 	"gopkg.in/yaml.v3"
 )
@@ -118,19 +117,27 @@ var lbKinds = []lbKind{
 		title: fmt.Sprintf("Hetzner Cloud LB on lbsim, health check every %s, retries %d, actions take %s",
 			rollout.SimCheckInterval, rollout.SimCheckThreshold, rollout.SimActionDelay),
 		detection: "interval x retries + remove and add actions = " + benchkit.Secs(simDetection("hetzner"))},
-	{name: "aws", lb: "aws", seed: "seed_aws.yml", seedDesc: "elb_target with target_status + uri until, delay 5",
-		title: fmt.Sprintf("AWS ELBv2 target group on lbsim, health check every %s, healthy threshold %d, deregistration delay %s (ends early once idle)",
-			rollout.SimCheckInterval, rollout.SimCheckThreshold, rollout.SimDeregistrationDelay),
-		detection: "interval x healthy threshold = " + benchkit.Secs(simDetection("aws")) + "; the in-flight part holds the draining"},
+	awsKind,
 	// The same, with ours checking the target every 0.1 s from the start
 	// of each wait: what denser checks buy, and what they cost in API
 	// requests (up to 10 a second while a host waits, all of ELBv2's
 	// Describe refill for the account and region).
-	{name: "aws-interval-0.1", lb: "aws", seed: "seed_aws.yml", seedDesc: "elb_target with target_status + uri until, delay 5",
-		title: fmt.Sprintf("AWS ELBv2 target group on lbsim as above, ours with deploy_lb_interval: 0.1 (a check every 0.1 s while waiting, up to 10 requests a second), the seed as above; health check every %s, healthy threshold %d",
-			rollout.SimCheckInterval, rollout.SimCheckThreshold),
-		detection: "interval x healthy threshold = " + benchkit.Secs(simDetection("aws")) + "; the in-flight part holds the draining",
-		vars:      map[string]any{"deploy_lb_interval": 0.1}},
+	withVars(awsKind, "interval-0.1", "ours with deploy_lb_interval: 0.1 (a check every 0.1 s while waiting, up to 10 requests a second)",
+		map[string]any{"deploy_lb_interval": 0.1}),
+}
+
+var awsKind = lbKind{name: "aws", lb: "aws", seed: "seed_aws.yml", seedDesc: "elb_target with target_status + uri until, delay 5",
+	title: fmt.Sprintf("AWS ELBv2 target group on lbsim, health check every %s, healthy threshold %d, deregistration delay %s (ends early once idle)",
+		rollout.SimCheckInterval, rollout.SimCheckThreshold, rollout.SimDeregistrationDelay),
+	detection: "interval x healthy threshold = " + benchkit.Secs(simDetection("aws")) + "; the in-flight part holds the draining"}
+
+// withVars is k with role variables for our playbook: named k's name plus
+// suffix, its title saying what they do.
+func withVars(k lbKind, suffix, what string, vars map[string]any) lbKind {
+	k.name += "-" + suffix
+	k.title += "; " + what
+	k.vars = vars
+	return k
 }
 
 // selectedLBs are the load balancers to run behind: all, or the ones
@@ -431,7 +438,7 @@ func runRollout(t *testing.T, coll *ansibletest.Collection, demoapp, playbook st
 	if playbook == rollout.DeployPlaybook {
 		opts.Vars = lb.vars
 	}
-	var simulator *sim.Sim // lbsim, once the scenario is up (the playbook runs after)
+	var s *rollout.Scenario // Setup below assigns it (same scope), before the playbook runs
 	opts.Playbook = func(ctx context.Context, inventory string, vars map[string]any) (rollout.PlaybookRun, error) {
 		ao := []ansibletest.Option{ansibletest.Vars(vars), ansibletest.Timeout(14 * time.Minute)}
 		if servers != nil {
@@ -449,13 +456,13 @@ func runRollout(t *testing.T, coll *ansibletest.Collection, demoapp, playbook st
 			}
 		}
 		ao = append(ao, ansibletest.Inventory(inventory))
-		if simulator != nil {
-			simulator.ResetCounts()
+		if s.Sim != nil {
+			s.Sim.ResetCounts()
 		}
 		r := coll.PlaybookFile(t, playbook, ao...)
 		m.elapsed, stdout = r.Elapsed, r.Stdout
-		if simulator != nil {
-			for op, n := range simulator.Counts().API {
+		if s.Sim != nil {
+			for op, n := range s.Sim.Counts().API {
 				if !strings.HasPrefix(op, "metadata ") { // the instance's own metadata service is no cloud API
 					m.api += n
 				}
@@ -474,7 +481,6 @@ func runRollout(t *testing.T, coll *ansibletest.Collection, demoapp, playbook st
 		t.Fatalf("%s, %s, profile %s, %d hosts: %v", playbook, lb.name, p.key, hosts, err)
 	}
 	defer s.Close()
-	simulator = s.Sim
 	if conn != connLocal {
 		servers = map[string]*sshd.Server{}
 		for _, h := range s.Hosts {
