@@ -132,10 +132,17 @@ func stopApp(bin string, h Host) error {
 // go test or make bench, whose clean-up never ran) left listening on one
 // of addrs: processes of a demoapp this harness built into another working
 // directory (<tmp>/zdt-*/demoapp, not dir), started with -listen=addr.
-// Without this the new apps cannot bind their addresses. It reads /proc
-// once and returns the pids it killed. Linux only; elsewhere it finds
-// nothing.
+// Without this the new apps cannot bind their addresses. It returns the
+// pids it killed. Linux only; elsewhere it finds nothing.
 func stopLeftovers(addrs []string, dir string) []int {
+	return killDemoapps(func(args []string) bool {
+		return slices.ContainsFunc(addrs, func(addr string) bool { return isLeftover(args, addr, dir) })
+	})
+}
+
+// killDemoapps kills the processes whose arguments match, reading /proc
+// once, and waits until they are gone (their addresses are free then).
+func killDemoapps(match func(args []string) bool) []int {
 	cmdlines, _ := filepath.Glob("/proc/[0-9]*/cmdline")
 	var killed []int
 	for _, p := range cmdlines {
@@ -143,8 +150,7 @@ func stopLeftovers(addrs []string, dir string) []int {
 		if err != nil {
 			continue
 		}
-		args := strings.Split(strings.TrimRight(string(b), "\x00"), "\x00")
-		if !slices.ContainsFunc(addrs, func(addr string) bool { return isLeftover(args, addr, dir) }) {
+		if !match(strings.Split(strings.TrimRight(string(b), "\x00"), "\x00")) {
 			continue
 		}
 		pid, err := strconv.Atoi(filepath.Base(filepath.Dir(p)))
@@ -152,13 +158,52 @@ func stopLeftovers(addrs []string, dir string) []int {
 			killed = append(killed, pid)
 		}
 	}
-	// The addresses are free once the processes are gone.
 	for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
 		if !slices.ContainsFunc(killed, alive) {
 			break
 		}
 	}
 	return killed
+}
+
+// staleAge is how old a working directory of this harness must be before
+// removeStale takes it for the remains of a killed run: no run lasts a day
+// (make bench stops at 90 minutes).
+const staleAge = 24 * time.Hour
+
+// removeStale removes the working directories that killed runs left in
+// tmp (a run killed by go test's -timeout never cleans up): directories
+// zdt-* that hold a demoapp build or an app-1 host and were last changed
+// more than staleAge before now. Apps still running from such a directory
+// are killed first. It returns the directories it removed.
+func removeStale(tmp string, now time.Time) []string {
+	dirs, _ := filepath.Glob(filepath.Join(tmp, "zdt-*"))
+	var removed []string
+	for _, d := range dirs {
+		st, err := os.Lstat(d)
+		if err != nil || !st.IsDir() || now.Sub(st.ModTime()) <= staleAge || !isWorkDir(d) {
+			continue
+		}
+		killDemoapps(func(args []string) bool {
+			return filepath.Base(args[0]) == "demoapp" && filepath.Dir(args[0]) == d
+		})
+		if os.RemoveAll(d) == nil {
+			removed = append(removed, d)
+		}
+	}
+	return removed
+}
+
+// isWorkDir reports whether dir has the layout of this harness's working
+// directories (a demoapp build, or the first host's directory), so that
+// removeStale leaves other programs' zdt-* directories alone.
+func isWorkDir(dir string) bool {
+	for _, mark := range []string{"demoapp", "app-1"} {
+		if _, err := os.Lstat(filepath.Join(dir, mark)); err == nil {
+			return true
+		}
+	}
+	return false
 }
 
 // isLeftover reports whether a process's arguments are those of an app

@@ -184,6 +184,10 @@ type Scenario struct {
 	load   *Load
 }
 
+// staleOnce makes Setup look for the remains of killed runs once per test
+// binary.
+var staleOnce sync.Once
+
 // Setup builds the demoapp, starts the old version on every host and the
 // load balancer, and waits until every host is in rotation. On error,
 // whatever was started is stopped again.
@@ -224,6 +228,7 @@ func Setup(ctx context.Context, opts Options) (s *Scenario, err error) {
 	for i, h := range s.Hosts {
 		addrs[i] = h.Addr
 	}
+	staleOnce.Do(func() { removeStale(os.TempDir(), time.Now()) })
 	stopLeftovers(addrs, s.dir)
 	for _, h := range s.Hosts {
 		if err := startApp(ctx, s.bin, h, opts.OldVersion); err != nil {

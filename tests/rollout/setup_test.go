@@ -4,8 +4,10 @@ import (
 	"context"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -132,5 +134,78 @@ func TestIsLeftover(t *testing.T) {
 		if got := isLeftover(tc.args, "127.0.9.11:8081", own); got != tc.want {
 			t.Errorf("%s: isLeftover(%q) = %v, want %v", tc.name, tc.args, got, tc.want)
 		}
+	}
+}
+
+// TestRemoveStale: the working directory of a run killed more than a day
+// ago is removed and the app still running from it stopped; a recent one,
+// and zdt-* entries without the harness's layout, are left alone.
+func TestRemoveStale(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	tmp := t.TempDir()
+	mkdir := func(name string, marks ...string) string {
+		d := filepath.Join(tmp, name)
+		if err := os.MkdirAll(d, 0o700); err != nil {
+			t.Fatal(err)
+		}
+		for _, m := range marks {
+			if err := os.Mkdir(filepath.Join(d, m), 0o700); err != nil {
+				t.Fatal(err)
+			}
+		}
+		return d
+	}
+	killed := mkdir("zdt-killed")
+	bin, err := BuildDemoapp(ctx, killed)
+	if err != nil {
+		t.Fatal(err)
+	}
+	left := Host{Name: "app-1", Addr: "127.0.210.11:8081", Dir: filepath.Join(killed, "app-1")}
+	if err := startApp(ctx, bin, left, "v0"); err != nil {
+		t.Fatal(err)
+	}
+	b, err := os.ReadFile(left.PIDFile())
+	if err != nil {
+		stopApp(bin, left)
+		t.Fatal(err)
+	}
+	pid, _ := strconv.Atoi(strings.TrimSpace(string(b)))
+	// By pid: the pid file goes with the directory.
+	defer syscall.Kill(pid, syscall.SIGKILL) // if removeStale did not
+
+	scenario := mkdir("zdt-scenario", "app-1") // apps ran from a build elsewhere
+	recent := mkdir("zdt-recent", "app-1")
+	collections := mkdir("zdt-collections-0123", "ansible_collections")
+	other := mkdir("zdt-other")
+	file := filepath.Join(tmp, "zdt-collections-0123.lock")
+	if err := os.WriteFile(file, nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	now := time.Now()
+	old := now.Add(-staleAge - time.Minute)
+	for _, p := range []string{killed, scenario, collections, other, file} {
+		if err := os.Chtimes(p, old, old); err != nil {
+			t.Fatal(err)
+		}
+	}
+
+	removed := removeStale(tmp, now)
+	slices.Sort(removed)
+	if want := []string{killed, scenario}; !slices.Equal(removed, want) {
+		t.Errorf("removeStale removed %q, want %q", removed, want)
+	}
+	for _, p := range []string{killed, scenario} {
+		if _, err := os.Lstat(p); !os.IsNotExist(err) {
+			t.Errorf("%s still there (%v)", p, err)
+		}
+	}
+	for _, p := range []string{recent, collections, other, file} {
+		if _, err := os.Lstat(p); err != nil {
+			t.Errorf("%s was removed: %v", p, err)
+		}
+	}
+	if alive(pid) {
+		t.Errorf("the app of the killed run (pid %d) still runs", pid)
 	}
 }
