@@ -21,7 +21,9 @@ A build is sent to a host at most once per version: it is kept in a
 content-addressed cache in the remote user's Ansible directory
 (``~/.ansible/zerodowntime_rolling/<sha256>``, private to that user), checked
 against its hash once per host and run before use (with the probe of the
-host's platform: one round trip), and executed from there.
+host's platform: one round trip), and executed from there. That probe also
+removes builds no run has used for a week, so the cache holds the versions in
+use, not every version ever deployed.
 The arguments go to the binary on standard input, so a task costs one round
 trip once the cache is warm and no file holding secrets is written on the
 host. With become to an unprivileged user, which could not read the cache,
@@ -65,6 +67,9 @@ EXEC_PREFIX_VAR = 'zerodowntime_rolling_exec_prefix'
 CACHE_VAR = 'zerodowntime_rolling_cache'
 
 CACHE_DIR = '.ansible/zerodowntime_rolling'
+# Builds in a host's cache that no run has used for this many days (those of
+# other versions of the collection) are removed by the next run's probe.
+REMOTE_KEEP_DAYS = 7
 _HASH_RE = re.compile(r'^[0-9a-f]{64}$')
 
 
@@ -303,15 +308,22 @@ class BinaryModuleAction(ActionBase):
             cmd = 'uname -sm; echo ~'
             if cache:
                 # Hash the builds the cache holds (test -x first: no hashing
-                # tool starts for a missing one) and make sure the private
-                # cache directory exists for a transfer.
+                # tool starts for a missing one), touch those that match so
+                # that a file's time is its last use, make sure the private
+                # cache directory exists for a transfer, and remove builds
+                # (other versions') and cut transfers unused for
+                # REMOTE_KEEP_DAYS. Any tool but uname may be missing: the
+                # command still ends with rc 0.
                 cmd += ("; d=~/%(c)s; for h in %(h)s; do if test -x \"$d/$h\"; then "
                         "s=$( (sha256sum \"$d/$h\" || shasum -a 256 \"$d/$h\") 2>/dev/null | cut -d' ' -f1 ); "
-                        "test \"$s\" = \"$h\" && echo \"zdt-have $h\"; fi; done; "
+                        "if test \"$s\" = \"$h\"; then echo \"zdt-have $h\"; touch \"$d/$h\" 2>/dev/null; fi; fi; done; "
                         "(umask 077 && mkdir -p \"$d\" && chmod 700 \"$d\") || echo zdt-no-cache-dir; "
+                        "find \"$d\" -maxdepth 1 -type f \\( -name '%(b)s' -o -name '.%(p)s.*' \\) "
+                        "-mtime +%(k)d -exec rm -f {} + 2>/dev/null; "
                         "command -v sha256sum >/dev/null 2>&1 || command -v shasum >/dev/null 2>&1 || echo zdt-no-hash; "
-                        "command -v gzip >/dev/null 2>&1 && echo zdt-gzip"
-                        % {'c': CACHE_DIR, 'h': ' '.join(builds.digests())})
+                        "if command -v gzip >/dev/null 2>&1; then echo zdt-gzip; fi"
+                        % {'c': CACHE_DIR, 'h': ' '.join(builds.digests()),
+                           'b': '?' * 64, 'p': '?' * 16, 'k': REMOTE_KEEP_DAYS})
             res = self._low_level_execute_command(cmd, sudoable=False)
             lines = to_text(res.get('stdout', '')).strip().splitlines()
             plain = [line for line in lines if not line.startswith('zdt-')]

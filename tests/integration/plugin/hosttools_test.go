@@ -78,18 +78,8 @@ func TestNoPythonOnTheHost(t *testing.T) {
 func TestNoHashToolOnTheHost(t *testing.T) {
 	coll := ansibletest.Install(t)
 	appURL := v2App(t)
-	// The host's PATH: the tools Ansible and the plugin use, without the
-	// two hashing tools.
-	bin := t.TempDir()
-	for _, tool := range []string{"uname", "cut", "mkdir", "chmod", "gzip", "cat", "mv", "rm", "sleep"} {
-		path, err := exec.LookPath(tool)
-		if err != nil {
-			t.Skipf("%s not found: %v", tool, err)
-		}
-		if err := os.Symlink(path, filepath.Join(bin, tool)); err != nil {
-			t.Fatal(err)
-		}
-	}
+	// Without the two hashing tools.
+	bin := hostPath(t, "uname", "cut", "mkdir", "chmod", "gzip", "cat", "mv", "rm", "sleep")
 	home := t.TempDir()
 	srv := sshd.Start(t, sshd.Options{Home: home, Count: true, Path: bin})
 	vars := srv.Vars()
@@ -118,4 +108,54 @@ func TestNoHashToolOnTheHost(t *testing.T) {
 	if n := strings.Count(r.Stdout, "PUT "); n < 3 {
 		t.Errorf("%d PUTs into Ansible's temporary directory, want one per task (3)", n)
 	}
+}
+
+// TestMinimalHost: on a host without gzip, find and touch, which the
+// plugin uses when they are there, the builds go to the cache as they are
+// and a second run finds them.
+func TestMinimalHost(t *testing.T) {
+	coll := ansibletest.Install(t)
+	appURL := v2App(t)
+	bin := hostPath(t, "uname", "cut", "mkdir", "chmod", "sha256sum", "cat", "mv", "rm", "sleep")
+	home := t.TempDir()
+	srv := sshd.Start(t, sshd.Options{Home: home, Path: bin})
+	vars := srv.Vars()
+	vars["url"] = appURL
+	for i, want := range []int{2, 0} {
+		r := coll.Playbook(t, playbook, ansibletest.Inventory("target\n"), ansibletest.Vars(vars), ansibletest.Verbose(3))
+		for _, task := range []string{"verify 1", "verify 2"} {
+			if res := r.Task(task)["target"]; res["failed"] == true || res["status"] != float64(200) {
+				t.Fatalf("run %d, task %q on a host without gzip: %v", i+1, task, res)
+			}
+		}
+		if msg, ok := drainRanFullBuild(r); !ok {
+			t.Errorf("run %d: lb_drain did not run in the full build: %q", i+1, msg)
+		}
+		sent := sendRE.FindAllString(r.Stdout, -1)
+		if len(sent) != want {
+			t.Errorf("run %d sent %d builds into the cache, want %d: %v", i+1, len(sent), want, sent)
+		}
+		for _, s := range sent {
+			if !strings.HasPrefix(s, "cat > ") {
+				t.Errorf("run %d: a build sent with %q on a host without gzip", i+1, s)
+			}
+		}
+	}
+}
+
+// hostPath returns a directory of links to the named tools, the PATH of a
+// host that has only those.
+func hostPath(t *testing.T, tools ...string) string {
+	t.Helper()
+	bin := t.TempDir()
+	for _, tool := range tools {
+		path, err := exec.LookPath(tool)
+		if err != nil {
+			t.Skipf("%s not found: %v", tool, err)
+		}
+		if err := os.Symlink(path, filepath.Join(bin, tool)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return bin
 }

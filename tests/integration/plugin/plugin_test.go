@@ -2,7 +2,8 @@
 // SSH connection (Debian's sshd on 127.0.0.1, its own HOME): a host gets
 // the smallest build that holds the module it runs, at most once per
 // version; a later run sends nothing; a tampered cached build is never run
-// but replaced; the cache can be turned off.
+// but replaced; builds no run has used for a week are removed; the cache
+// can be turned off.
 package plugin
 
 import (
@@ -13,6 +14,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -131,6 +133,74 @@ func TestRemoteCacheOverSSH(t *testing.T) {
 	r, sent, _ = run("no cache", ansibletest.Vars(map[string]any{"url": appURL, "zerodowntime_rolling_cache": false}))
 	if len(sent) != 0 || strings.Count(r.Stdout, "PUT ") < 3 {
 		t.Errorf("with the cache off: %d cache sends, %d PUTs; want 0 and one PUT per task", len(sent), strings.Count(r.Stdout, "PUT "))
+	}
+}
+
+// TestRemoteCacheRemovesUnused: a run's probe removes builds (another
+// version's) and cut transfers that no run has used for more than a week,
+// and keeps the builds it uses, whatever their age, without sending them
+// again; files of other names and recent builds stay.
+func TestRemoteCacheRemovesUnused(t *testing.T) {
+	coll := ansibletest.Install(t)
+	appURL := v2App(t)
+	home := t.TempDir()
+	srv := sshd.Start(t, sshd.Options{Home: home})
+	builds := manifest(t, coll)
+	run := func() *ansibletest.Run {
+		t.Helper()
+		r := coll.Playbook(t, playbook, ansibletest.Inventory("target "+srv.HostVars()+"\n"),
+			ansibletest.Vars(map[string]any{"url": appURL}), ansibletest.Verbose(3))
+		if res := r.Task("verify 2")["target"]; res["failed"] == true {
+			t.Fatalf("verify 2: %v", res)
+		}
+		if msg, ok := drainRanFullBuild(r); !ok {
+			t.Fatalf("lb_drain did not run in the full build: %q", msg)
+		}
+		return r
+	}
+	run() // fills the cache with the builds in use
+
+	cache := filepath.Join(home, ".ansible", "zerodowntime_rolling")
+	inUse := []string{builds["zdt-host_linux_amd64"], builds["zdt_linux_amd64"]}
+	stale := []string{strings.Repeat("ab", 32), ".0123456789abcdef.42"}
+	kept := []string{strings.Repeat("cd", 32), "notes"}
+	now := time.Now()
+	age := map[string]time.Duration{stale[0]: 8 * 24 * time.Hour, stale[1]: 8 * 24 * time.Hour,
+		kept[0]: 6 * 24 * time.Hour, kept[1]: 30 * 24 * time.Hour,
+		inUse[0]: 30 * 24 * time.Hour, inUse[1]: 30 * 24 * time.Hour}
+	for name, d := range age {
+		path := filepath.Join(cache, name)
+		if !slices.Contains(inUse, name) {
+			if err := os.WriteFile(path, []byte("old build"), 0o700); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if err := os.Chtimes(path, now.Add(-d), now.Add(-d)); err != nil {
+			t.Fatal(err)
+		}
+	}
+
+	r := run()
+	if sent := sendRE.FindAllString(r.Stdout, -1); len(sent) != 0 {
+		t.Errorf("builds in use sent again: %v", sent)
+	}
+	for _, name := range stale {
+		if _, err := os.Lstat(filepath.Join(cache, name)); !os.IsNotExist(err) {
+			t.Errorf("%s, unused for 8 days, is still in the cache (%v)", name, err)
+		}
+	}
+	for _, name := range kept {
+		if _, err := os.Lstat(filepath.Join(cache, name)); err != nil {
+			t.Errorf("%s was removed: %v", name, err)
+		}
+	}
+	for _, name := range inUse {
+		st, err := os.Stat(filepath.Join(cache, name))
+		if err != nil {
+			t.Errorf("build in use %s: %v", name, err)
+		} else if time.Since(st.ModTime()) > time.Hour {
+			t.Errorf("build in use %s: last change %v, want the run's time (its last use)", name, st.ModTime())
+		}
 	}
 }
 
