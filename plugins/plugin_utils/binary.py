@@ -28,7 +28,8 @@ The arguments go to the binary on standard input, so a task costs one round
 trip once the cache is warm and no file holding secrets is written on the
 host. With become to an unprivileged user, which could not read the cache,
 and with connections that cannot pass standard input, the plugin falls back
-to Ansible's usual temporary directory.
+to Ansible's usual temporary directory; so it does, with a warning, on a host
+where the cache cannot be created or its builds cannot be checked.
 """
 
 from __future__ import annotations
@@ -265,15 +266,23 @@ class BinaryModuleAction(ActionBase):
             host = self._host_info(task_vars, builds, cache)
             candidates = builds.candidates(host['platform'], self.module_name)
             warning = None
+            # Without a way to check a cached build before use, or without
+            # a cache directory, the modules still run, as Ansible runs any
+            # module; the first task on the host says why.
+            why = None
             if cache and host.get('no_hash'):
-                # A build in the cache could not be checked before use.
+                why = ("the host has neither sha256sum nor shasum to check a cached module build",
+                       "install one of them")
+            elif cache and host.get('no_cache_dir'):
+                why = ("the module cache %s/%s cannot be created on the host" % (host['home'].rstrip('/'), CACHE_DIR),
+                       "let the remote user create it")
+            if why:
                 cache = False
                 key = self._host_key()
-                if not self._run_cache.get('warned_no_hash', key):
-                    self._run_cache.put('warned_no_hash', key, True)
-                    warning = ("the host has neither sha256sum nor shasum to check a cached module build, so "
-                               "zerodowntime.rolling sends the build with every task through Ansible's temporary "
-                               "directory; install one of them, or set %s: false to say so" % CACHE_VAR)
+                if not self._run_cache.get('warned_no_cache', key):
+                    self._run_cache.put('warned_no_cache', key, True)
+                    warning = ("%s, so zerodowntime.rolling sends the build with every task through Ansible's "
+                               "temporary directory; %s, or set %s: false to say so" % (why[0], why[1], CACHE_VAR))
             if cache and host['home'].startswith('/'):
                 data = self._run_cached(builds, candidates, host, task_vars)
             else:
@@ -405,9 +414,6 @@ class BinaryModuleAction(ActionBase):
         local = None
         if not verified and not present:
             local = builds.local_path(build)
-            if host.get('no_cache_dir'):
-                raise AnsibleError("cannot create the module cache %s on the host"
-                                   % os.path.dirname(remote_bin))
             self._send(builds, local, remote_bin, digest, host.get('gzip'))
         self._run_cache.put('verified', '%s|%s' % (hostkey, digest), True)
         cmd = self._command(remote_bin, task_vars, '-')

@@ -86,24 +86,53 @@ func TestNoHashToolOnTheHost(t *testing.T) {
 	vars["url"] = appURL
 
 	r := coll.Playbook(t, playbook, ansibletest.Inventory("target\n"), ansibletest.Vars(vars), ansibletest.Verbose(3))
+	checkFallback(t, r, "neither sha256sum nor shasum")
+}
+
+// TestCacheDirCannotBeCreated: where the remote user cannot create the
+// cache (here ~/.ansible is a file; Ansible's own temporary directory is
+// elsewhere, as remote_tmp allows), the modules run through Ansible's
+// temporary directory, and the first task on the host says why, once.
+func TestCacheDirCannotBeCreated(t *testing.T) {
+	coll := ansibletest.Install(t)
+	appURL := v2App(t)
+	home := t.TempDir()
+	if err := os.WriteFile(filepath.Join(home, ".ansible"), nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	srv := sshd.Start(t, sshd.Options{Home: home, Count: true})
+	vars := srv.Vars()
+	vars["url"] = appURL
+	vars["ansible_remote_tmp"] = filepath.Join(home, "tmp")
+
+	r := coll.Playbook(t, playbook, ansibletest.Inventory("target\n"), ansibletest.Vars(vars), ansibletest.Verbose(3))
+	checkFallback(t, r, filepath.Join(home, ".ansible", "zerodowntime_rolling")+" cannot be created")
+}
+
+// checkFallback checks a run of playbook on a host whose cache cannot be
+// used: every task ran through Ansible's temporary directory (a PUT each,
+// no build sent into the cache), and the first task alone warned, saying
+// why (its warning holds reason).
+func checkFallback(t *testing.T, r *ansibletest.Run, reason string) {
+	t.Helper()
 	var warned []string
 	for _, task := range []string{"verify 1", "verify 2"} {
 		res := r.Task(task)["target"]
 		if res["failed"] == true || res["status"] != float64(200) {
-			t.Fatalf("task %q on a host without sha256sum: %v", task, res)
+			t.Fatalf("task %q: %v", task, res)
 		}
 		if w, _ := res["warnings"].([]any); len(w) > 0 {
 			warned = append(warned, fmt.Sprint(task, ": ", w))
 		}
 	}
-	if len(warned) != 1 || !strings.HasPrefix(warned[0], "verify 1: ") || !strings.Contains(warned[0], "neither sha256sum nor shasum") {
-		t.Errorf("warnings %q, want one, on the first task, naming the missing tools", warned)
+	if len(warned) != 1 || !strings.HasPrefix(warned[0], "verify 1: ") || !strings.Contains(warned[0], reason) {
+		t.Errorf("warnings %q, want one, on the first task, saying %q", warned, reason)
 	}
 	if msg, ok := drainRanFullBuild(r); !ok {
 		t.Errorf("lb_drain did not run in the full build: %q", msg)
 	}
 	if sent := sendRE.FindAllString(r.Stdout, -1); len(sent) != 0 {
-		t.Errorf("builds sent into the cache, which cannot be checked here: %v", sent)
+		t.Errorf("builds sent into the cache, which cannot be used here: %v", sent)
 	}
 	if n := strings.Count(r.Stdout, "PUT "); n < 3 {
 		t.Errorf("%d PUTs into Ansible's temporary directory, want one per task (3)", n)
