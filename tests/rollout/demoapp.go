@@ -178,15 +178,20 @@ const staleAge = 24 * time.Hour
 // are killed first. It returns the directories it removed.
 func removeStale(tmp string, now time.Time) []string {
 	dirs, _ := filepath.Glob(filepath.Join(tmp, "zdt-*"))
-	var removed []string
+	var stale []string
 	for _, d := range dirs {
-		st, err := os.Lstat(d)
-		if err != nil || !st.IsDir() || now.Sub(st.ModTime()) <= staleAge || !isWorkDir(d) {
-			continue
+		if st, err := os.Lstat(d); err == nil && st.IsDir() && now.Sub(st.ModTime()) > staleAge && isWorkDir(d) {
+			stale = append(stale, d)
 		}
-		killDemoapps(func(args []string) bool {
-			return filepath.Base(args[0]) == "demoapp" && filepath.Dir(args[0]) == d
-		})
+	}
+	if len(stale) == 0 {
+		return nil
+	}
+	killDemoapps(func(args []string) bool {
+		return filepath.Base(args[0]) == "demoapp" && slices.Contains(stale, filepath.Dir(args[0]))
+	})
+	var removed []string
+	for _, d := range stale {
 		if os.RemoveAll(d) == nil {
 			removed = append(removed, d)
 		}

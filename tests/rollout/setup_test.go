@@ -86,24 +86,12 @@ func TestSetupStopsLeftovers(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer os.RemoveAll(old)
-	bin, err := BuildDemoapp(ctx, old)
-	if err != nil {
-		t.Fatal(err)
-	}
-	left := Host{Name: "app-1", Addr: "127.0.209.11:8081", Dir: filepath.Join(old, "app-1")}
-	if err := startApp(ctx, bin, left, "v0"); err != nil {
-		t.Fatal(err)
-	}
-	b, err := os.ReadFile(left.PIDFile())
-	if err != nil {
-		t.Fatal(err)
-	}
-	pid, _ := strconv.Atoi(strings.TrimSpace(string(b)))
-	defer stopApp(bin, left) // if Setup did not
+	const addr = "127.0.209.11:8081"
+	bin, pid := startLeftover(ctx, t, old, addr)
 
 	s, err := Setup(ctx, Options{LB: "haproxy", Net: 209, Hosts: 1, Demoapp: bin})
 	if err != nil {
-		t.Fatalf("Setup with a leftover app on %s: %v", left.Addr, err)
+		t.Fatalf("Setup with a leftover app on %s: %v", addr, err)
 	}
 	defer s.Close()
 	if alive(pid) {
@@ -157,23 +145,7 @@ func TestRemoveStale(t *testing.T) {
 		return d
 	}
 	killed := mkdir("zdt-killed")
-	bin, err := BuildDemoapp(ctx, killed)
-	if err != nil {
-		t.Fatal(err)
-	}
-	left := Host{Name: "app-1", Addr: "127.0.210.11:8081", Dir: filepath.Join(killed, "app-1")}
-	if err := startApp(ctx, bin, left, "v0"); err != nil {
-		t.Fatal(err)
-	}
-	b, err := os.ReadFile(left.PIDFile())
-	if err != nil {
-		stopApp(bin, left)
-		t.Fatal(err)
-	}
-	pid, _ := strconv.Atoi(strings.TrimSpace(string(b)))
-	// By pid: the pid file goes with the directory.
-	defer syscall.Kill(pid, syscall.SIGKILL) // if removeStale did not
-
+	_, pid := startLeftover(ctx, t, killed, "127.0.210.11:8081")
 	scenario := mkdir("zdt-scenario", "app-1") // apps ran from a build elsewhere
 	recent := mkdir("zdt-recent", "app-1")
 	collections := mkdir("zdt-collections-0123", "ansible_collections")
@@ -208,4 +180,28 @@ func TestRemoveStale(t *testing.T) {
 	if alive(pid) {
 		t.Errorf("the app of the killed run (pid %d) still runs", pid)
 	}
+}
+
+// startLeftover builds a demoapp into dir and starts it there as host app-1
+// on addr, as a run that was killed would have left it; it returns the
+// build and the app's pid, and kills the app when the test ends if the
+// code under test did not (by pid: the pid file may be gone with dir).
+func startLeftover(ctx context.Context, t *testing.T, dir, addr string) (bin string, pid int) {
+	t.Helper()
+	bin, err := BuildDemoapp(ctx, dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	left := Host{Name: "app-1", Addr: addr, Dir: filepath.Join(dir, "app-1")}
+	if err := startApp(ctx, bin, left, "v0"); err != nil {
+		t.Fatal(err)
+	}
+	b, err := os.ReadFile(left.PIDFile())
+	if err != nil {
+		stopApp(bin, left)
+		t.Fatal(err)
+	}
+	pid, _ = strconv.Atoi(strings.TrimSpace(string(b)))
+	t.Cleanup(func() { syscall.Kill(pid, syscall.SIGKILL) })
+	return bin, pid
 }
