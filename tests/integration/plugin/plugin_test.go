@@ -57,16 +57,8 @@ func TestRemoteCacheOverSSH(t *testing.T) {
 		t.Helper()
 		srv.Proxy.Reset()
 		opts := append([]ansibletest.Option{ansibletest.Inventory("target " + srv.HostVars() + "\n"),
-			ansibletest.Vars(map[string]any{"url": appURL}), ansibletest.Verbose(3)}, extra...)
-		r := coll.Playbook(t, playbook, opts...)
-		for _, task := range []string{"verify 1", "verify 2"} {
-			if res := r.Task(task)["target"]; res["failed"] == true || res["status"] != float64(200) {
-				t.Fatalf("%s: task %q: %v", name, task, res)
-			}
-		}
-		if msg, ok := drainRanFullBuild(r); !ok {
-			t.Fatalf("%s: lb_drain did not run in the full build: %q", name, msg)
-		}
+			ansibletest.Vars(map[string]any{"url": appURL})}, extra...)
+		r := runPlaybook(t, coll, name, opts...)
 		var sent []string
 		for _, m := range sendRE.FindAllStringSubmatch(r.Stdout, -1) {
 			sent = append(sent, m[1])
@@ -146,19 +138,12 @@ func TestRemoteCacheRemovesUnused(t *testing.T) {
 	home := t.TempDir()
 	srv := sshd.Start(t, sshd.Options{Home: home})
 	builds := manifest(t, coll)
-	run := func() *ansibletest.Run {
+	run := func(name string) *ansibletest.Run {
 		t.Helper()
-		r := coll.Playbook(t, playbook, ansibletest.Inventory("target "+srv.HostVars()+"\n"),
-			ansibletest.Vars(map[string]any{"url": appURL}), ansibletest.Verbose(3))
-		if res := r.Task("verify 2")["target"]; res["failed"] == true {
-			t.Fatalf("verify 2: %v", res)
-		}
-		if msg, ok := drainRanFullBuild(r); !ok {
-			t.Fatalf("lb_drain did not run in the full build: %q", msg)
-		}
-		return r
+		return runPlaybook(t, coll, name, ansibletest.Inventory("target "+srv.HostVars()+"\n"),
+			ansibletest.Vars(map[string]any{"url": appURL}))
 	}
-	run() // fills the cache with the builds in use
+	run("fill") // the cache, with the builds in use
 
 	cache := filepath.Join(home, ".ansible", "zerodowntime_rolling")
 	inUse := []string{builds["zdt-host_linux_amd64"], builds["zdt_linux_amd64"]}
@@ -180,7 +165,7 @@ func TestRemoteCacheRemovesUnused(t *testing.T) {
 		}
 	}
 
-	r := run()
+	r := run("aged")
 	if sent := sendRE.FindAllString(r.Stdout, -1); len(sent) != 0 {
 		t.Errorf("builds in use sent again: %v", sent)
 	}
@@ -236,4 +221,21 @@ func v2App(t *testing.T) string {
 func drainRanFullBuild(r *ansibletest.Run) (string, bool) {
 	msg, _ := r.Task("drain")["target"]["msg"].(string)
 	return msg, strings.Contains(msg, "missing required arguments")
+}
+
+// runPlaybook runs playbook at -vvv (the sends and PUTs show in its
+// output) and stops the test unless both verify tasks answered 200 and
+// lb_drain ran in the full build; name says which run failed.
+func runPlaybook(t *testing.T, coll *ansibletest.Collection, name string, opts ...ansibletest.Option) *ansibletest.Run {
+	t.Helper()
+	r := coll.Playbook(t, playbook, append([]ansibletest.Option{ansibletest.Verbose(3)}, opts...)...)
+	for _, task := range []string{"verify 1", "verify 2"} {
+		if res := r.Task(task)["target"]; res["failed"] == true || res["status"] != float64(200) {
+			t.Fatalf("%s: task %q: %v", name, task, res)
+		}
+	}
+	if msg, ok := drainRanFullBuild(r); !ok {
+		t.Fatalf("%s: lb_drain did not run in the full build: %q", name, msg)
+	}
+	return r
 }
