@@ -89,9 +89,11 @@ def unpack_dir():
 class Builds(object):
     """The collection's builds, as bin/manifest.json lists them."""
 
-    # Unpacked builds of other versions are removed this long after they
-    # were unpacked.
+    # Unpacked builds of other versions are removed when no run has used
+    # them for this long; a run marks its own builds used at most once in
+    # this long (a stat per build and task otherwise).
     KEEP_SECONDS = 7 * 24 * 3600
+    MARK_SECONDS = 24 * 3600
 
     def __init__(self, directory=None, cache=None):
         self.dir = directory or bin_dir()
@@ -133,6 +135,20 @@ class Builds(object):
         if not os.path.isfile(path):
             raise AnsibleError("%s holds no intact %s" % (os.path.join(self.dir, build['archive']), build['name']))
         return path
+
+    def mark_used(self):
+        """Refresh the time of this version's unpacked builds (and their
+        gzip copies) in the cache, so that another version's unpack, which
+        prunes by that time, keeps the builds of every version in use."""
+        now = time.time()
+        for digest in self.digests():
+            for name in (digest, digest + '.gz'):
+                path = os.path.join(self.cache, name)
+                try:
+                    if now - os.path.getmtime(path) > self.MARK_SECONDS:
+                        os.utime(path, None)
+                except OSError:
+                    pass  # not unpacked (a source tree) or not gzipped yet
 
     def gzipped(self, local, digest):
         """Return a gzip file of the build at local, made once per build."""
@@ -262,6 +278,7 @@ class BinaryModuleAction(ActionBase):
         self._run_cache = _RunCache()
         try:
             builds = Builds()
+            builds.mark_used()
             cache = self._use_cache(task_vars)
             host = self._host_info(task_vars, builds, cache)
             candidates = builds.candidates(host['platform'], self.module_name)
@@ -319,17 +336,19 @@ class BinaryModuleAction(ActionBase):
                 # Hash the builds the cache holds (test -x first: no hashing
                 # tool starts for a missing one), touch those that match so
                 # that a file's time is its last use, make sure the private
-                # cache directory exists for a transfer, and remove builds
+                # cache directory exists for a transfer (where a hashing
+                # tool can check what it will hold), and remove builds
                 # (other versions') and cut transfers unused for
                 # REMOTE_KEEP_DAYS. Any tool but uname may be missing: the
                 # command still ends with rc 0.
                 cmd += ("; d=~/%(c)s; for h in %(h)s; do if test -x \"$d/$h\"; then "
                         "s=$( (sha256sum \"$d/$h\" || shasum -a 256 \"$d/$h\") 2>/dev/null | cut -d' ' -f1 ); "
                         "if test \"$s\" = \"$h\"; then echo \"zdt-have $h\"; touch \"$d/$h\" 2>/dev/null; fi; fi; done; "
+                        "if command -v sha256sum >/dev/null 2>&1 || command -v shasum >/dev/null 2>&1; then "
                         "(umask 077 && mkdir -p \"$d\" && chmod 700 \"$d\") || echo zdt-no-cache-dir; "
+                        "else echo zdt-no-hash; fi; "
                         "find \"$d\" -maxdepth 1 -type f \\( -name '%(b)s' -o -name '.%(p)s.*' \\) "
                         "-mtime +%(k)d -exec rm -f {} + 2>/dev/null; "
-                        "command -v sha256sum >/dev/null 2>&1 || command -v shasum >/dev/null 2>&1 || echo zdt-no-hash; "
                         "if command -v gzip >/dev/null 2>&1; then echo zdt-gzip; fi"
                         % {'c': CACHE_DIR, 'h': ' '.join(builds.digests()),
                            'b': '?' * 64, 'p': '?' * 16, 'k': REMOTE_KEEP_DAYS})

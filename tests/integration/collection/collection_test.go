@@ -7,6 +7,7 @@ import (
 	"compress/gzip"
 	"encoding/json"
 	"io"
+	"maps"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -108,12 +109,7 @@ func ansiblePython(t *testing.T) string {
 // what the manifest says.
 func TestBuildsUnpack(t *testing.T) {
 	coll := ansibletest.Install(t)
-	root := filepath.Join(coll.CollectionsPath, "ansible_collections", "zerodowntime", "rolling")
 	script := `
-import hashlib, importlib.util, json, sys
-spec = importlib.util.spec_from_file_location('binary', sys.argv[1] + '/plugins/plugin_utils/binary.py')
-binary = importlib.util.module_from_spec(spec)
-spec.loader.exec_module(binary)
 builds = binary.Builds(sys.argv[1] + '/bin', sys.argv[2])
 out = {}
 for platform in binary.SUPPORTED_PLATFORMS:
@@ -126,12 +122,7 @@ for platform in binary.SUPPORTED_PLATFORMS:
 print(json.dumps(out))
 `
 	cache := t.TempDir()
-	cmd := exec.Command(ansiblePython(t), "-c", script, root, cache, strings.Join(modules, ","))
-	cmd.Env = coll.Environ()
-	out, err := cmd.CombinedOutput()
-	if err != nil {
-		t.Fatalf("unpacking the builds: %v\n%s", err, out)
-	}
+	out := runBinaryPy(t, coll, nil, script, cache, strings.Join(modules, ","))
 	var got map[string]struct{ Name, Path, Sha256 string }
 	if err := json.Unmarshal(out, &got); err != nil {
 		t.Fatalf("%v: %s", err, out)
@@ -164,12 +155,7 @@ print(json.dumps(out))
 	if err := os.WriteFile(blocked, nil, 0o600); err != nil {
 		t.Fatal(err)
 	}
-	cmd = exec.Command(ansiblePython(t), "-c", script, root, filepath.Join(blocked, "cache"), "deploy_verify")
-	cmd.Env = append(coll.Environ(), "ANSIBLE_LOCAL_TEMP="+t.TempDir())
-	out, err = cmd.CombinedOutput()
-	if err != nil {
-		t.Fatalf("unpacking with an unusable cache: %v\n%s", err, out)
-	}
+	out = runBinaryPy(t, coll, []string{"ANSIBLE_LOCAL_TEMP=" + t.TempDir()}, script, filepath.Join(blocked, "cache"), "deploy_verify")
 	var fallback map[string]struct{ Name, Path, Sha256, Actual string }
 	if err := json.Unmarshal(out, &fallback); err != nil {
 		t.Fatalf("%v: %s", err, out)
@@ -186,6 +172,84 @@ print(json.dumps(out))
 			t.Errorf("%s on linux_amd64 picks %s, want the zdt-host build", m, b.Name)
 		}
 	}
+}
+
+// TestUnpackedBuildsKeptWhileUsed: the controller's unpack cache is shared
+// by the installed versions of the collection, and a version's first unpack
+// removes the others' builds that no run has used for a week. A version
+// still in use keeps its builds however long ago they were unpacked; other
+// files of the build-digest form go after a week.
+func TestUnpackedBuildsKeptWhileUsed(t *testing.T) {
+	coll := ansibletest.Install(t)
+	script := `
+import io, os, tarfile, time
+root, cache, other = sys.argv[1:4]
+
+# Another version of the collection, with one build of its own.
+content = b'#!/bin/sh\necho another version\n'
+os.makedirs(other)
+with tarfile.open(os.path.join(other, 'zdt_amd64.tar.xz'), 'w:xz') as tar:
+    member = tarfile.TarInfo('zdt-host_linux_amd64')
+    member.size = len(content)
+    tar.addfile(member, io.BytesIO(content))
+with open(os.path.join(other, 'manifest.json'), 'w') as f:
+    json.dump({'builds': {'zdt-host_linux_amd64': {
+        'platform': 'linux_amd64', 'modules': ['deploy_verify'], 'size': len(content),
+        'sha256': hashlib.sha256(content).hexdigest(), 'archive': 'zdt_amd64.tar.xz'}}}, f)
+older = binary.Builds(other, cache)
+in_use = older.local_path(older.candidates('linux_amd64', 'deploy_verify')[0])
+
+def age(path, days):
+    t = time.time() - days * 86400
+    os.utime(path, (t, t))
+
+# Unpacked a month ago and used by a run today.
+age(in_use, 30)
+binary.Builds(other, cache).mark_used()
+# Files of the digest form no run has used for 8 and 6 days.
+unused, recent = os.path.join(cache, 'e' * 64), os.path.join(cache, 'f' * 64 + '.gz')
+for path, days in ((unused, 8), (recent, 6)):
+    open(path, 'w').close()
+    age(path, days)
+
+# This version's first use unpacks its builds and prunes.
+current = binary.Builds(root + '/bin', cache)
+current.local_path(current.candidates('linux_amd64', 'deploy_verify')[0])
+print(json.dumps({'in use': os.path.exists(in_use), 'unused 8 days': os.path.exists(unused),
+                  'unused 6 days': os.path.exists(recent)}))
+`
+	dir := t.TempDir()
+	out := runBinaryPy(t, coll, nil, script, filepath.Join(dir, "cache"), filepath.Join(dir, "other"))
+	var kept map[string]bool
+	if err := json.Unmarshal(out, &kept); err != nil {
+		t.Fatalf("%v: %s", err, out)
+	}
+	want := map[string]bool{"in use": true, "unused 8 days": false, "unused 6 days": true}
+	if !maps.Equal(kept, want) {
+		t.Errorf("after this version's unpack, the cache keeps %v, want %v", kept, want)
+	}
+}
+
+// runBinaryPy runs script in the controller's Python with the installed
+// collection's plugin_utils/binary.py loaded as binary (and hashlib, json
+// and sys imported), the collection's root as sys.argv[1] and args after
+// it, and returns what it printed.
+func runBinaryPy(t *testing.T, coll *ansibletest.Collection, env []string, script string, args ...string) []byte {
+	t.Helper()
+	root := filepath.Join(coll.CollectionsPath, "ansible_collections", "zerodowntime", "rolling")
+	prelude := `
+import hashlib, importlib.util, json, sys
+spec = importlib.util.spec_from_file_location('binary', sys.argv[1] + '/plugins/plugin_utils/binary.py')
+binary = importlib.util.module_from_spec(spec)
+spec.loader.exec_module(binary)
+`
+	cmd := exec.Command(ansiblePython(t), append([]string{"-c", prelude + script, root}, args...)...)
+	cmd.Env = append(coll.Environ(), env...)
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("python with binary.py %q: %v\n%s", args, err, out)
+	}
+	return out
 }
 
 func ansibleDoc(t *testing.T, coll *ansibletest.Collection, args ...string) []byte {

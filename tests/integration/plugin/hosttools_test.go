@@ -74,10 +74,15 @@ func TestNoHashToolOnTheHost(t *testing.T) {
 	coll := ansibletest.Install(t)
 	// Without the two hashing tools.
 	bin := hostPath(t, "uname", "cut", "mkdir", "chmod", "gzip", "cat", "mv", "rm", "sleep")
-	vars := hostVars(t, sshd.Options{Home: t.TempDir(), Path: bin})
+	home := t.TempDir()
+	vars := hostVars(t, sshd.Options{Home: home, Path: bin})
 
 	r := runPlaybook(t, coll, "no hash tool", ansibletest.Inventory("target\n"), ansibletest.Vars(vars))
 	checkFallback(t, r, "neither sha256sum nor shasum")
+	// Nothing would ever go into the cache: the probe does not create it.
+	if _, err := os.Stat(filepath.Join(home, ".ansible", "zerodowntime_rolling")); !os.IsNotExist(err) {
+		t.Errorf("the probe created the module cache on a host that cannot use it (stat: %v)", err)
+	}
 }
 
 // TestCacheDirCannotBeCreated: where the remote user cannot create the
