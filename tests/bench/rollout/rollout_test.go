@@ -213,6 +213,19 @@ type measured struct {
 	note      string
 	runs      []time.Duration // every run's elapsed, when the pair ran more than once
 	api       int64           // cloud API requests the playbook made (lbsim's count, metadata service aside)
+	// warm marks an SSH run where ours found its build in each app host's
+	// cache (the seed's run beside it is marked too); remoteCache is an
+	// app host's cache after the run, to fill the next run's from.
+	warm        bool
+	remoteCache string
+}
+
+// connLabel is the connection as the tables show it.
+func (m *measured) connLabel() string {
+	if m.warm {
+		return m.conn + ", warm"
+	}
+	return m.conn
 }
 
 // repeats is how many times a pair of rollouts with n hosts runs (local
@@ -384,7 +397,7 @@ func TestBenchRollout(t *testing.T) {
 				pbs := []string{rollout.DeployPlaybook, seed(lb)}
 				for range repeats(n) {
 					for _, pb := range pbs {
-						runs[pb] = append(runs[pb], runRollout(t, coll, demoapp, pb, lb, p, n, connLocal, nets.take()))
+						runs[pb] = append(runs[pb], runRollout(t, coll, demoapp, pb, lb, p, n, connLocal, "", nets.take()))
 					}
 				}
 				for _, pb := range pbs {
@@ -406,9 +419,21 @@ func TestBenchRollout(t *testing.T) {
 			if slices.Contains(pipeliningProfiles, p.key) && slices.Contains(conns, connPipelining) {
 				over = append(over, connPipelining)
 			}
+			// Each SSH pair runs twice: with the app hosts' caches empty,
+			// as at a version's first rollout, and filled from that run,
+			// as at every later one (the seed, which has no cache, runs
+			// again beside ours).
 			for _, conn := range over {
-				for _, pb := range []string{rollout.DeployPlaybook, seed(lbs[haproxy])} {
-					rows = append(rows, runRollout(t, coll, demoapp, pb, lbs[haproxy], p, 3, conn, nets.take()))
+				var cache string
+				for _, warm := range []bool{false, true} {
+					for _, pb := range []string{rollout.DeployPlaybook, seed(lbs[haproxy])} {
+						m := runRollout(t, coll, demoapp, pb, lbs[haproxy], p, 3, conn, fillFrom(pb, warm, cache), nets.take())
+						m.warm = warm
+						if pb == rollout.DeployPlaybook && !warm {
+							cache = m.remoteCache
+						}
+						rows = append(rows, m)
+					}
 				}
 			}
 		}
@@ -426,7 +451,18 @@ func ansibleStartup(t *testing.T, coll *ansibletest.Collection) time.Duration {
 	return benchkit.Median(ds)
 }
 
-func runRollout(t *testing.T, coll *ansibletest.Collection, demoapp, playbook string, lb lbKind, p profile, hosts int, conn string, net int) measured {
+// fillFrom is the cache a run of playbook fills the app hosts' from: the
+// cold run's, for a warm run of ours.
+func fillFrom(playbook string, warm bool, cache string) string {
+	if warm && playbook == rollout.DeployPlaybook {
+		return cache
+	}
+	return ""
+}
+
+// runRollout runs playbook once. Over SSH, a non-empty cache is a remote
+// build cache that each app host's starts as a copy of.
+func runRollout(t *testing.T, coll *ansibletest.Collection, demoapp, playbook string, lb lbKind, p profile, hosts int, conn, cache string, net int) measured {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Minute)
 	defer cancel()
@@ -484,8 +520,15 @@ func runRollout(t *testing.T, coll *ansibletest.Collection, demoapp, playbook st
 	if conn != connLocal {
 		servers = map[string]*sshd.Server{}
 		for _, h := range s.Hosts {
-			servers[h.Name] = sshd.Start(t, sshd.Options{Home: filepath.Join(t.TempDir(), h.Name), Count: true})
+			srv := sshd.Start(t, sshd.Options{Home: filepath.Join(t.TempDir(), h.Name), Count: true})
+			servers[h.Name] = srv
+			if cache != "" {
+				if err := copyBuilds(cache, filepath.Join(srv.Home, remoteCacheDir)); err != nil {
+					t.Fatalf("filling %s's build cache: %v", h.Name, err)
+				}
+			}
 		}
+		m.remoteCache = filepath.Join(servers[s.Hosts[0].Name].Home, remoteCacheDir)
 	}
 	obs := observe(t, s)
 	rep, err := s.Run(ctx)
@@ -526,15 +569,57 @@ func runRollout(t *testing.T, coll *ansibletest.Collection, demoapp, playbook st
 			m.buildPuts[name]++
 		}
 	}
+	if cache != "" {
+		for name, n := range m.buildPuts {
+			if n > 0 {
+				t.Errorf("%s over %s with a warm cache: %s was sent %d builds", filepath.Base(playbook), conn, name, n)
+			}
+		}
+	}
 	t.Logf("%s, %s, profile %s, %d hosts over %s: %s, %d requests, %d failed; hosts %v", filepath.Base(playbook), lb.name, p.key, m.hosts, conn,
 		benchkit.Secs(m.elapsed), rep.Requests, rep.Failed, rep.Hosts)
 	return m
 }
 
+// remoteCacheDir is where the action plugins keep builds in the remote
+// user's home.
+const remoteCacheDir = ".ansible/zerodowntime_rolling"
+
+// copyBuilds copies the builds (files named by their SHA-256) of one
+// host's cache into another's, as a rollout before this one left them.
+func copyBuilds(from, to string) error {
+	entries, err := os.ReadDir(from)
+	if err != nil {
+		return err
+	}
+	if err := os.MkdirAll(to, 0o700); err != nil {
+		return err
+	}
+	n := 0
+	for _, e := range entries {
+		if !buildRE.MatchString(e.Name()) || !e.Type().IsRegular() {
+			continue
+		}
+		b, err := os.ReadFile(filepath.Join(from, e.Name()))
+		if err != nil {
+			return err
+		}
+		if err := os.WriteFile(filepath.Join(to, e.Name()), b, 0o700); err != nil {
+			return err
+		}
+		n++
+	}
+	if n == 0 {
+		return fmt.Errorf("%s holds no build", from)
+	}
+	return nil
+}
+
 var (
-	putRE  = regexp.MustCompile(`PUT (\S+) TO (\S+)`)
-	execRE = regexp.MustCompile(`SSH: EXEC (?:sftp|scp) .*-o Port=(\d+)`)
-	sendRE = regexp.MustCompile(`SSH: EXEC ssh .*-o Port=(\d+) .*(?:cat|gzip -dc) > \S*/\.ansible/zerodowntime_rolling/\.[0-9a-f]{16}\.`)
+	buildRE = regexp.MustCompile(`^[0-9a-f]{64}$`)
+	putRE   = regexp.MustCompile(`PUT (\S+) TO (\S+)`)
+	execRE  = regexp.MustCompile(`SSH: EXEC (?:sftp|scp) .*-o Port=(\d+)`)
+	sendRE  = regexp.MustCompile(`SSH: EXEC ssh .*-o Port=(\d+) .*(?:cat|gzip -dc) > \S*/\.ansible/zerodowntime_rolling/\.[0-9a-f]{16}\.`)
 )
 
 type put struct{ src, dst, port string }
@@ -774,7 +859,7 @@ func printTables(rows []measured, startup time.Duration) {
 	var keys []string
 	for i := range rows {
 		r := &rows[i]
-		k := fmt.Sprint(r.lb, r.profile.key, r.hosts, r.conn)
+		k := fmt.Sprint(r.lb, r.profile.key, r.hosts, r.connLabel())
 		if pairs[k] == nil {
 			pairs[k] = &pair{}
 			keys = append(keys, k)
@@ -802,7 +887,7 @@ func printTables(rows []measured, startup time.Duration) {
 // mean time per host and how often each ran (ZDT_BENCH_TASKS=1).
 func printTasks(r measured) {
 	tb := &benchkit.Table{
-		Title: fmt.Sprintf("Tasks of %s, %s, profile %s, %d hosts, %s: mean ms per host", name(r.playbook), r.lb, r.profile.key, r.hosts, r.conn),
+		Title: fmt.Sprintf("Tasks of %s, %s, profile %s, %d hosts, %s: mean ms per host", name(r.playbook), r.lb, r.profile.key, r.hosts, r.connLabel()),
 		Head:  []string{"task", "runs", "ms per host"},
 	}
 	var order []string
@@ -853,7 +938,7 @@ func printRollouts(lb lbKind, p profile, keys []string, pairs map[string]*pair, 
 			continue
 		}
 		o, sd := pr.ours, pr.seed
-		row := []string{strconv.Itoa(o.hosts), o.conn, timeCell(o), timeCell(sd), benchkit.Ratio(sd.elapsed, o.elapsed),
+		row := []string{strconv.Itoa(o.hosts), o.connLabel(), timeCell(o), timeCell(sd), benchkit.Ratio(sd.elapsed, o.elapsed),
 			benchkit.Secs(o.floorSum()), benchkit.Secs(sd.floorSum()),
 			benchkit.Secs(o.overheadPerHost()), benchkit.Secs(sd.overheadPerHost()),
 			benchkit.Secs(o.overheadPerHost() - o.userTasksPerHost()), benchkit.Secs(sd.overheadPerHost() - sd.userTasksPerHost()),
@@ -866,7 +951,11 @@ func printRollouts(lb lbKind, p profile, keys []string, pairs map[string]*pair, 
 		if o.conn == connPipelining {
 			connNote = "ssh+pipelining: ANSIBLE_PIPELINING=True, so a Python module goes on the command's standard input instead of a temporary file (Ansible's own setting; the user's tasks and the seed's peer modules gain, ours run in one round trip either way)"
 		}
-		for _, n := range []string{o.note, sd.note, connNote} {
+		cacheNote := ""
+		if o.conn != connLocal {
+			cacheNote = "ssh rows: each app host's build cache starts empty, as at a collection version's first rollout, so ours sends it its build once; \"warm\": it holds the build, as at every later rollout of that version (ours hash-checks it and sends nothing; the seed, which has no cache, runs again beside it)"
+		}
+		for _, n := range []string{o.note, sd.note, connNote, cacheNote} {
 			if n != "" && !slices.Contains(notes, n) {
 				notes = append(notes, n)
 			}
@@ -906,7 +995,7 @@ func printSteps(rows []measured) {
 			fi, fb, fd = fi+f.inFlight(), fb+f.restart, fd+f.detect
 		}
 		n := time.Duration(len(r.floors))
-		steps.Add(r.lb, r.profile.key, strconv.Itoa(r.hosts), name(r.playbook), r.conn, fmt.Sprintf("%.2f", d/k), fmt.Sprintf("%.2f", dep/k),
+		steps.Add(r.lb, r.profile.key, strconv.Itoa(r.hosts), name(r.playbook), r.connLabel(), fmt.Sprintf("%.2f", d/k), fmt.Sprintf("%.2f", dep/k),
 			fmt.Sprintf("%.2f", v/k), fmt.Sprintf("%.2f", reg/k),
 			fmt.Sprintf("| %.2f", (fi/n).Seconds()), fmt.Sprintf("%.2f", (fb/n).Seconds()), fmt.Sprintf("%.2f", (fd/n).Seconds()))
 	}
@@ -935,7 +1024,7 @@ func printSteps(rows []measured) {
 			}
 		}
 		n := time.Duration(r.hosts)
-		bd.Add(r.lb, r.profile.key, strconv.Itoa(r.hosts), name(r.playbook), r.conn, secs(mod/n), secs(user/n), secs(book/n), secs((r.elapsed-busy)/n),
+		bd.Add(r.lb, r.profile.key, strconv.Itoa(r.hosts), name(r.playbook), r.connLabel(), secs(mod/n), secs(user/n), secs(book/n), secs((r.elapsed-busy)/n),
 			secs(r.elapsed/n), "| "+secs(r.floorSum()/n))
 	}
 	bd.Notes = []string{
@@ -946,12 +1035,19 @@ func printSteps(rows []measured) {
 	bd.Print()
 
 	bt := &benchkit.Table{
-		Title: "Bytes sent to each app host over SSH in one rollout (cold remote cache; counting proxy in front of each host's sshd, SSH compression on as Ansible's default -C)",
-		Head:  []string{"profile", "playbook", "host", "bytes sent", "build transfers", "other files put"},
+		Title: "Bytes sent to each app host over SSH in one rollout (counting proxy in front of each host's sshd, SSH compression on as Ansible's default -C)",
+		Head:  []string{"profile", "playbook", "remote cache", "host", "bytes sent", "build transfers", "other files put"},
 	}
 	for _, r := range rows {
-		if r.conn != connSSH {
-			continue
+		if r.conn != connSSH || (r.warm && r.playbook != rollout.DeployPlaybook) {
+			continue // the seed has no cache: its warm run sends what its cold one did
+		}
+		cache := "cold"
+		switch {
+		case r.playbook != rollout.DeployPlaybook:
+			cache = "none"
+		case r.warm:
+			cache = "warm"
 		}
 		var names []string
 		for h := range r.sent {
@@ -959,7 +1055,7 @@ func printSteps(rows []measured) {
 		}
 		sort.Strings(names)
 		for _, h := range names {
-			bt.Add(r.profile.key, name(r.playbook), h, benchkit.Bytes(r.sent[h]), strconv.Itoa(r.buildPuts[h]), strconv.Itoa(r.otherPuts[h]))
+			bt.Add(r.profile.key, name(r.playbook), cache, h, benchkit.Bytes(r.sent[h]), strconv.Itoa(r.buildPuts[h]), strconv.Itoa(r.otherPuts[h]))
 		}
 	}
 	if len(bt.Rows) > 0 {
@@ -1147,5 +1243,34 @@ func TestUserTasksLessInFlight(t *testing.T) {
 	}
 	if got := overlap(ms(0), ms(10), time.Time{}, ms(5)); got != 0 {
 		t.Errorf("overlap with an unset bound = %s, want 0", got)
+	}
+}
+
+func TestCopyBuilds(t *testing.T) {
+	from, to := t.TempDir(), filepath.Join(t.TempDir(), "cache")
+	build := strings.Repeat("ab", 32)
+	for name, body := range map[string]string{build: "build", "." + build[:16] + ".123": "cut transfer", "notes": "other"} {
+		if err := os.WriteFile(filepath.Join(from, name), []byte(body), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := copyBuilds(from, to); err != nil {
+		t.Fatal(err)
+	}
+	entries, err := os.ReadDir(to)
+	if err != nil || len(entries) != 1 || entries[0].Name() != build {
+		t.Fatalf("copied %v (%v), want the build alone", entries, err)
+	}
+	if fi, err := os.Stat(filepath.Join(to, build)); err != nil || fi.Mode().Perm() != 0o700 {
+		t.Errorf("copied build: %v, %v; want mode 0700", fi, err)
+	}
+	if fi, err := os.Stat(to); err != nil || fi.Mode().Perm() != 0o700 {
+		t.Errorf("cache directory: %v, %v; want mode 0700", fi, err)
+	}
+	if err := copyBuilds(to+"-empty", t.TempDir()); err == nil {
+		t.Error("copying from a missing cache: no error")
+	}
+	if err := copyBuilds(t.TempDir(), t.TempDir()); err == nil || !strings.Contains(err.Error(), "no build") {
+		t.Errorf("copying from a cache without builds: %v, want an error saying so", err)
 	}
 }
