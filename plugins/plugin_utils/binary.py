@@ -90,8 +90,9 @@ class Builds(object):
     """The collection's builds, as bin/manifest.json lists them."""
 
     # Unpacked builds of other versions are removed when no run has used
-    # them for this long; a run marks its own builds used at most once in
-    # this long (a stat per build and task otherwise).
+    # them for KEEP_SECONDS. A run marks its version's builds used through
+    # their time, refreshed once it is older than MARK_SECONDS (so most
+    # tasks only stat them).
     KEEP_SECONDS = 7 * 24 * 3600
     MARK_SECONDS = 24 * 3600
 
