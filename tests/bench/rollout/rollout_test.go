@@ -572,7 +572,7 @@ func runRollout(t *testing.T, coll *ansibletest.Collection, demoapp, playbook st
 	if cache != "" {
 		for name, n := range m.buildPuts {
 			if n > 0 {
-				t.Errorf("%s over %s with a warm cache: %s was sent %d builds", filepath.Base(playbook), conn, name, n)
+				t.Errorf("%s over %s with a warm cache: %s was sent a build %d time(s); the warm rows must send none", filepath.Base(playbook), conn, name, n)
 			}
 		}
 	}
