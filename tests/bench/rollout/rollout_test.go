@@ -451,8 +451,9 @@ func ansibleStartup(t *testing.T, coll *ansibletest.Collection) time.Duration {
 	return benchkit.Median(ds)
 }
 
-// fillFrom is the cache a run of playbook fills the app hosts' from: the
-// cold run's, for a warm run of ours.
+// fillFrom is the cache whose builds a run of playbook gives each app
+// host before it starts: the cold run's, for a warm run of ours; none
+// otherwise.
 func fillFrom(playbook string, warm bool, cache string) string {
 	if warm && playbook == rollout.DeployPlaybook {
 		return cache
@@ -460,8 +461,8 @@ func fillFrom(playbook string, warm bool, cache string) string {
 	return ""
 }
 
-// runRollout runs playbook once. Over SSH, a non-empty cache is a remote
-// build cache that each app host's starts as a copy of.
+// runRollout runs playbook once. Over SSH, each app host's build cache
+// starts as a copy of cache when that is not empty.
 func runRollout(t *testing.T, coll *ansibletest.Collection, demoapp, playbook string, lb lbKind, p profile, hosts int, conn, cache string, net int) measured {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Minute)
