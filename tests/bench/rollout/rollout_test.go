@@ -424,13 +424,18 @@ func TestBenchRollout(t *testing.T) {
 			// as at every later one (the seed, which has no cache, runs
 			// again beside ours).
 			for _, conn := range over {
-				var cache string
+				var cold string // an app host's cache after the cold run of ours
 				for _, warm := range []bool{false, true} {
 					for _, pb := range []string{rollout.DeployPlaybook, seed(lbs[haproxy])} {
-						m := runRollout(t, coll, demoapp, pb, lbs[haproxy], p, 3, conn, fillFrom(pb, warm, cache), nets.take())
+						ours := pb == rollout.DeployPlaybook
+						fill := ""
+						if warm && ours {
+							fill = cold
+						}
+						m := runRollout(t, coll, demoapp, pb, lbs[haproxy], p, 3, conn, fill, nets.take())
 						m.warm = warm
-						if pb == rollout.DeployPlaybook && !warm {
-							cache = m.remoteCache
+						if ours && !warm {
+							cold = m.remoteCache
 						}
 						rows = append(rows, m)
 					}
@@ -449,16 +454,6 @@ func ansibleStartup(t *testing.T, coll *ansibletest.Collection) time.Duration {
 		ds = append(ds, r.Elapsed)
 	}
 	return benchkit.Median(ds)
-}
-
-// fillFrom is the cache whose builds a run of playbook gives each app
-// host before it starts: the cold run's, for a warm run of ours; none
-// otherwise.
-func fillFrom(playbook string, warm bool, cache string) string {
-	if warm && playbook == rollout.DeployPlaybook {
-		return cache
-	}
-	return ""
 }
 
 // runRollout runs playbook once. Over SSH, each app host's build cache

@@ -134,14 +134,12 @@ func TestRemoteCacheOverSSH(t *testing.T) {
 // again; files of other names and recent builds stay.
 func TestRemoteCacheRemovesUnused(t *testing.T) {
 	coll := ansibletest.Install(t)
-	appURL := v2App(t)
 	home := t.TempDir()
-	srv := sshd.Start(t, sshd.Options{Home: home})
+	vars := hostVars(t, sshd.Options{Home: home})
 	builds := manifest(t, coll)
 	run := func(name string) *ansibletest.Run {
 		t.Helper()
-		return runPlaybook(t, coll, name, ansibletest.Inventory("target "+srv.HostVars()+"\n"),
-			ansibletest.Vars(map[string]any{"url": appURL}))
+		return runPlaybook(t, coll, name, ansibletest.Inventory("target\n"), ansibletest.Vars(vars))
 	}
 	run("fill") // the cache, with the builds in use
 
