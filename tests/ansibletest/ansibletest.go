@@ -31,6 +31,11 @@ type Collection struct {
 	Tarball string
 }
 
+// RemoteCacheDir is where the action plugins keep module builds on a
+// host, relative to the remote user's home (plugin_utils/binary.py's
+// CACHE_DIR).
+const RemoteCacheDir = ".ansible/zerodowntime_rolling"
+
 var (
 	installOnce sync.Once
 	installed   *Collection

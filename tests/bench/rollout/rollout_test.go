@@ -519,12 +519,12 @@ func runRollout(t *testing.T, coll *ansibletest.Collection, demoapp, playbook st
 			srv := sshd.Start(t, sshd.Options{Home: filepath.Join(t.TempDir(), h.Name), Count: true})
 			servers[h.Name] = srv
 			if cache != "" {
-				if err := copyBuilds(cache, filepath.Join(srv.Home, remoteCacheDir)); err != nil {
+				if err := copyBuilds(cache, filepath.Join(srv.Home, ansibletest.RemoteCacheDir)); err != nil {
 					t.Fatalf("filling %s's build cache: %v", h.Name, err)
 				}
 			}
 		}
-		m.remoteCache = filepath.Join(servers[s.Hosts[0].Name].Home, remoteCacheDir)
+		m.remoteCache = filepath.Join(servers[s.Hosts[0].Name].Home, ansibletest.RemoteCacheDir)
 	}
 	obs := observe(t, s)
 	rep, err := s.Run(ctx)
@@ -576,10 +576,6 @@ func runRollout(t *testing.T, coll *ansibletest.Collection, demoapp, playbook st
 		benchkit.Secs(m.elapsed), rep.Requests, rep.Failed, rep.Hosts)
 	return m
 }
-
-// remoteCacheDir is where the action plugins keep builds in the remote
-// user's home.
-const remoteCacheDir = ".ansible/zerodowntime_rolling"
 
 // copyBuilds copies the builds (files named by their SHA-256) of one
 // host's cache into another's, as a rollout before this one left them.

@@ -80,7 +80,7 @@ func TestNoHashToolOnTheHost(t *testing.T) {
 	r := runPlaybook(t, coll, "no hash tool", ansibletest.Inventory("target\n"), ansibletest.Vars(vars))
 	checkFallback(t, r, "neither sha256sum nor shasum")
 	// Nothing would ever go into the cache: the probe does not create it.
-	if _, err := os.Stat(filepath.Join(home, ".ansible", "zerodowntime_rolling")); !os.IsNotExist(err) {
+	if _, err := os.Stat(filepath.Join(home, ansibletest.RemoteCacheDir)); !os.IsNotExist(err) {
 		t.Errorf("the probe created the module cache on a host that cannot use it (stat: %v)", err)
 	}
 }
@@ -99,7 +99,7 @@ func TestCacheDirCannotBeCreated(t *testing.T) {
 	vars["ansible_remote_tmp"] = filepath.Join(home, "tmp")
 
 	r := runPlaybook(t, coll, "no cache dir", ansibletest.Inventory("target\n"), ansibletest.Vars(vars))
-	checkFallback(t, r, filepath.Join(home, ".ansible", "zerodowntime_rolling")+" cannot be created")
+	checkFallback(t, r, filepath.Join(home, ansibletest.RemoteCacheDir)+" cannot be created")
 }
 
 // checkFallback checks a run of playbook (by runPlaybook) on a host whose

@@ -76,7 +76,7 @@ func TestRemoteCacheOverSSH(t *testing.T) {
 		t.Errorf("cold run sent builds %v, want the host build then the full one %v", sent, want)
 	}
 	t.Logf("cold run: %d bytes to the host", bytes)
-	cache := filepath.Join(home, ".ansible", "zerodowntime_rolling")
+	cache := filepath.Join(home, ansibletest.RemoteCacheDir)
 	st, err := os.Stat(cache)
 	if err != nil || st.Mode().Perm() != 0o700 {
 		t.Fatalf("cache dir %s: %v, mode %v; want 0700", cache, err, st.Mode().Perm())
@@ -143,7 +143,7 @@ func TestRemoteCacheRemovesUnused(t *testing.T) {
 	}
 	run("fill") // the cache, with the builds in use
 
-	cache := filepath.Join(home, ".ansible", "zerodowntime_rolling")
+	cache := filepath.Join(home, ansibletest.RemoteCacheDir)
 	inUse := []string{builds["zdt-host_linux_amd64"], builds["zdt_linux_amd64"]}
 	stale := []string{strings.Repeat("ab", 32), ".0123456789abcdef.42"}
 	kept := []string{strings.Repeat("cd", 32), "notes"}
