@@ -374,6 +374,10 @@ func TestBenchRollout(t *testing.T) {
 		return p
 	}
 	startup := ansibleStartup(t, coll)
+	bare, err := filepath.Abs(barePlaybook)
+	if err != nil {
+		t.Fatal(err)
+	}
 
 	conns := selectedConns()
 	if len(conns) == 0 {
@@ -394,7 +398,7 @@ func TestBenchRollout(t *testing.T) {
 				// Ours and the seed take turns, so that both see the
 				// machine in the same state.
 				runs := map[string][]measured{}
-				pbs := []string{rollout.DeployPlaybook, seed(lb)}
+				pbs := []string{rollout.DeployPlaybook, seed(lb), bare}
 				for range repeats(n) {
 					for _, pb := range pbs {
 						runs[pb] = append(runs[pb], runRollout(t, coll, demoapp, pb, lb, p, n, connLocal, "", nets.take()))
@@ -426,7 +430,7 @@ func TestBenchRollout(t *testing.T) {
 			for _, conn := range over {
 				var cold string // an app host's cache after the cold run of ours
 				for _, warm := range []bool{false, true} {
-					for _, pb := range []string{rollout.DeployPlaybook, seed(lbs[haproxy])} {
+					for _, pb := range []string{rollout.DeployPlaybook, seed(lbs[haproxy]), bare} {
 						ours := pb == rollout.DeployPlaybook
 						fill := ""
 						if warm && ours {
@@ -469,6 +473,13 @@ func runRollout(t *testing.T, coll *ansibletest.Collection, demoapp, playbook st
 		Load: rollout.LoadOptions{Clients: 20, Pause: 20 * time.Millisecond}}
 	if playbook == rollout.DeployPlaybook {
 		opts.Vars = lb.vars
+	}
+	if isBare(playbook) {
+		// Nothing takes the host out of rotation, so a slow request in
+		// flight would hold the app's graceful stop: the floor's part,
+		// which this run is not meant to count. Fast requests keep the
+		// machine as busy as in the other runs.
+		opts.Load.SlowEvery = -1
 	}
 	var s *rollout.Scenario // Setup below assigns it (same scope), before the playbook runs
 	opts.Playbook = func(ctx context.Context, inventory string, vars map[string]any) (rollout.PlaybookRun, error) {
@@ -536,7 +547,9 @@ func runRollout(t *testing.T, coll *ansibletest.Collection, demoapp, playbook st
 		t.Fatalf("%s, %s, profile %s, %d hosts over %s: ansible-playbook exit %d: %s %s\n%s", playbook, lb.name, p.key, hosts, conn, rep.ExitCode, rep.FailedHost, rep.FailedMsg, rep.Stderr)
 	}
 	m.rep = rep
-	m.floors = obs.floors(t, s)
+	if !isBare(playbook) {
+		m.floors = obs.floors(t, s)
+	}
 	if m.tasks, err = benchkit.Tasks(stdout); err != nil {
 		t.Fatal(err)
 	}
@@ -834,8 +847,16 @@ func simDetection(lb string) time.Duration {
 	return d
 }
 
+// barePlaybook runs the user's deploy step alone (see bare.yml).
+const barePlaybook = "bare.yml"
+
+func isBare(pb string) bool { return filepath.Base(pb) == barePlaybook }
+
 // name is how the tables call a playbook.
 func name(pb string) string {
+	if isBare(pb) {
+		return barePlaybook + " (the deploy step alone)"
+	}
 	for _, k := range lbKinds {
 		if filepath.Base(pb) == k.seed {
 			return fmt.Sprintf("%s (%s)", k.seed, k.seedDesc)
@@ -856,9 +877,12 @@ func printTables(rows []measured, startup time.Duration) {
 			pairs[k] = &pair{}
 			keys = append(keys, k)
 		}
-		if r.playbook == rollout.DeployPlaybook {
+		switch {
+		case r.playbook == rollout.DeployPlaybook:
 			pairs[k].ours = r
-		} else {
+		case isBare(r.playbook):
+			pairs[k].bare = r
+		default:
 			pairs[k].seed = r
 		}
 	}
@@ -867,6 +891,7 @@ func printTables(rows []measured, startup time.Duration) {
 			printRollouts(lb, p, keys, pairs, startup)
 		}
 	}
+	printAdded(keys, pairs)
 	printSteps(rows)
 	if os.Getenv("ZDT_BENCH_TASKS") == "1" {
 		for _, r := range rows {
@@ -911,7 +936,50 @@ func printTasks(r measured) {
 	tb.Print()
 }
 
-type pair struct{ ours, seed *measured }
+// pair is one row of the rollout tables: ours beside the seed, and the
+// deploy step alone (bare.yml) of the same setting.
+type pair struct{ ours, seed, bare *measured }
+
+// alonePerHost is, for a run of bare.yml, what the deploy step cost per host
+// beyond the boot its start waits for (profile a): Ansible's start-up, the
+// connection, the user's tasks and the time between them. Any rolling
+// deploy that runs those tasks pays it on top of the floor.
+func (m measured) alonePerHost() time.Duration {
+	d := m.elapsed
+	if !m.profile.noWait {
+		d -= time.Duration(m.hosts) * m.profile.boot
+	}
+	return max(d, 0) / time.Duration(m.hosts)
+}
+
+// printAdded shows ours over the floor beside the deploy step alone: their
+// difference is what the collection adds per host beyond Ansible's own cost
+// of running the user's deploy step.
+func printAdded(keys []string, pairs map[string]*pair) {
+	tb := &benchkit.Table{
+		Title: "What the collection adds per host: ours over the floor vs the deploy step alone (bare.yml)",
+		Head:  []string{"lb", "profile", "hosts", "conn", "ours over floor /host", "deploy step alone /host", "added by the collection /host", "bare failed requests"},
+	}
+	for _, k := range keys {
+		pr := pairs[k]
+		if pr.ours == nil || pr.bare == nil {
+			continue
+		}
+		o, b := pr.ours, pr.bare
+		tb.Add(o.lb, o.profile.key, strconv.Itoa(o.hosts), o.connLabel(), benchkit.Secs(o.overheadPerHost()), benchkit.Secs(b.alonePerHost()),
+			benchkit.Secs(o.overheadPerHost()-b.alonePerHost()), strconv.FormatInt(b.rep.Failed, 10))
+	}
+	if len(tb.Rows) == 0 {
+		return
+	}
+	tb.Notes = []string{
+		"deploy step alone: bare.yml, the user's tasks file one host at a time with no load-balancer step and no verify, under the same clients without slow requests (nothing drains the host, so a slow request would hold the app's graceful stop); (elapsed - the boot where the start waits for it) / hosts: ansible-playbook's start-up, the connection, the user's tasks and the time between them, which any rolling deploy with these tasks pays",
+		"bare failed requests: it is no rollout; the load balancer keeps sending each host requests while it restarts",
+		"added by the collection = ours over floor - deploy step alone: the role's tasks (reach, drain, token, verify, register, bookkeeping) beyond the waits the floor counts",
+		"3 hosts, local: the median run of each, as in the tables above",
+	}
+	tb.Print()
+}
 
 func printRollouts(lb lbKind, p profile, keys []string, pairs map[string]*pair, startup time.Duration) {
 	tb := &benchkit.Table{
@@ -977,6 +1045,9 @@ func printSteps(rows []measured) {
 		Head:  []string{"lb", "profile", "hosts", "playbook", "conn", "drain", "deploy", "verify", "register", "| in-flight", "boot", "detect"},
 	}
 	for _, r := range rows {
+		if isBare(r.playbook) {
+			continue // no drain, verify, register or floor
+		}
 		var d, dep, v, reg float64
 		for _, h := range r.rep.Hosts {
 			d, dep, v, reg = d+h.Drain, dep+h.Deploy, v+h.Verify, reg+h.Register
@@ -1235,6 +1306,32 @@ func TestUserTasksLessInFlight(t *testing.T) {
 	}
 	if got := overlap(ms(0), ms(10), time.Time{}, ms(5)); got != 0 {
 		t.Errorf("overlap with an unset bound = %s, want 0", got)
+	}
+}
+
+func TestAlonePerHost(t *testing.T) {
+	for _, c := range []struct {
+		name    string
+		p       profile
+		elapsed time.Duration
+		want    time.Duration
+	}{
+		{"the start waits for the boot, which is not Ansible's", profile{boot: 3 * time.Second}, 11 * time.Second, 2 * time.Second / 3},
+		{"the start returns at once: all of it is Ansible's", profile{boot: time.Second, noWait: true}, 2 * time.Second, 2 * time.Second / 3},
+		{"never below zero", profile{boot: 3 * time.Second}, 8 * time.Second, 0},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			m := measured{hosts: 3, profile: c.p, elapsed: c.elapsed, playbook: "/x/" + barePlaybook}
+			if got := m.alonePerHost(); got != c.want {
+				t.Errorf("alonePerHost = %s, want %s", got, c.want)
+			}
+		})
+	}
+	if !isBare("/x/bare.yml") || isBare(rollout.DeployPlaybook) || isBare("/x/seed.yml") {
+		t.Error("isBare tells bare.yml from the other playbooks wrongly")
+	}
+	if _, err := os.Stat(barePlaybook); err != nil {
+		t.Errorf("the deploy step alone: %v", err)
 	}
 }
 
