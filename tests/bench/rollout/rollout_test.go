@@ -974,7 +974,7 @@ func printAdded(keys []string, pairs map[string]*pair) {
 	}
 	tb.Notes = []string{
 		"deploy step alone: bare.yml, the user's tasks file one host at a time with no load-balancer step and no verify, under the same clients without slow requests (nothing drains the host, so a slow request would hold the app's graceful stop); (elapsed - the boot where the start waits for it) / hosts: ansible-playbook's start-up, the connection, the user's tasks and the time between them, which any rolling deploy with these tasks pays",
-		"bare failed requests: it is no rollout; the load balancer keeps sending each host requests while it restarts",
+		"bare failed requests: it is no rollout; the load balancer keeps sending each host requests while it restarts, and those fail unless it retries them on another host (HAProxy retries a refused connection 3 times a second apart, which covers profile b's 1 s boot but not profile a's 3 s)",
 		"added by the collection = ours over floor - deploy step alone: the role's tasks (reach, drain, token, verify, register, bookkeeping) beyond the waits the floor counts",
 		"3 hosts, local: the median run of each, as in the tables above",
 	}
