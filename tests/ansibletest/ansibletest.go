@@ -19,6 +19,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/zerodowntime/rolling/tests/progress"
 )
 
 // Collection is an installed collection and the environment to run Ansible with.
@@ -204,7 +206,11 @@ type callbackDoc struct {
 	Plays []struct {
 		Tasks []struct {
 			Task struct {
-				Name string `json:"name"`
+				Name     string `json:"name"`
+				Duration struct {
+					Start time.Time `json:"start"`
+					End   time.Time `json:"end"`
+				} `json:"duration"`
 			} `json:"task"`
 			Hosts map[string]map[string]any `json:"hosts"`
 		} `json:"tasks"`
@@ -256,7 +262,8 @@ func (e *Collection) run(t testing.TB, dir, bin string, args []string, opts ...O
 	full = append(full, c.args...)
 	cmd := exec.Command(bin, full...)
 	cmd.Dir = c.dir
-	cmd.Env = append(e.Environ(), c.env...)
+	progressFile := filepath.Join(dir, "progress.jsonl")
+	cmd.Env = append(append(e.Environ(), progress.Env+"="+progressFile), c.env...)
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	start := time.Now()
@@ -269,9 +276,12 @@ func (e *Collection) run(t testing.TB, dir, bin string, args []string, opts ...O
 	select {
 	case err = <-done:
 	case <-time.After(c.timeout):
+		// Where it was, read before the kill.
+		p, perr := progress.Read(progressFile)
 		cmd.Process.Kill()
 		<-done
-		t.Fatalf("%s did not finish within %s\nstdout:\n%s\nstderr:\n%s", bin, c.timeout, stdout.String(), stderr.String())
+		t.Fatalf("%s did not finish within %s; %s (progress file: %v)\nstdout:\n%s\nstderr:\n%s",
+			bin, c.timeout, p, perr, stdout.String(), stderr.String())
 	}
 	r := &Run{Stdout: stdout.String(), Stderr: stderr.String(), Elapsed: time.Since(start)}
 	if ee, ok := err.(*exec.ExitError); ok {
@@ -317,7 +327,7 @@ func (e *Collection) Environ() []string {
 		}
 		env = append(env, kv)
 	}
-	return append(env,
+	return append(append(env,
 		"ANSIBLE_COLLECTIONS_PATH="+e.CollectionsPath,
 		"ANSIBLE_STDOUT_CALLBACK=ansible.posix.json", // from Debian's ansible package
 		"ANSIBLE_HOST_KEY_CHECKING=false",
@@ -326,7 +336,9 @@ func (e *Collection) Environ() []string {
 		"ANSIBLE_LOCALHOST_WARNING=false",
 		"ANSIBLE_INVENTORY_UNPARSED_WARNING=false",
 		"ANSIBLE_DEPRECATION_WARNINGS=false",
-	)
+	// zdt_progress writes where the run is to $ZDT_PROGRESS_FILE, when
+	// a test sets it.
+	), progress.Callback()...)
 }
 
 // Task returns the results of the first task named name, per host.

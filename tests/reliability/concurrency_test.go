@@ -17,7 +17,9 @@ func TestConcurrency(t *testing.T) {
 		{
 			name:  "hetzner-10-hosts-serial-5-rate-limited",
 			fault: "10 hosts, serial 5, min_healthy 3; Hetzner rate limit 10 requests refilled at 2/s",
-			opts: rollout.Options{LB: "hetzner", Net: 121, Hosts: 10, Serial: 5,
+			// A batch's five drains and registers share the API budget:
+			// five hosts' dozen requests each at 2 a second, on top.
+			opts: rollout.Options{LB: "hetzner", Net: 121, Hosts: 10, Serial: 5, ExtraPerHost: 30 * time.Second,
 				Vars: map[string]any{"deploy_min_healthy": 3},
 				Load: rollout.LoadOptions{Clients: 16, Pause: 25 * time.Millisecond},
 				SimConfig: func(c *sim.Config) {

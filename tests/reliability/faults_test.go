@@ -23,7 +23,7 @@ func TestFaults(t *testing.T) {
 		{
 			name:  "hetzner-5xx-bursts",
 			fault: "Hetzner API: bursts of 3 failed requests, in turn 500 server_error and 503 unavailable, after every 3 answered",
-			opts:  rollout.Options{LB: "hetzner", Net: 101},
+			opts:  rollout.Options{LB: "hetzner", Net: 101, ExtraPerHost: retries},
 			arm: func(w *world) {
 				bursts(w, 3, func(i int) sim.Faults {
 					return sim.Faults{Hetzner: sim.APIFaults{FailNext: 3, FailCode: []string{"server_error", "unavailable"}[i%2]}}
@@ -35,7 +35,7 @@ func TestFaults(t *testing.T) {
 		{
 			name:  "hetzner-429-bursts",
 			fault: "Hetzner API: bursts of 2 answers 429 rate_limit_exceeded after every 4 answered",
-			opts:  rollout.Options{LB: "hetzner", Net: 102},
+			opts:  rollout.Options{LB: "hetzner", Net: 102, ExtraPerHost: retries},
 			arm: func(w *world) {
 				bursts(w, 4, func(int) sim.Faults { return sim.Faults{Hetzner: sim.APIFaults{ThrottleNext: 2}} })
 			},
@@ -45,7 +45,7 @@ func TestFaults(t *testing.T) {
 		{
 			name:  "hetzner-slow-api",
 			fault: "Hetzner API: 600ms added to every request",
-			opts:  rollout.Options{LB: "hetzner", Net: 103},
+			opts:  rollout.Options{LB: "hetzner", Net: 103, ExtraPerHost: slowAPI},
 			arm: func(w *world) {
 				w.setFaults(sim.Faults{Hetzner: sim.APIFaults{Latency: sim.Duration(600 * time.Millisecond)}})
 			},
@@ -54,7 +54,7 @@ func TestFaults(t *testing.T) {
 		{
 			name:  "aws-5xx-and-throttle-bursts",
 			fault: "ELBv2 API: bursts of 2 failed requests, in turn 500 InternalFailure, 503 ServiceUnavailable and 400 Throttling, after every 4 answered",
-			opts:  rollout.Options{LB: "aws", Net: 104},
+			opts:  rollout.Options{LB: "aws", Net: 104, ExtraPerHost: retries},
 			arm: func(w *world) {
 				bursts(w, 4, func(i int) sim.Faults {
 					switch i % 3 {
@@ -74,7 +74,7 @@ func TestFaults(t *testing.T) {
 		{
 			name:  "aws-slow-api",
 			fault: "ELBv2 API: 600ms added to every request",
-			opts:  rollout.Options{LB: "aws", Net: 105},
+			opts:  rollout.Options{LB: "aws", Net: 105, ExtraPerHost: slowAPI},
 			arm: func(w *world) {
 				w.setFaults(sim.Faults{AWS: sim.APIFaults{Latency: sim.Duration(600 * time.Millisecond)}})
 			},
@@ -83,7 +83,8 @@ func TestFaults(t *testing.T) {
 		{
 			name:  "hetzner-flap-settles",
 			fault: "app-2's health checks flap (1.5s passing, 1.5s failing) until app-2 is back in rotation on v2, then pass",
-			opts:  rollout.Options{LB: "hetzner", Net: 106},
+			// Until the flapping stops: a few periods.
+			opts: rollout.Options{LB: "hetzner", Net: 106, ExtraPerHost: 6 * time.Second},
 			arm: func(w *world) {
 				w.setFaults(sim.Faults{Health: []sim.HealthFault{{Target: w.host("app-2").IP(), Mode: "flap", Period: sim.Duration(1500 * time.Millisecond)}}})
 				var once sync.Once
@@ -151,6 +152,15 @@ func TestFaults(t *testing.T) {
 		},
 	})
 }
+
+// What the faults that arm sets add to each host's steps, for the
+// scenarios' deadlines (rollout.Options.ExtraPerHost): a burst's failed
+// requests are retried after 250 ms, then 0.5, 1, 2 s; a slow API adds its
+// 600 ms to each of a drain's and a register's dozen requests.
+const (
+	retries = 8 * time.Second
+	slowAPI = 12 * 600 * time.Millisecond
+)
 
 // sawAPI checks that the fault really reached the modules.
 func sawAPI(ok func(apiCounts) bool, what string) func(t *testing.T, w *world, r *rollout.Report) {

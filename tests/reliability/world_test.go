@@ -15,13 +15,16 @@ import (
 
 	"github.com/zerodowntime/rolling/tests/ansibletest"
 	"github.com/zerodowntime/rolling/tests/lbsim/sim"
+	"github.com/zerodowntime/rolling/tests/progress"
 	"github.com/zerodowntime/rolling/tests/rollout"
+	"github.com/zerodowntime/rolling/tests/slots"
 )
 
-// TestMain lets the scenarios run side by side: they spend their time
-// waiting on ansible-playbook, apps and health checks, not on the CPU, so
-// go test's default of GOMAXPROCS parallel tests (2 here) would only make
-// the package slow. An explicit -parallel wins.
+// TestMain starts every scenario at once, and each one then waits for one
+// of the machine's end-to-end slots (tests/slots), shared with the other
+// test binaries go test runs beside this one: at most one rollout per CPU
+// runs at a time, whichever package it comes from. A scenario's deadline
+// starts once it holds its slot. An explicit -parallel wins.
 func TestMain(m *testing.M) {
 	flag.Parse()
 	set := false
@@ -189,8 +192,10 @@ func runScenarios(t *testing.T, scs []scenario) {
 }
 
 func runOne(t *testing.T, c *ansibletest.Collection, sc scenario) {
-	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute+30*time.Second)
-	defer cancel()
+	slots.Hold(t)
+	pace := c.MeasurePace(t)
+	setup, cancelSetup := context.WithTimeout(context.Background(), time.Minute)
+	defer cancelSetup()
 	opts := sc.opts
 	opts.Demoapp = buildDemoapp(t)
 	if opts.BootDelay == 0 {
@@ -221,12 +226,24 @@ func runOne(t *testing.T, c *ansibletest.Collection, sc scenario) {
 	opts.Playbook = func(context.Context, string, map[string]any) (rollout.PlaybookRun, error) {
 		return rollout.PlaybookRun{}, fmt.Errorf("set after Setup")
 	}
-	s, err := rollout.Setup(ctx, opts)
+	s, err := rollout.Setup(setup, opts)
 	if err != nil {
-		t.Fatal(err)
+		t.Fatalf("setting up the scenario: %v", err)
 	}
 	defer s.Close()
-	w := &world{t: t, sc: sc, s: s, run: &runner{env: c.Environ(), dir: s.Dir()}, start: time.Now()}
+	// The deadline comes from what the rollout waits for, at the pace
+	// ansible-playbook runs now; a killed run is followed by a second one.
+	b, runs := s.Budget(pace.Startup, pace.PerTask), 1
+	if sc.kill != nil {
+		runs = 2
+	}
+	limit := time.Duration(runs) * b.Total()
+	why := fmt.Errorf("deadline %s: %d run(s) of %s", limit.Round(time.Second), runs, b)
+	t.Log(why)
+	ctx, cancel := context.WithTimeoutCause(context.Background(), limit, why)
+	defer cancel()
+	env := append(c.Environ(), progress.Environ(s.ProgressFile())...)
+	w := &world{t: t, sc: sc, s: s, run: &runner{env: env, dir: s.Dir()}, start: time.Now()}
 	defer w.run.close()
 
 	// The modules reach lbsim's API through a recorder that counts the

@@ -99,29 +99,30 @@ func simConfig(kind string, hosts []Host) (*sim.Config, error) {
 	return cfg, nil
 }
 
-// startSim starts lbsim in-process and returns it with its front URL;
-// change, if set, may adjust the config first.
-func startSim(ctx context.Context, kind string, hosts []Host, log *slog.Logger, change func(*sim.Config)) (*sim.Sim, string, error) {
+// startSim starts lbsim in-process and returns it with the config it
+// started with and its front URL; change, if set, may adjust the config
+// first.
+func startSim(ctx context.Context, kind string, hosts []Host, log *slog.Logger, change func(*sim.Config)) (*sim.Sim, *sim.Config, string, error) {
 	cfg, err := simConfig(kind, hosts)
 	if err != nil {
-		return nil, "", err
+		return nil, nil, "", err
 	}
 	if change != nil {
 		change(cfg)
 	}
 	s, err := sim.Start(ctx, cfg, sim.WithLogger(log))
 	if err != nil {
-		return nil, "", fmt.Errorf("start lbsim: %w", err)
+		return nil, nil, "", fmt.Errorf("start lbsim: %w", err)
 	}
 	ep := s.Endpoints()
 	switch {
 	case kind == "hetzner" && len(ep.Services) > 0:
-		return s, ep.Services[0].URL, nil
+		return s, cfg, ep.Services[0].URL, nil
 	case kind == "aws" && len(ep.Listeners) > 0:
-		return s, ep.Listeners[0].URL, nil
+		return s, cfg, ep.Listeners[0].URL, nil
 	}
 	s.Close()
-	return nil, "", fmt.Errorf("lbsim started without a %s front end: %+v", kind, ep)
+	return nil, nil, "", fmt.Errorf("lbsim started without a %s front end: %+v", kind, ep)
 }
 
 // TargetState is a host as its load balancer sees it.

@@ -40,6 +40,12 @@ type LoadOptions struct {
 	MaxErrors int
 }
 
+// withDefaults is o with its defaults filled in.
+func (o LoadOptions) withDefaults() LoadOptions {
+	o.defaults()
+	return o
+}
+
 func (o *LoadOptions) defaults() {
 	if o.Clients <= 0 {
 		o.Clients = 20

@@ -36,11 +36,11 @@ func TestLoadCountsOKFailedAndVersions(t *testing.T) {
 		HostNames: map[string]string{"127.0.0.11:8081": "app-1", "127.0.0.12:8081": "app-2"},
 		MaxErrors: 3,
 	})
-	time.Sleep(300 * time.Millisecond)
+	// Until there is enough to count: 100 requests, some slow, some failed.
+	waitFor(t, l, "100 requests, some slow and 3 failed", func(st LoadStats) bool {
+		return st.Requests >= 100 && st.Slow > 0 && st.Failed >= 3
+	})
 	st := l.Stop()
-	if st.Requests < 100 {
-		t.Errorf("requests = %d, want at least 100 in 300ms", st.Requests)
-	}
 	if st.Slow == 0 || st.Slow >= st.Requests/2 {
 		t.Errorf("slow = %d of %d, want a small share (1 client in 10)", st.Slow, st.Requests)
 	}
@@ -68,7 +68,7 @@ func TestLoadTransportErrorsAreFailures(t *testing.T) {
 	url := srv.URL
 	srv.Close() // connection refused from now on
 	l := StartLoad(context.Background(), LoadOptions{URL: url, Clients: 2, SlowEvery: -1, Pause: 5 * time.Millisecond})
-	time.Sleep(50 * time.Millisecond)
+	waitFor(t, l, "a request", func(st LoadStats) bool { return st.Requests > 0 })
 	st := l.Stop()
 	if st.Requests == 0 || st.Failed != st.Requests {
 		t.Fatalf("failed %d of %d, want every request failed", st.Failed, st.Requests)
@@ -79,8 +79,9 @@ func TestLoadTransportErrorsAreFailures(t *testing.T) {
 }
 
 func TestLoadStopLetsSlowRequestsFinish(t *testing.T) {
-	var done atomic.Int64
+	var done, inFlight atomic.Int64
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		inFlight.Add(1)
 		time.Sleep(200 * time.Millisecond)
 		done.Add(1)
 		w.Header().Set("X-App-Version", "v1")
@@ -88,7 +89,7 @@ func TestLoadStopLetsSlowRequestsFinish(t *testing.T) {
 	defer srv.Close()
 	l := StartLoad(context.Background(), LoadOptions{URL: srv.URL, Clients: 4, SlowEvery: 1,
 		SlowMin: 200 * time.Millisecond, SlowMax: 200 * time.Millisecond})
-	time.Sleep(50 * time.Millisecond)
+	waitFor(t, l, "4 requests in flight", func(LoadStats) bool { return inFlight.Load() == 4 })
 	st := l.Stop()
 	if st.Failed != 0 || st.Requests != 4 || st.Slow != 4 {
 		t.Fatalf("requests %d (slow %d), failed %d: want the 4 in flight finished, none failed (errors %q)",
@@ -116,7 +117,9 @@ func TestLoadSpreadsOverFrontEnds(t *testing.T) {
 	}
 	l := StartLoad(context.Background(), LoadOptions{URL: srvs[0].URL, MoreURLs: []string{srvs[1].URL}, Clients: 2, SlowEvery: 2,
 		SlowMin: 5 * time.Millisecond, SlowMax: 5 * time.Millisecond, Pause: 2 * time.Millisecond})
-	time.Sleep(150 * time.Millisecond)
+	waitFor(t, l, "5 requests (2 slow) to each front end", func(LoadStats) bool {
+		return hits[0].Load() >= 5 && hits[1].Load() >= 5 && slowHits[0].Load() >= 2 && slowHits[1].Load() >= 2
+	})
 	st := l.Stop()
 	for i := range srvs {
 		if hits[i].Load() < 5 || slowHits[i].Load() < 2 {
@@ -125,5 +128,17 @@ func TestLoadSpreadsOverFrontEnds(t *testing.T) {
 	}
 	if st.Failed == 0 || !strings.Contains(st.Errors[0], strings.TrimPrefix(srvs[1].URL, "http://")+"/: status 503") {
 		t.Errorf("errors %q (failed %d): want the 503s of the second front end, named", st.Errors, st.Failed)
+	}
+}
+
+// waitFor polls l until ok holds, for 30 s at most: the counts a test needs
+// come by themselves, however slow the machine is today.
+func waitFor(t *testing.T, l *Load, what string, ok func(LoadStats) bool) {
+	t.Helper()
+	for deadline := time.Now().Add(30 * time.Second); !ok(l.Snapshot()); time.Sleep(5 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			st := l.Stop()
+			t.Fatalf("waiting for %s: not there after 30s: %+v", what, st)
+		}
 	}
 }

@@ -32,6 +32,7 @@ import (
 	"time"
 
 	"github.com/zerodowntime/rolling/tests/lbsim/sim"
+	"github.com/zerodowntime/rolling/tests/progress"
 	"gopkg.in/yaml.v3"
 )
 
@@ -107,6 +108,9 @@ type Options struct {
 	// SimConfig, if set, may change the lbsim world before it starts
 	// (rate limit, action delay, health checks, faults from the start).
 	SimConfig func(*sim.Config)
+	// ExtraPerHost is what faults the harness cannot see (set while the
+	// rollout runs) add to each host's steps; Budget counts it.
+	ExtraPerHost time.Duration
 }
 
 func (o *Options) defaults() error {
@@ -175,6 +179,7 @@ type Scenario struct {
 	// HAProxies are all HAProxy nodes, lb1 first.
 	HAProxies []*HAProxy
 
+	simCfg *sim.Config // the lbsim world as started, for Budget
 	dir    string
 	ownDir bool
 	bin    string
@@ -260,7 +265,7 @@ func Setup(ctx context.Context, opts Options) (s *Scenario, err error) {
 		if opts.Log != nil {
 			log = slog.New(slog.NewTextHandler(opts.Log, &slog.HandlerOptions{Level: slog.LevelInfo}))
 		}
-		if s.Sim, s.URL, err = startSim(lbCtx, opts.LB, s.Hosts, log, opts.SimConfig); err != nil {
+		if s.Sim, s.simCfg, s.URL, err = startSim(lbCtx, opts.LB, s.Hosts, log, opts.SimConfig); err != nil {
 			return s, err
 		}
 	}
@@ -347,6 +352,11 @@ func haproxyNode(i int) string { return fmt.Sprintf("lb%d", i+1) }
 
 // Dir is the scenario's working directory.
 func (s *Scenario) Dir() string { return s.dir }
+
+// ProgressFile is where the Playbook should have ansible-playbook's
+// zdt_progress callback write (progress.Environ), so that a run that
+// outlives its deadline says which step each host was in.
+func (s *Scenario) ProgressFile() string { return filepath.Join(s.dir, ProgressFileName) }
 
 // Demoapp is the demoapp binary the hosts run.
 func (s *Scenario) Demoapp() string { return s.bin }
@@ -646,8 +656,17 @@ func (s *Scenario) Run(ctx context.Context) (*Report, error) {
 	s.mu.Unlock()
 
 	stopProgress := s.progress(load, start)
+	// When ctx runs out while the playbook runs, say where everything was
+	// at that moment, before the playbook is stopped.
+	atDeadline := make(chan string, 1)
+	stopWatch := context.AfterFunc(ctx, func() { atDeadline <- s.describe(start, load) })
 	run, perr := s.Opts.Playbook(ctx, s.Inventory(), s.Vars(deploy, rollback))
 	stopProgress()
+	if !stopWatch() {
+		rep.fillLoad(load.Stop())
+		return rep, fmt.Errorf("the rollout did not end before its deadline (%v); at the deadline %s",
+			context.Cause(ctx), <-atDeadline)
+	}
 
 	// A moment of traffic after the last register: failures right after
 	// a host rejoins count too.
@@ -677,6 +696,37 @@ func (s *Scenario) Run(ctx context.Context) (*Report, error) {
 	rep.Drained = sortedKeys(doc.results("drain"))
 	rep.Stderr = strings.TrimSpace(run.Stderr)
 	return rep, nil
+}
+
+// describe is the world as it is now, for a rollout that ran out of time:
+// the step each host was in (from the progress file), the load balancer's
+// view of each host, the version each app answers directly, and the load.
+func (s *Scenario) describe(start time.Time, load *Load) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "(after %.1fs): ", time.Since(start).Seconds())
+	p, err := progress.Read(s.ProgressFile())
+	fmt.Fprintf(&b, "ansible-playbook: %s", p)
+	if err != nil {
+		fmt.Fprintf(&b, " (progress file: %v)", err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	direct := s.DirectVersions(ctx)
+	lb, err := s.LBStates()
+	b.WriteString("; hosts:")
+	for _, h := range s.Hosts {
+		rot := "out of rotation"
+		if lb[h.Name].InRotation {
+			rot = "in rotation"
+		}
+		fmt.Fprintf(&b, " %s serves %s, %s %q %s;", h.Name, direct[h.Name], s.Opts.LB, lb[h.Name].State, rot)
+	}
+	if err != nil {
+		fmt.Fprintf(&b, " (load balancer: %v)", err)
+	}
+	st := load.Snapshot()
+	fmt.Fprintf(&b, " load: %d requests, %d failed", st.Requests, st.Failed)
+	return b.String()
 }
 
 // progress calls Options.Progress every ProgressEvery until the returned

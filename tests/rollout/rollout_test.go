@@ -11,6 +11,7 @@ import (
 
 	"github.com/zerodowntime/rolling/tests/ansibletest"
 	"github.com/zerodowntime/rolling/tests/lbsim/sim"
+	"github.com/zerodowntime/rolling/tests/slots"
 )
 
 // minRequests is the least traffic a rollout must have carried for "no
@@ -18,13 +19,27 @@ import (
 // and the clients send hundreds of requests a second.
 const minRequests = 1000
 
-// playbookVia runs the deploy playbook through tests/ansibletest.
-func playbookVia(t *testing.T, coll *ansibletest.Collection) Playbook {
-	return func(ctx context.Context, inventory string, vars map[string]any) (PlaybookRun, error) {
-		r := coll.PlaybookFile(t, DeployPlaybook, ansibletest.Inventory(inventory), ansibletest.Vars(vars),
-			ansibletest.Timeout(3*time.Minute))
-		return PlaybookRun{ExitCode: r.ExitCode, Stdout: r.Stdout, Stderr: r.Stderr}, nil
+// setUp holds one of the machine's end-to-end slots, sets the scenario up
+// and gives it a context whose deadline is its Budget at the pace
+// ansible-playbook runs now. The deadline starts once the slot is held:
+// waiting for one is not the rollout's time.
+func setUp(t *testing.T, coll *ansibletest.Collection, opts Options) (context.Context, *Scenario) {
+	t.Helper()
+	slots.Hold(t)
+	pace := coll.MeasurePace(t)
+	setup, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	s, err := Setup(setup, opts)
+	if err != nil {
+		t.Fatalf("setting up the scenario: %v", err)
 	}
+	t.Cleanup(func() { s.Close() })
+	s.Opts.Playbook = ExecPlaybook(coll.CollectionsPath, s.Dir())
+	b := s.Budget(pace.Startup, pace.PerTask)
+	t.Logf("deadline %s", b)
+	ctx, cancelRun := context.WithTimeoutCause(context.Background(), b.Total(), fmt.Errorf("deadline %s", b))
+	t.Cleanup(cancelRun)
+	return ctx, s
 }
 
 // rolloutCase is one scenario and what must hold after it.
@@ -109,16 +124,9 @@ func TestRollout(t *testing.T) {
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			t.Parallel()
-			ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
-			defer cancel()
 			opts := c.opts
-			opts.Playbook = playbookVia(t, coll)
 			opts.Load.Clients, opts.Load.Pause = 20, 20*time.Millisecond
-			s, err := Setup(ctx, opts)
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer s.Close()
+			ctx, s := setUp(t, coll, opts)
 			r, err := s.Run(ctx)
 			if err != nil {
 				t.Fatal(err)

@@ -31,7 +31,9 @@ func TestSetupAndClose(t *testing.T) {
 			}
 			load := StartLoad(ctx, LoadOptions{URL: s.URL, Clients: 6, HostNames: s.hostNames(),
 				SlowMin: 100 * time.Millisecond, SlowMax: 200 * time.Millisecond, SlowEvery: 3})
-			time.Sleep(700 * time.Millisecond)
+			waitFor(t, load, "50 requests from every host", func(st LoadStats) bool {
+				return st.Requests >= 50 && len(st.ByHost) == 3
+			})
 			st := load.Stop()
 			if st.Requests < 50 || st.Failed != 0 {
 				t.Errorf("load: %d requests, %d failed %q; want many, none failed", st.Requests, st.Failed, st.Errors)

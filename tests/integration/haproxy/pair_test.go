@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -36,6 +37,24 @@ func watch(nodes []*haproxytest.HAProxy, cond func(status string) bool) (stop fu
 		wg.Wait()
 		return at
 	}
+}
+
+// watchNode polls web1's status on node every 10 ms and calls then once,
+// the first time cond holds, until the returned stop is called.
+func watchNode(node *haproxytest.HAProxy, cond func(status string) bool, then func()) (stop func()) {
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for ctx.Err() == nil {
+			if st, err := node.ServerStatus("www", "web1"); err == nil && cond(st) {
+				then()
+				return
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+	}()
+	return func() { cancel(); <-done }
 }
 
 // rolePlay runs one of the deploy role's task files on app1, with the two
@@ -82,21 +101,28 @@ func rolePlay(t *testing.T, coll *ansibletest.Collection, nodes []*haproxytest.H
 func TestRoleDrainsAndRegistersOnEveryNodeAtOnce(t *testing.T) {
 	coll := ansibletest.Install(t)
 	app := haproxytest.StartApp(t, "web1")
-	// Slow health checks, as HAProxy's defaults are (inter 2s): a register
-	// waits seconds on each node.
+	// Slow health checks, HAProxy's default interval (inter 2s): a register
+	// waits 4-6 s on each node, longer than the role takes to reach the
+	// next node even on a busy machine.
 	cfg := haproxytest.Config{Backends: []haproxytest.Backend{{Name: "www", Servers: []haproxytest.Server{
-		{Name: "web1", Addr: app.Addr, Params: "check inter 1s rise 3 fall 2"}}}}}
+		{Name: "web1", Addr: app.Addr, Params: "check inter 2s rise 3 fall 2"}}}}}
 	nodes := []*haproxytest.HAProxy{haproxytest.Start(t, cfg), haproxytest.Start(t, cfg)}
 
-	// Drain with a 4 s request in flight on lb1: long enough that lb2 takes
-	// web1 out well before it ends even when ansible-playbook is slow to
-	// start (a second or more on a busy machine).
+	// Drain with a request in flight on lb1 that lasts until lb2 has taken
+	// web1 out, or 20 s at most (inside the drain timeout). A role that
+	// drains the nodes one after the other waits on lb1 for that request
+	// before it touches lb2, so lb2 goes into maintenance only after the
+	// request ended on its own. The request's end comes from what the role
+	// does, not from a guess at how soon ansible-playbook starts.
+	const hold = 20 * time.Second
 	requestEnded := make(chan time.Time, 1)
+	var over atomic.Bool
 	go func() {
-		resp, err := http.Get("http://" + nodes[0].Addr("www") + "/sleep?d=4s")
+		resp, err := http.Get("http://" + nodes[0].Addr("www") + "/hold?d=" + hold.String())
 		if err == nil {
 			resp.Body.Close()
 		}
+		over.Store(true)
 		requestEnded <- time.Now()
 	}()
 	for deadline := time.Now().Add(5 * time.Second); app.Active() == 0; time.Sleep(5 * time.Millisecond) {
@@ -104,10 +130,17 @@ func TestRoleDrainsAndRegistersOnEveryNodeAtOnce(t *testing.T) {
 			t.Fatal("the request never reached web1")
 		}
 	}
+	releasedEarly := make(chan bool, 1)
 	stop := watch(nodes, func(st string) bool { return st == "MAINT" })
+	stopRelease := watchNode(nodes[1], func(st string) bool { return st == "MAINT" }, func() {
+		early := !over.Load()
+		app.Release()
+		releasedEarly <- early
+	})
 	start := time.Now()
 	_, drainTook := rolePlay(t, coll, nodes, "drain")
 	ended := <-requestEnded
+	stopRelease()
 	inMaint := stop()
 	for i, at := range inMaint {
 		if at.IsZero() {
@@ -117,13 +150,18 @@ func TestRoleDrainsAndRegistersOnEveryNodeAtOnce(t *testing.T) {
 	t.Logf("drain: %s; web1 in maintenance on lb1 after %s, on lb2 after %s; the request on lb1 ended after %s",
 		drainTook.Round(time.Millisecond), inMaint[0].Sub(start).Round(time.Millisecond),
 		inMaint[1].Sub(start).Round(time.Millisecond), ended.Sub(start).Round(time.Millisecond))
-	if !inMaint[1].Before(ended.Add(-time.Second)) {
-		t.Errorf("lb2 took web1 out %s after the drain started, when lb1's request had ended (%s): the nodes were drained one after the other",
+	early := false
+	select {
+	case early = <-releasedEarly:
+	default: // lb2's poller had not seen it yet: it was late
+	}
+	if !early {
+		t.Errorf("lb2 took web1 out %s after the drain started, only after lb1's request had ended after %s: the nodes were drained one after the other",
 			inMaint[1].Sub(start).Round(time.Millisecond), ended.Sub(start).Round(time.Millisecond))
 	}
 
 	// Register: web1 comes out of maintenance on both nodes before either
-	// calls it UP (three checks a second apart).
+	// calls it UP (three checks two seconds apart).
 	left := watch(nodes, func(st string) bool { return st != "MAINT" })
 	up := watch(nodes, func(st string) bool { return st == "UP" })
 	start = time.Now()

@@ -14,8 +14,9 @@ import (
 )
 
 // App is a small HTTP application to put behind HAProxy. GET / answers its
-// name; GET /sleep?d=2s holds the request for that long first. Every request
-// is counted, health checks included.
+// name; GET /sleep?d=2s holds the request for that long first; GET
+// /hold?d=30s holds it until Release is called, or for d at most. Every
+// request is counted, health checks included.
 type App struct {
 	Name string
 	Addr string
@@ -25,6 +26,8 @@ type App struct {
 	srv    *http.Server
 	mu     sync.Mutex
 	ends   []time.Time
+	held   chan struct{} // closed by Release
+	once   sync.Once
 }
 
 // StartApp starts an App on a free 127.0.0.1 port.
@@ -53,15 +56,24 @@ func StartAppAt(t testing.TB, name, addr string) *App {
 	if err != nil {
 		t.Fatalf("app %s: %v", name, err)
 	}
-	a := &App{Name: name, Addr: l.Addr().String()}
+	a := &App{Name: name, Addr: l.Addr().String(), held: make(chan struct{})}
 	mux := http.NewServeMux()
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		a.hits.Add(1)
 		a.active.Add(1)
 		defer a.active.Add(-1)
-		if d, err := time.ParseDuration(r.URL.Query().Get("d")); err == nil && strings.HasPrefix(r.URL.Path, "/sleep") {
+		if d, err := time.ParseDuration(r.URL.Query().Get("d")); err == nil {
+			var release <-chan struct{}
+			switch {
+			case strings.HasPrefix(r.URL.Path, "/sleep"):
+			case strings.HasPrefix(r.URL.Path, "/hold"):
+				release = a.held
+			default:
+				d = 0
+			}
 			select {
 			case <-time.After(d):
+			case <-release:
 			case <-r.Context().Done():
 			}
 		}
@@ -82,6 +94,9 @@ func (a *App) Hits() int { return int(a.hits.Load()) }
 
 // Active counts the requests being served now.
 func (a *App) Active() int { return int(a.active.Load()) }
+
+// Release ends every /hold request, now and from now on.
+func (a *App) Release() { a.once.Do(func() { close(a.held) }) }
 
 // Stop closes the listener and every connection at once.
 func (a *App) Stop() { a.srv.Close() }
