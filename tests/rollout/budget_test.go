@@ -63,8 +63,8 @@ func TestBudget(t *testing.T) {
 		},
 		{
 			// Two batches; 1 s of API latency for each of a dozen requests.
-			name: "aws, serial 2, slow API",
-			opts: Options{LB: "aws", Serial: 2, SimConfig: func(c *sim.Config) { c.Faults.AWS.Latency = sim.Duration(time.Second) }},
+			name:      "aws, serial 2, slow API",
+			opts:      Options{LB: "aws", Serial: 2, SimConfig: func(c *sim.Config) { c.Faults.AWS.Latency = sim.Duration(time.Second) }},
 			wantWaits: 2 * (2*time.Second + 3*time.Second + 2600*time.Millisecond + 12*time.Second),
 			wantTerms: []string{"2 batches × (drain 2s + boot 3s + checks 2.6s + actions 12s)"},
 		},
