@@ -41,6 +41,8 @@ func TestFaults(t *testing.T) {
 			},
 			expect: completes,
 			check:  sawAPI(func(c apiCounts) bool { return c.Throttle >= 8 }, "8 429s"),
+			// aws-5xx-and-throttle-bursts rides out throttling.
+			long: covered,
 		},
 		{
 			name:  "hetzner-slow-api",
@@ -79,6 +81,8 @@ func TestFaults(t *testing.T) {
 				w.setFaults(sim.Faults{AWS: sim.APIFaults{Latency: sim.Duration(600 * time.Millisecond)}})
 			},
 			expect: completes,
+			// hetzner-slow-api is the slow API in make test.
+			long: covered,
 		},
 		{
 			name:  "hetzner-flap-settles",
@@ -149,6 +153,9 @@ func TestFaults(t *testing.T) {
 			// both stop the rollout at the register step, which is what
 			// is asserted.
 			words: []string{"web-tg", "i-0000000000000002"},
+			// Whether a flapping target ever lines up enough passes to
+			// settle depends on scheduling on a loaded machine.
+			long: timingSensitive,
 		},
 	})
 }

@@ -101,7 +101,26 @@ type scenario struct {
 	mayLose bool
 	// check adds scenario-specific assertions.
 	check func(t *testing.T, w *world, r *rollout.Report)
+	// long, if set, says why the scenario runs in make test-long only.
+	long longReason
 }
+
+// LongEnv set to 1 runs the scenarios of make test-long too.
+const LongEnv = "ZDT_LONG"
+
+// longReason is why a scenario is left to make test-long: make test keeps
+// one scenario of each fault class and load balancer kind, within about 20
+// minutes on 2 cores.
+type longReason string
+
+const (
+	// timingSensitive: whether the fault lines up as planned depends on
+	// scheduling on a loaded machine.
+	timingSensitive longReason = "timing-sensitive on a loaded machine"
+	// covered: make test has a scenario of the same fault class, and
+	// other scenarios of the same load balancer kind.
+	covered longReason = "the same fault class runs in make test on another load balancer"
+)
 
 // world is a running scenario and its instruments.
 type world struct {
@@ -179,11 +198,8 @@ func runScenarios(t *testing.T, scs []scenario) {
 	buildDemoapp(t)
 	for _, sc := range scs {
 		t.Run(sc.name, func(t *testing.T) {
-			// Whether a flapping target ever lines up enough passes to
-			// settle depends on scheduling on a loaded machine, so that
-			// scenario runs only when asked (ZDT_TIMING_SENSITIVE=1).
-			if sc.name == "aws-flap-never-settles" && os.Getenv("ZDT_TIMING_SENSITIVE") == "" {
-				t.Skip("timing-sensitive on a loaded machine: run with ZDT_TIMING_SENSITIVE=1")
+			if sc.long != "" && os.Getenv(LongEnv) == "" {
+				t.Skipf("%s: in make test-long (%s=1)", sc.long, LongEnv)
 			}
 			t.Parallel()
 			runOne(t, c, sc)

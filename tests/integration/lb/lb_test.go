@@ -14,6 +14,7 @@ import (
 	"github.com/zerodowntime/rolling/tests/ansibletest"
 	"github.com/zerodowntime/rolling/tests/lbsim/sim"
 	"github.com/zerodowntime/rolling/tests/lbsim/sim/simtest"
+	"github.com/zerodowntime/rolling/tests/slots"
 )
 
 const (
@@ -117,6 +118,8 @@ const awsPlay = `
 
 func TestRollingAWSWithAutoTargets(t *testing.T) {
 	t.Parallel()
+	// A rollout under load: one of the machine's end-to-end slots.
+	slots.Hold(t)
 	if _, err := exec.LookPath("/usr/bin/aws"); err != nil {
 		t.Skip("/usr/bin/aws (Debian awscli) is needed for the cross-check")
 	}
@@ -232,6 +235,8 @@ const hetznerPlay = `
 
 func TestHetznerPlaybook(t *testing.T) {
 	t.Parallel()
+	// A rollout under load: one of the machine's end-to-end slots.
+	slots.Hold(t)
 	coll := ansibletest.Install(t)
 	w := startWorld(t)
 	l := simtest.StartLoad(w.ep.Services[0].URL, 4, 300*time.Millisecond)
