@@ -117,8 +117,8 @@ func TestLoadSpreadsOverFrontEnds(t *testing.T) {
 	}
 	l := StartLoad(context.Background(), LoadOptions{URL: srvs[0].URL, MoreURLs: []string{srvs[1].URL}, Clients: 2, SlowEvery: 2,
 		SlowMin: 5 * time.Millisecond, SlowMax: 5 * time.Millisecond, Pause: 2 * time.Millisecond})
-	waitFor(t, l, "5 requests (2 slow) to each front end", func(LoadStats) bool {
-		return hits[0].Load() >= 5 && hits[1].Load() >= 5 && slowHits[0].Load() >= 2 && slowHits[1].Load() >= 2
+	waitFor(t, l, "5 requests (2 slow) to each front end, a 503 counted", func(st LoadStats) bool {
+		return hits[0].Load() >= 5 && hits[1].Load() >= 5 && slowHits[0].Load() >= 2 && slowHits[1].Load() >= 2 && st.Failed > 0
 	})
 	st := l.Stop()
 	for i := range srvs {
