@@ -51,6 +51,7 @@ from ansible.module_utils.common.text.converters import to_bytes, to_native, to_
 from ansible.plugins.action import ActionBase
 from ansible.utils.display import Display
 from ansible.vars.clean import remove_internal_keys
+from ansible_collections.zerodowntime.rolling.plugins.plugin_utils.compat import module_args_json, parse_returned_data
 
 display = Display()
 
@@ -396,20 +397,24 @@ class BinaryModuleAction(ActionBase):
         self._update_module_args(self.module_name, args, task_vars)
         env = {}
         self._compute_environment_string(raw_environment_out=env)
-        return json.dumps({'ANSIBLE_MODULE_ARGS': args,
-                           'ZDT_ENVIRONMENT': dict((to_text(k), to_text(v)) for k, v in env.items())})
+        return module_args_json({'ANSIBLE_MODULE_ARGS': args,
+                                 'ZDT_ENVIRONMENT': dict((to_text(k), to_text(v)) for k, v in env.items())})
 
     def _command(self, remote_bin, task_vars, arg):
         shell = self._connection._shell
         # The build holds every module: the first argument names this one.
-        cmd = shell.build_module_command('', None, remote_bin, arg_path='%s %s' % (self.module_name, arg)).strip()
+        # Both arguments are added here, each quoted: ansible-core 2.19's
+        # build_module_command quotes its arg_path as one word, 2.14's does
+        # not quote it at all.
+        cmd = '%s %s %s' % (shell.build_module_command('', None, remote_bin).strip(),
+                            shell.quote(self.module_name), shell.quote(arg))
         prefix = self._var(task_vars, EXEC_PREFIX_VAR)
         if prefix:
             cmd = cmd.replace(shell.quote(remote_bin), '%s %s' % (prefix, shell.quote(remote_bin)), 1)
         return cmd
 
     def _finish(self, res):
-        data = self._parse_returned_data(res)
+        data = parse_returned_data(self, res)
         remove_internal_keys(data)
         return data
 

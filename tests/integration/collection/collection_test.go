@@ -239,9 +239,15 @@ func runBinaryPy(t *testing.T, coll *ansibletest.Collection, env []string, scrip
 	root := filepath.Join(coll.CollectionsPath, "ansible_collections", "zerodowntime", "rolling")
 	prelude := `
 import hashlib, importlib.util, json, sys
-spec = importlib.util.spec_from_file_location('binary', sys.argv[1] + '/plugins/plugin_utils/binary.py')
-binary = importlib.util.module_from_spec(spec)
-spec.loader.exec_module(binary)
+# The plugin utils by their paths, under the names the plugins import them by.
+def load(name):
+    full = 'ansible_collections.zerodowntime.rolling.plugins.plugin_utils.' + name
+    spec = importlib.util.spec_from_file_location(full, sys.argv[1] + '/plugins/plugin_utils/' + name + '.py')
+    sys.modules[full] = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(sys.modules[full])
+    return sys.modules[full]
+compat = load('compat')
+binary = load('binary')
 `
 	cmd := exec.Command(ansiblePython(t), append([]string{"-c", prelude + script, root}, args...)...)
 	cmd.Env = append(coll.Environ(), env...)
