@@ -20,6 +20,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/zerodowntime/rolling/tests/notices"
 	"github.com/zerodowntime/rolling/tests/progress"
 )
 
@@ -159,12 +160,13 @@ func fileExists(p string) bool {
 type Option func(*runConfig)
 
 type runConfig struct {
-	vars      map[string]any
-	inventory string
-	args      []string
-	env       []string
-	dir       string
-	timeout   time.Duration
+	deprecationsOK bool
+	vars           map[string]any
+	inventory      string
+	args           []string
+	env            []string
+	dir            string
+	timeout        time.Duration
 }
 
 // Vars passes extra variables (-e as JSON).
@@ -190,6 +192,11 @@ func Args(a ...string) Option { return func(c *runConfig) { c.args = append(c.ar
 // Env adds KEY=VALUE environment variables.
 func Env(kv ...string) Option { return func(c *runConfig) { c.env = append(c.env, kv...) } }
 
+// AllowDeprecations lets the run pass with deprecation warnings: for runs
+// of other collections' content. By default a deprecation fails the test,
+// since the collection must print none on any supported ansible-core.
+func AllowDeprecations() Option { return func(c *runConfig) { c.deprecationsOK = true } }
+
 // Timeout bounds the run (default 5 minutes).
 func Timeout(d time.Duration) Option { return func(c *runConfig) { c.timeout = d } }
 
@@ -199,7 +206,9 @@ type Run struct {
 	Stdout   string // the json callback's document
 	Stderr   string
 	Elapsed  time.Duration
-	doc      callbackDoc
+	// Notices are the run's warnings and deprecations (tests/notices).
+	Notices []notices.Notice
+	doc     callbackDoc
 }
 
 type callbackDoc struct {
@@ -300,6 +309,17 @@ func (e *Collection) run(t testing.TB, dir, bin string, args []string, opts ...O
 			t.Logf("%s exit %d in %s\nstdout:\n%s\nstderr:\n%s", bin, r.ExitCode, r.Elapsed, r.Stdout, r.Stderr)
 		}
 	})
+	for _, p := range r.doc.Plays {
+		for _, task := range p.Tasks {
+			r.Notices = append(r.Notices, notices.FromTask(task.Task.Name, task.Hosts)...)
+		}
+	}
+	r.Notices = append(r.Notices, notices.FromStderr(r.Stderr)...)
+	if !c.deprecationsOK {
+		for _, d := range notices.Deprecations(r.Notices) {
+			t.Errorf("%s printed a %s", bin, d)
+		}
+	}
 	return r
 }
 
@@ -335,7 +355,8 @@ func (e *Collection) Environ() []string {
 		"ANSIBLE_NOCOLOR=1",
 		"ANSIBLE_LOCALHOST_WARNING=false",
 		"ANSIBLE_INVENTORY_UNPARSED_WARNING=false",
-		"ANSIBLE_DEPRECATION_WARNINGS=false",
+		// Shown, so that a test fails on any the collection causes.
+		"ANSIBLE_DEPRECATION_WARNINGS=true",
 	// zdt_progress writes where the run is to $ZDT_PROGRESS_FILE, when
 	// a test sets it.
 	), progress.Callback()...)

@@ -104,6 +104,11 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) (int, err
 		names = append(names, h.Name)
 	}
 	rep.WriteSummary(stdout, names)
+	// The json callback keeps ansible-core's warnings and deprecations in
+	// the task results: shown here as a terminal would show them.
+	for _, n := range rep.Notices() {
+		say("%s", n)
+	}
 	if rep.ExitCode != 0 && rep.FailedMsg == "" && rep.Stderr != "" {
 		say("ansible-playbook stderr:\n%s", indent(rep.Stderr))
 	}

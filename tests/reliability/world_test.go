@@ -15,6 +15,7 @@ import (
 
 	"github.com/zerodowntime/rolling/tests/ansibletest"
 	"github.com/zerodowntime/rolling/tests/lbsim/sim"
+	"github.com/zerodowntime/rolling/tests/notices"
 	"github.com/zerodowntime/rolling/tests/progress"
 	"github.com/zerodowntime/rolling/tests/rollout"
 	"github.com/zerodowntime/rolling/tests/slots"
@@ -117,9 +118,10 @@ const (
 	// timingSensitive: whether the fault lines up as planned depends on
 	// scheduling on a loaded machine.
 	timingSensitive longReason = "timing-sensitive on a loaded machine"
-	// covered: make test has a scenario of the same fault class, and
-	// other scenarios of the same load balancer kind.
-	covered longReason = "the same fault class runs in make test on another load balancer"
+	// covered: make test runs a scenario of the same fault class (the
+	// scenario's comment names it), and others of the same load balancer
+	// kind.
+	covered longReason = "make test runs a scenario of the same fault class"
 )
 
 // world is a running scenario and its instruments.
@@ -333,6 +335,11 @@ func runOne(t *testing.T, c *ansibletest.Collection, sc scenario) {
 	}
 	if want := int64(300 * len(s.Hosts) / 3); r.Requests < want {
 		t.Errorf("only %d user requests were sent; want at least %d for the proof to count", r.Requests, want)
+	}
+	// Whatever the fault, ansible-core deprecates nothing the role or the
+	// plugins do.
+	for _, d := range notices.Deprecations(r.Notices()) {
+		t.Errorf("the rollout printed a %s", d)
 	}
 	noneRegisteredBroken(t, w, r)
 	switch sc.expect {

@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"io"
 	"strings"
+
+	"github.com/zerodowntime/rolling/tests/notices"
 )
 
 // Report is what a rollout under load looked like: the clients' counts, the
@@ -62,6 +64,20 @@ func (r *Report) TaskResults(name string) map[string][]map[string]any {
 		return nil
 	}
 	return r.doc.results(name)
+}
+
+// Notices are the run's warnings and deprecations, from every task's
+// results and from stderr.
+func (r *Report) Notices() []notices.Notice {
+	var out []notices.Notice
+	if r.doc != nil {
+		for _, p := range r.doc.Plays {
+			for _, t := range p.Tasks {
+				out = append(out, notices.FromTask(t.Task.Name, t.Hosts)...)
+			}
+		}
+	}
+	return append(out, notices.FromStderr(r.Stderr)...)
 }
 
 // OK reports a clean zero-downtime rollout: the playbook succeeded and no

@@ -84,7 +84,7 @@ func (w *world) drainLag(t *testing.T, coll *ansibletest.Collection, drain, regi
 		time.Sleep(50 * time.Millisecond)
 	}
 	removed := w.when(ctx, func(present bool, _ string) bool { return !present })
-	run := coll.Playbook(t, playbook([2]string{"drain", drain}, [2]string{"register", register}), w.vars)
+	run := coll.Playbook(t, playbook([2]string{"drain", drain}, [2]string{"register", register}), w.vars, peersMayDeprecate)
 	if run.ExitCode != 0 {
 		t.Fatalf("drain and register: exit %d\n%s", run.ExitCode, run.Stdout)
 	}

@@ -75,7 +75,7 @@ func TestBenchAWSGroups(t *testing.T) {
 		var requests int64
 		for range groupRepeats {
 			before := w.apiRequests()
-			run := coll.Playbook(t, playbook([2]string{"drain", v.drain}, [2]string{"register", v.register}), w.vars)
+			run := coll.Playbook(t, playbook([2]string{"drain", v.drain}, [2]string{"register", v.register}), w.vars, peersMayDeprecate)
 			if run.ExitCode != 0 {
 				t.Fatalf("%s: exit %d\n%s", v.name, run.ExitCode, run.Stdout)
 			}

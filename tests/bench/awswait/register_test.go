@@ -61,7 +61,7 @@ func TestBenchAWSRegisterHealthCheck(t *testing.T) {
 // the ELBv2 requests the register made.
 func (w *world) registerLag(t *testing.T, coll *ansibletest.Collection, drain, register string) (lag, took time.Duration, requests int64) {
 	t.Helper()
-	if run := coll.Playbook(t, playbook([2]string{"drain", drain}), w.vars); run.ExitCode != 0 {
+	if run := coll.Playbook(t, playbook([2]string{"drain", drain}), w.vars, peersMayDeprecate); run.ExitCode != 0 {
 		t.Fatalf("drain: exit %d\n%s", run.ExitCode, run.Stdout)
 	}
 	if present, state, _ := w.targetState(); present {
@@ -71,7 +71,7 @@ func (w *world) registerLag(t *testing.T, coll *ansibletest.Collection, drain, r
 	defer cancel()
 	healthy := w.when(ctx, func(_ bool, state string) bool { return state == "healthy" })
 	before := w.apiRequests()
-	run := coll.Playbook(t, playbook([2]string{"register", register}), w.vars)
+	run := coll.Playbook(t, playbook([2]string{"register", register}), w.vars, peersMayDeprecate)
 	if run.ExitCode != 0 {
 		t.Fatalf("register: exit %d\n%s", run.ExitCode, run.Stdout)
 	}

@@ -48,7 +48,7 @@ func TestBenchHaproxyMaintVsCommunityGeneral(t *testing.T) {
 	}
 	var rows []row
 	for _, c := range []struct{ name, play string }{{"haproxy_maint", ours}, {"community.general.haproxy", peer}} {
-		run := coll.Playbook(t, c.play, vars)
+		run := coll.Playbook(t, c.play, vars, ansibletest.AllowDeprecations())
 		if run.ExitCode != 0 {
 			t.Fatalf("%s: exit %d", c.name, run.ExitCode)
 		}

@@ -510,7 +510,7 @@ func runRollout(t *testing.T, coll *ansibletest.Collection, demoapp, playbook st
 		if s.Sim != nil {
 			s.Sim.ResetCounts()
 		}
-		r := coll.PlaybookFile(t, playbook, ao...)
+		r := coll.PlaybookFile(t, playbook, append(ao, ansibletest.AllowDeprecations())...)
 		m.elapsed, stdout = r.Elapsed, r.Stdout
 		if s.Sim != nil {
 			for op, n := range s.Sim.Counts().API {
