@@ -51,6 +51,8 @@ func TestConcurrency(t *testing.T) {
 			expect:  either,
 			mayLose: true,
 			check:   checkParallelDrainRace,
+			// aws-3-hosts-serial-3-min-healthy-2 shows the same limit.
+			long: covered,
 		},
 		{
 			name:  "aws-3-hosts-serial-3-min-healthy-2",

@@ -41,6 +41,9 @@ func TestInterrupted(t *testing.T) {
 					When: func() bool { return hetznerActionRunning(w, "remove_target", 2) }}
 			},
 			expect: completes,
+			// aws-int-group-mid-drain interrupts a group mid-drain, and
+			// haproxy-kill-mid-drain sends SIGKILL.
+			long: covered,
 		},
 		{
 			name:  "hetzner-term-mid-deploy",
@@ -87,6 +90,8 @@ func TestInterrupted(t *testing.T) {
 					When: func() bool { return w.mon.wasOut("app-2") && w.down("app-2") }}
 			},
 			expect: completes,
+			// hetzner-term-mid-deploy kills mid-deploy.
+			long: covered,
 		},
 	})
 }
