@@ -23,9 +23,6 @@ func (p Pace) String() string {
 		p.PerTask.Round(10*time.Millisecond))
 }
 
-// Run is the time a run of tasks small tasks takes at this pace.
-func (p Pace) Run(tasks int) time.Duration { return p.Startup + time.Duration(tasks)*p.PerTask }
-
 // paceTasks is how many tasks the measuring playbook runs: enough that the
 // per-task figure is not one task's chance.
 const paceTasks = 6
