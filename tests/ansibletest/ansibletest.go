@@ -271,7 +271,7 @@ func (e *Collection) run(t testing.TB, dir, bin string, args []string, opts ...O
 	full = append(full, c.args...)
 	cmd := exec.Command(bin, full...)
 	cmd.Dir = c.dir
-	progressFile := filepath.Join(dir, "progress.jsonl")
+	progressFile := filepath.Join(dir, progress.FileName)
 	cmd.Env = append(append(e.Environ(), progress.Env+"="+progressFile), c.env...)
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr

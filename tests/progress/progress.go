@@ -26,6 +26,9 @@ import (
 // Env names the file zdt_progress writes to; unset, it writes nothing.
 const Env = "ZDT_PROGRESS_FILE"
 
+// FileName is what the harnesses call that file in a run's directory.
+const FileName = "progress.jsonl"
+
 // Callback is the environment that enables zdt_progress, whatever the
 // stdout callback.
 func Callback() []string {

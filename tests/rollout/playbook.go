@@ -88,10 +88,6 @@ func AnsibleEnv(collectionsPath string) []string {
 	)
 }
 
-// ProgressFileName is the file in a scenario's directory that ExecPlaybook
-// has ansible-playbook's zdt_progress callback write to.
-const ProgressFileName = "progress.jsonl"
-
 // ExecPlaybook runs ansible-playbook with the collection installed at
 // collectionsPath, writing the inventory into dir.
 func ExecPlaybook(collectionsPath, dir string) Playbook {
@@ -106,7 +102,7 @@ func ExecPlaybook(collectionsPath, dir string) Playbook {
 		}
 		cmd := exec.CommandContext(ctx, "ansible-playbook", "-i", inv, "-e", string(ev), DeployPlaybook)
 		cmd.Dir = dir
-		cmd.Env = append(AnsibleEnv(collectionsPath), progress.Environ(filepath.Join(dir, ProgressFileName))...)
+		cmd.Env = append(AnsibleEnv(collectionsPath), progress.Environ(filepath.Join(dir, progress.FileName))...)
 		// A Ctrl-C reaches ansible-playbook through the terminal anyway;
 		// on a cancelled ctx it gets the same SIGINT, then a kill.
 		cmd.Cancel = func() error { return cmd.Process.Signal(os.Interrupt) }

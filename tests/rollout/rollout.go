@@ -356,7 +356,7 @@ func (s *Scenario) Dir() string { return s.dir }
 // ProgressFile is where the Playbook should have ansible-playbook's
 // zdt_progress callback write (progress.Environ), so that a run that
 // outlives its deadline says which step each host was in.
-func (s *Scenario) ProgressFile() string { return filepath.Join(s.dir, ProgressFileName) }
+func (s *Scenario) ProgressFile() string { return filepath.Join(s.dir, progress.FileName) }
 
 // Demoapp is the demoapp binary the hosts run.
 func (s *Scenario) Demoapp() string { return s.bin }
