@@ -448,10 +448,12 @@ func TestLbsimTwoHetznerLoadBalancers(t *testing.T) {
 		stop, watched := make(chan struct{}), make(chan struct{})
 		go func() {
 			defer close(watched)
-			for {
+			for done := false; !done; {
+				// One more look once f has returned: its register saw
+				// the target healthy, and a poll must not miss that.
 				select {
 				case <-stop:
-					return
+					done = true
 				case <-time.After(5 * time.Millisecond):
 				}
 				st := s.State()
