@@ -19,21 +19,25 @@ controller at first use into ``~/.cache/zerodowntime_rolling`` (or
 
 A build is sent to a host at most once per version: it is kept in a
 content-addressed cache in the remote user's Ansible directory
-(``~/.ansible/zerodowntime_rolling/<sha256>``, private to that user), checked
-against its hash once per host and run before use (with the probe of the
-host's platform: one round trip), and executed from there. That probe also
-removes builds no run has used for a week, so the cache holds the versions in
-use, not every version ever deployed.
+(``~/.ansible/zerodowntime_rolling/<sha256>``, private to that user) and
+checked against its hash by the very command that runs it, every task. The
+probe of the host's platform (one round trip per run) refuses a cache that
+the remote user does not own or that others can write, and removes builds no
+run has used for a week, so the cache holds the versions in use, not every
+version ever deployed. Every path in a remote command is quoted: a home may
+hold spaces or ``$``.
 The arguments go to the binary on standard input, so a task costs one round
 trip once the cache is warm and no file holding secrets is written on the
 host. With become to an unprivileged user, which could not read the cache,
 and with connections that cannot pass standard input, the plugin falls back
 to Ansible's usual temporary directory; so it does, with a warning, on a host
-where the cache cannot be created or its builds cannot be checked.
+where the cache cannot be created, is not private to the remote user, or its
+builds cannot be checked.
 """
 
 from __future__ import annotations
 
+import binascii
 import errno
 import fcntl
 import gzip
@@ -44,6 +48,7 @@ import random
 import re
 import tarfile
 import time
+import zlib
 
 from ansible import constants as C
 from ansible.errors import AnsibleError
@@ -73,6 +78,46 @@ CACHE_DIR = '.ansible/zerodowntime_rolling'
 # other versions of the collection) are removed by the next run's probe.
 REMOTE_KEEP_DAYS = 7
 _HASH_RE = re.compile(r'^[0-9a-f]{64}$')
+# What the command that runs a cached build prints, with STALE_RC, when the
+# build is missing or does not match its hash: the plugin sends it again.
+STALE = 'zdt-cache-stale'
+STALE_RC = 97
+
+# A shell function printing the SHA-256 of the file $1 (nothing when the
+# host has neither tool).
+_SUM_FN = "zdt_sum() { (sha256sum \"$1\" || shasum -a 256 \"$1\") 2>/dev/null | cut -d' ' -f1; }"
+
+
+def _probe_cache(digests):
+    """Return the probe's commands for the host's cache, run as the remote
+    user. They refuse the cache (zdt-untrusted PATH) when the home, its
+    .ansible or the cache is not a directory of the remote user or root
+    that no one else can write (or is a symlink), since another user could
+    then swap a build; else they hash the builds the cache holds (test -x
+    first: no hashing tool starts for a missing one), touch those that
+    match so that a file's time is its last use, and remove builds (other
+    versions') unused for REMOTE_KEEP_DAYS and transfers cut an hour ago.
+    A host without a hashing tool gets no cache directory, since nothing
+    could check what it would hold. Any tool but uname may be missing (ls
+    missing refuses the cache): the command still ends with rc 0."""
+    return (_SUM_FN + "; h=~; d=$h/%(c)s; "
+            "if command -v sha256sum >/dev/null 2>&1 || command -v shasum >/dev/null 2>&1; then "
+            "if (umask 077 && mkdir -p \"$d\") 2>/dev/null; then "
+            "u=; for p in \"$h\" \"$h/.ansible\" \"$d\"; do "
+            "m=$(ls -ldnL \"$p\" 2>/dev/null) || m=; set -f; set -- $m; set +f; "
+            "if test \"$p\" != \"$h\" && test -L \"$p\"; then u=$p; "
+            "elif ! test -d \"$p\" || ! { test -O \"$p\" || test \"$3\" = 0; }; then u=$p; "
+            "else case $1 in d????w*|d???????w*|'') u=$p;; esac; fi; "
+            "if test -n \"$u\"; then break; fi; done; "
+            "if test -n \"$u\"; then echo \"zdt-untrusted $u\"; else chmod 700 \"$d\" 2>/dev/null; "
+            "for b in %(h)s; do if test -x \"$d/$b\" && test -O \"$d/$b\" && test ! -L \"$d/$b\" && "
+            "test \"$(zdt_sum \"$d/$b\")\" = \"$b\"; then echo \"zdt-have $b\"; touch \"$d/$b\" 2>/dev/null; fi; done; "
+            "find \"$d\" -maxdepth 1 -type f \\( \\( -name '%(b)s' -mtime +%(k)d \\) -o \\( -name '.%(p)s.*' -mmin +60 \\) \\) "
+            "-exec rm -f {} + 2>/dev/null; fi; "
+            "else echo zdt-no-cache-dir; fi; "
+            "else echo zdt-no-hash; fi; "
+            "if command -v gzip >/dev/null 2>&1; then echo zdt-gzip; fi"
+            % {'c': CACHE_DIR, 'h': ' '.join(digests), 'b': '?' * 64, 'p': '?' * 16, 'k': REMOTE_KEEP_DAYS})
 
 
 def bin_dir():
@@ -93,9 +138,11 @@ class Builds(object):
     # Unpacked builds of other versions are removed when no run has used
     # them for KEEP_SECONDS. A run marks its version's builds used through
     # their time, refreshed once it is older than MARK_SECONDS (so most
-    # tasks only stat them).
+    # tasks only stat them). A *.tmp file older than TMP_SECONDS is what a
+    # killed writer left: writers finish within seconds.
     KEEP_SECONDS = 7 * 24 * 3600
     MARK_SECONDS = 24 * 3600
+    TMP_SECONDS = 3600
 
     def __init__(self, directory=None, cache=None):
         self.dir = directory or bin_dir()
@@ -109,6 +156,10 @@ class Builds(object):
                                "reinstall the collection or run 'make collection'" % (path, to_native(e)))
         for name, b in self.builds.items():
             b['name'] = name
+            # The digests go into remote commands as they are.
+            if not _HASH_RE.match(to_text(b.get('sha256', ''))) or not isinstance(b.get('size'), int):
+                raise AnsibleError("the collection's build manifest %s lists %s without a valid sha256 and size; "
+                                   "reinstall the collection or run 'make collection'" % (path, name))
 
     def digests(self):
         return sorted(b['sha256'] for b in self.builds.values())
@@ -123,20 +174,51 @@ class Builds(object):
         return sorted(found, key=lambda b: (b['size'], b['name']))
 
     def local_path(self, build):
-        """Return the path of build on the controller, unpacking it if needed."""
+        """Return the path of build on the controller, checked against its
+        hash, unpacking it if needed."""
+        return self._load(build)[0]
+
+    def payload(self, build, gz):
+        """Return the bytes that send build to a host: the build, or with gz
+        its gzip copy, made once per build. Both are checked against the
+        manifest's hash first, so a corrupt copy in the cache is made again
+        rather than sent (the host would refuse it)."""
+        digest = build['sha256']
+        if gz:
+            path = os.path.join(self.cache, digest + '.gz')
+            data = _read_checked(path, digest, build['size'], gunzip=True)
+            if data is not None:
+                return data
+        data = self._load(build)[1]
+        if not gz:
+            return data
+        data = gzip.compress(data, compresslevel=6)
+        try:
+            self._write(os.path.join(self.cache, digest + '.gz'), data)
+        except (IOError, OSError):
+            pass  # a read-only cache: compressed again next time
+        return data
+
+    def _load(self, build):
+        """Return (path, bytes) of build on the controller, checked."""
+        digest = build['sha256']
         plain = os.path.join(self.dir, build['name'])
         if os.path.isfile(plain):  # a source tree after 'make'
-            if os.path.getsize(plain) != build['size']:
+            data = _read_checked(plain, digest, build['size'])
+            if data is None:
                 raise AnsibleError("%s does not match bin/manifest.json; run 'make collection'" % plain)
-            return plain
-        path = os.path.join(self.cache, build['sha256'])
-        if os.path.isfile(path) and os.path.getsize(path) == build['size']:
-            return path
-        self._unpack(build['archive'])
-        path = os.path.join(self.cache, build['sha256'])
-        if not os.path.isfile(path):
+            return plain, data
+        path = os.path.join(self.cache, digest)
+        data = _read_checked(path, digest, build['size'])
+        if data is None:
+            for name in (digest, digest + '.gz'):
+                _unlink(os.path.join(self.cache, name))
+            self._unpack(build['archive'])
+            path = os.path.join(self.cache, digest)
+            data = _read_checked(path, digest, build['size'])
+        if data is None:
             raise AnsibleError("%s holds no intact %s" % (os.path.join(self.dir, build['archive']), build['name']))
-        return path
+        return path, data
 
     def mark_used(self):
         """Refresh the time of this version's unpacked builds (and their
@@ -152,27 +234,17 @@ class Builds(object):
                 except OSError:
                     pass  # not unpacked (a source tree) or not gzipped yet
 
-    def gzipped(self, local, digest):
-        """Return a gzip file of the build at local, made once per build."""
-        path = os.path.join(self.cache, digest + '.gz')
-        if os.path.isfile(path):
-            return path
-        try:
-            os.makedirs(self.cache, 0o700)
-        except OSError as e:
-            fallback = os.path.join(C.DEFAULT_LOCAL_TMP, 'zerodowntime_rolling_builds')
-            if e.errno != errno.EEXIST:
-                if self.cache == fallback:
-                    raise AnsibleError("cannot create %s for the module builds: %s" % (self.cache, to_native(e)))
-                self.cache = fallback
-                return self.gzipped(local, digest)
+    def _write(self, path, data):
+        """Write data to path through a temporary file, removed if that fails."""
         tmp = '%s.%d.tmp' % (path, os.getpid())
-        with open(local, 'rb') as src:
-            with gzip.open(tmp, 'wb', compresslevel=6) as out:
-                for chunk in iter(lambda: src.read(1 << 20), b''):
-                    out.write(chunk)
-        os.rename(tmp, path)
-        return path
+        try:
+            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | _O_NOFOLLOW, 0o700)
+            with os.fdopen(fd, 'wb') as out:
+                out.write(data)
+            os.rename(tmp, path)
+        except BaseException:
+            _unlink(tmp)
+            raise
 
     def _unpack(self, archive):
         """Unpack every build in archive into the cache, each checked against
@@ -208,33 +280,65 @@ class Builds(object):
             self._prune()
 
     def _write_checked(self, src, build):
-        final = os.path.join(self.cache, build['sha256'])
-        tmp = '%s.%d.tmp' % (final, os.getpid())
-        h = hashlib.sha256()
-        with open(tmp, 'wb') as out:
-            os.chmod(tmp, 0o700)
-            for chunk in iter(lambda: src.read(1 << 20), b''):
-                h.update(chunk)
-                out.write(chunk)
-        if h.hexdigest() != build['sha256']:
-            os.unlink(tmp)
+        data = src.read(build['size'] + 1)
+        if hashlib.sha256(data).hexdigest() != build['sha256']:
             raise AnsibleError("%s in %s does not match bin/manifest.json; reinstall the collection"
                                % (build['name'], build['archive']))
-        os.rename(tmp, final)
+        self._write(os.path.join(self.cache, build['sha256']), data)
 
     def _prune(self):
         keep = set(self.digests())
         now = time.time()
         for name in os.listdir(self.cache):
-            digest = name[:-3] if name.endswith('.gz') else name
-            if digest in keep or not _HASH_RE.match(digest):
-                continue
+            if name.endswith('.tmp'):
+                limit = self.TMP_SECONDS
+            else:
+                digest = name[:-3] if name.endswith('.gz') else name
+                if digest in keep or not _HASH_RE.match(digest):
+                    continue
+                limit = self.KEEP_SECONDS
             path = os.path.join(self.cache, name)
             try:
-                if now - os.path.getmtime(path) > self.KEEP_SECONDS:
+                if now - os.lstat(path).st_mtime > limit:
                     os.unlink(path)
             except OSError:
                 pass
+
+
+_O_NOFOLLOW = getattr(os, 'O_NOFOLLOW', 0)
+
+
+def _unlink(path):
+    try:
+        os.unlink(path)
+    except OSError:
+        pass
+
+
+def _read_checked(path, digest, size, gunzip=False):
+    """Return the build in the file at path (gzipped with gunzip) if it
+    matches digest, else None. The file is opened without following a
+    symlink and read no further than a build of size can need."""
+    try:
+        fd = os.open(path, os.O_RDONLY | _O_NOFOLLOW)
+    except OSError:
+        return None
+    with os.fdopen(fd, 'rb') as f:
+        # gzip never grows data by more than a few bytes per 32 KiB block.
+        data = f.read(size + size // 100 + (1 << 16) if gunzip else size + 1)
+    if gunzip:
+        try:
+            d = zlib.decompressobj(16 + zlib.MAX_WBITS)
+            raw = d.decompress(data, size + 1)
+        except zlib.error:
+            return None
+        if not d.eof or d.unconsumed_tail or len(raw) != size:
+            return None
+    else:
+        raw = data
+    if len(raw) != size or hashlib.sha256(raw).hexdigest() != digest:
+        return None
+    return data
 
 
 def platform_from_uname(text):
@@ -295,6 +399,10 @@ class BinaryModuleAction(ActionBase):
             elif cache and host.get('no_cache_dir'):
                 why = ("the module cache %s/%s cannot be created on the host" % (host['home'].rstrip('/'), CACHE_DIR),
                        "let the remote user create it")
+            elif cache and host.get('untrusted'):
+                why = ("the module cache path %s on the host is not a directory that only the remote user "
+                       "(or root) owns and can write, so its builds cannot be trusted" % host['untrusted'],
+                       "make the remote user its owner and remove write access for others (or remove it)")
             if why:
                 cache = False
                 key = self._host_key()
@@ -335,25 +443,7 @@ class BinaryModuleAction(ActionBase):
         if info is None or (cache and info.get('have') is None):
             cmd = 'uname -sm; echo ~'
             if cache:
-                # Hash the builds the cache holds (test -x first: no hashing
-                # tool starts for a missing one), touch those that match so
-                # that a file's time is its last use, make sure the private
-                # cache directory exists for a transfer (where a hashing
-                # tool can check what it will hold), and remove builds
-                # (other versions') and cut transfers unused for
-                # REMOTE_KEEP_DAYS. Any tool but uname may be missing: the
-                # command still ends with rc 0.
-                cmd += ("; d=~/%(c)s; for h in %(h)s; do if test -x \"$d/$h\"; then "
-                        "s=$( (sha256sum \"$d/$h\" || shasum -a 256 \"$d/$h\") 2>/dev/null | cut -d' ' -f1 ); "
-                        "if test \"$s\" = \"$h\"; then echo \"zdt-have $h\"; touch \"$d/$h\" 2>/dev/null; fi; fi; done; "
-                        "if command -v sha256sum >/dev/null 2>&1 || command -v shasum >/dev/null 2>&1; then "
-                        "(umask 077 && mkdir -p \"$d\" && chmod 700 \"$d\") || echo zdt-no-cache-dir; "
-                        "else echo zdt-no-hash; fi; "
-                        "find \"$d\" -maxdepth 1 -type f \\( -name '%(b)s' -o -name '.%(p)s.*' \\) "
-                        "-mtime +%(k)d -exec rm -f {} + 2>/dev/null; "
-                        "if command -v gzip >/dev/null 2>&1; then echo zdt-gzip; fi"
-                        % {'c': CACHE_DIR, 'h': ' '.join(builds.digests()),
-                           'b': '?' * 64, 'p': '?' * 16, 'k': REMOTE_KEEP_DAYS})
+                cmd += '; ' + _probe_cache(builds.digests())
             res = self._low_level_execute_command(cmd, sudoable=False)
             lines = to_text(res.get('stdout', '')).strip().splitlines()
             plain = [line for line in lines if not line.startswith('zdt-')]
@@ -366,6 +456,8 @@ class BinaryModuleAction(ActionBase):
                 info['no_cache_dir'] = 'zdt-no-cache-dir' in lines
                 info['no_hash'] = 'zdt-no-hash' in lines
                 info['gzip'] = 'zdt-gzip' in lines
+                info['untrusted'] = next((line[len('zdt-untrusted '):] for line in lines
+                                          if line.startswith('zdt-untrusted ')), None)
             self._run_cache.put('host', key, info)
         info = dict(info)
         info['platform'] = override or platform_from_uname(info['uname'])
@@ -428,56 +520,79 @@ class BinaryModuleAction(ActionBase):
 
     def _run_cached(self, builds, candidates, host, task_vars):
         """Run the module from the host's cache, sending a build first if
-        the host has none that holds the module."""
+        the host has none that holds the module, or again if the one it
+        has no longer matches its hash."""
         hostkey = self._host_key()
         have = set(host.get('have') or [])
         verified = [b for b in candidates if self._run_cache.get('verified', '%s|%s' % (hostkey, b['sha256']))]
         present = [b for b in candidates if b['sha256'] in have]
         build = (verified or present or candidates)[0]
-        digest = build['sha256']
-        remote_bin = '%s/%s/%s' % (host['home'].rstrip('/'), CACHE_DIR, digest)
-        local = None
+        remote_bin = '%s/%s/%s' % (host['home'].rstrip('/'), CACHE_DIR, build['sha256'])
         if not verified and not present:
-            local = builds.local_path(build)
-            self._send(builds, local, remote_bin, digest, host.get('gzip'))
-        self._run_cache.put('verified', '%s|%s' % (hostkey, digest), True)
-        cmd = self._command(remote_bin, task_vars, '-')
+            self._send(builds, build, remote_bin, host.get('gzip'))
+        self._run_cache.put('verified', '%s|%s' % (hostkey, build['sha256']), True)
+        cmd = self._cached_command(remote_bin, build['sha256'], task_vars)
         args = to_bytes(self._module_args(task_vars))
         res = self._low_level_execute_command(cmd, sudoable=True, in_data=args)
-        if res.get('rc') == 127 and not to_text(res.get('stdout', '')).strip():
-            # The cached build vanished since it was checked: send it again.
-            self._ensure_dir(os.path.dirname(remote_bin))
-            self._send(builds, local or builds.local_path(build), remote_bin, digest, host.get('gzip'))
+        if _stale(res):
+            self._send(builds, build, remote_bin, host.get('gzip'))
             res = self._low_level_execute_command(cmd, sudoable=True, in_data=args)
+            if _stale(res):
+                raise AnsibleError(
+                    "the module build %s on the host does not match its SHA-256 even just after it was sent "
+                    "again, so it was not run: something on the host changes the module cache; find out what, "
+                    "or set %s: false" % (remote_bin, CACHE_VAR))
         return self._finish(res)
 
-    def _ensure_dir(self, cache_dir):
-        res = self._low_level_execute_command(
-            'umask 077 && mkdir -p %(c)s && chmod 700 %(c)s' % {'c': cache_dir}, sudoable=False)
-        if res.get('rc') != 0:
-            raise AnsibleError("cannot create the module cache %s on the host: %s"
-                               % (cache_dir, to_text(res.get('stderr', '')).strip()))
+    def _cached_command(self, remote_bin, digest, task_vars):
+        """Return the command that runs the cached build at remote_bin (as
+        the become user, if any) after checking its hash.
 
-    def _send(self, builds, local, remote_bin, digest, gzip_ok):
-        """Put the build at remote_bin, checked against its digest, in one
+        Checking a file and then running it by name leaves a window in
+        which whoever can write the file or its directory can swap it.
+        Where the user that runs the build owns both (the remote user
+        without become, or root that connected as root), nobody else but
+        root can, and the probe made sure no one else can write the
+        directories above: the build is checked and run in place. Anywhere
+        else (become root from another user, whose cache this is), the
+        build is copied into a new directory private to the user that runs
+        it, and the copy, which no one else can change, is checked and run.
+        The check costs one sha256sum per task; a missing or changed build
+        prints STALE and the plugin sends it again."""
+        shell = self._connection._shell
+        q = shell.quote
+        prefix = self._var(task_vars, EXEC_PREFIX_VAR)
+        run = '%s"$f" %s -' % (prefix + ' ' if prefix else '', q(self.module_name))
+        # In /tmp, not $TMPDIR, which the remote user may set to a directory
+        # of theirs: in a sticky directory no one else can rename ours away.
+        private = '/tmp/zdt-%s' % binascii.hexlify(os.urandom(8)).decode()
+        return (_SUM_FN + "; f=%(f)s; "
+                "if test -O \"$f\" && test ! -L \"$f\" && test -O %(d)s; then "
+                "if test \"$(zdt_sum \"$f\")\" = %(h)s; then exec %(run)s; fi; "
+                "else t=%(t)s; if ! (umask 077 && mkdir \"$t\"); then exit 1; fi; "
+                "if cat \"$f\" > \"$t/zdt\" 2>/dev/null && chmod 700 \"$t/zdt\" && "
+                "test \"$(zdt_sum \"$t/zdt\")\" = %(h)s; then f=$t/zdt; %(run)s; r=$?; rm -rf \"$t\"; exit $r; fi; "
+                "rm -rf \"$t\"; fi; echo %(stale)s; exit %(rc)d"
+                % {'f': q(remote_bin), 'd': q(os.path.dirname(remote_bin)), 'h': digest, 'run': run,
+                   't': private, 'stale': STALE, 'rc': STALE_RC})
+
+    def _send(self, builds, build, remote_bin, gzip_ok):
+        """Put build at remote_bin, checked against its digest, in one
         round trip: the build goes on the command's standard input (no SFTP
         session), gzipped when the host has gzip (compressed once per build
         on the controller, so neither side compresses per host), and its
         hash is checked before it takes the cache name, so a cut transfer
-        can never be run."""
-        partial = '%s/.%s.%d' % (os.path.dirname(remote_bin), digest[:16], random.randint(0, 1 << 30))
-        if gzip_ok:
-            with open(builds.gzipped(local, digest), 'rb') as f:
-                data = f.read()
-            receive = 'gzip -dc > %s' % partial
-        else:
-            with open(local, 'rb') as f:
-                data = f.read()
-            receive = 'cat > %s' % partial
-        cmd = ("umask 077 && %(r)s && chmod 700 %(p)s && "
-               "h=$( (sha256sum %(p)s || shasum -a 256 %(p)s) 2>/dev/null | cut -d' ' -f1 ) && "
-               "if test \"$h\" = %(d)s; then mv -f %(p)s %(f)s && echo zdt-cache-ok; "
-               "else rm -f %(p)s; echo \"hash mismatch: $h\"; fi" % {'r': receive, 'p': partial, 'f': remote_bin, 'd': digest})
+        can never be run; a transfer that fails is removed."""
+        q = self._connection._shell.quote
+        digest = build['sha256']
+        cache_dir = os.path.dirname(remote_bin)
+        partial = '%s/.%s.%d' % (cache_dir, digest[:16], random.randint(0, 1 << 30))
+        data = builds.payload(build, gzip_ok)
+        receive = '%s > %s' % ('gzip -dc' if gzip_ok else 'cat', q(partial))
+        cmd = (_SUM_FN + "; umask 077 && mkdir -p %(c)s && %(r)s && chmod 700 %(p)s && h=$(zdt_sum %(p)s) && "
+               "if test \"$h\" = %(d)s && mv -f %(p)s %(f)s; then echo zdt-cache-ok; "
+               "else echo \"hash mismatch: $h\"; fi; rm -f %(p)s"
+               % {'c': q(cache_dir), 'r': receive, 'p': q(partial), 'f': q(remote_bin), 'd': digest})
         res = self._low_level_execute_command(cmd, sudoable=False, in_data=data)
         if 'zdt-cache-ok' not in to_text(res.get('stdout', '')):
             raise AnsibleError("the module build sent to %s did not arrive intact (%s%s); "
@@ -496,6 +611,11 @@ class BinaryModuleAction(ActionBase):
         self._fixup_perms2([tmpdir, remote_bin, args_path], self._get_remote_user())
         res = self._low_level_execute_command(self._command(remote_bin, task_vars, args_path), sudoable=True)
         return self._finish(res)
+
+
+def _stale(res):
+    """Whether the command of _cached_command found its build missing or changed."""
+    return res.get('rc') == STALE_RC and to_text(res.get('stdout', '')).strip() == STALE
 
 
 class _RunCache(object):
@@ -528,4 +648,4 @@ class _RunCache(object):
                 json.dump(data, f)
             os.rename(tmp, self._path)
         except (IOError, OSError):
-            pass
+            _unlink(tmp)

@@ -127,10 +127,11 @@ func checkFallback(t *testing.T, r *ansibletest.Run, reason string) {
 
 // TestMinimalHost: on a host without gzip, find and touch, which the
 // plugin uses when they are there, the builds go to the cache as they are
-// and a second run finds them.
+// and a second run finds them. The cache needs ls, to check who can write
+// its directories.
 func TestMinimalHost(t *testing.T) {
 	coll := ansibletest.Install(t)
-	bin := hostPath(t, "uname", "cut", "mkdir", "chmod", "sha256sum", "cat", "mv", "rm", "sleep")
+	bin := hostPath(t, "uname", "cut", "mkdir", "chmod", "sha256sum", "cat", "mv", "rm", "sleep", "ls")
 	vars := hostVars(t, sshd.Options{Home: t.TempDir(), Path: bin})
 	for i, want := range []int{2, 0} {
 		r := runPlaybook(t, coll, fmt.Sprintf("run %d without gzip", i+1), ansibletest.Inventory("target\n"), ansibletest.Vars(vars))

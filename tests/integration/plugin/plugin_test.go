@@ -108,7 +108,7 @@ func TestRemoteCacheOverSSH(t *testing.T) {
 	}
 	tamper(host)
 	r, sent, _ = run("host build tampered")
-	if len(sent) != 0 || !strings.Contains(r.Stdout, "/"+full+" deploy_verify -") {
+	if len(sent) != 0 || !strings.Contains(r.Stdout, "/"+full+"; ") {
 		t.Errorf("with the host build tampered: sent %v, want none and deploy_verify run from the full build", sent)
 	}
 	tamper(host)
@@ -145,10 +145,11 @@ func TestRemoteCacheRemovesUnused(t *testing.T) {
 
 	cache := filepath.Join(home, ansibletest.RemoteCacheDir)
 	inUse := []string{builds["zdt-host_linux_amd64"], builds["zdt_linux_amd64"]}
-	stale := []string{strings.Repeat("ab", 32), ".0123456789abcdef.42"}
+	stale := []string{strings.Repeat("ab", 32), ".0123456789abcdef.42", ".fedcba9876543210.43"}
 	kept := []string{strings.Repeat("cd", 32), "notes"}
 	now := time.Now()
-	age := map[string]time.Duration{stale[0]: 8 * 24 * time.Hour, stale[1]: 8 * 24 * time.Hour,
+	// A transfer cut 2 hours ago is a leftover: transfers take seconds.
+	age := map[string]time.Duration{stale[0]: 8 * 24 * time.Hour, stale[1]: 8 * 24 * time.Hour, stale[2]: 2 * time.Hour,
 		kept[0]: 6 * 24 * time.Hour, kept[1]: 30 * 24 * time.Hour,
 		inUse[0]: 30 * 24 * time.Hour, inUse[1]: 30 * 24 * time.Hour}
 	for name, d := range age {
@@ -169,7 +170,7 @@ func TestRemoteCacheRemovesUnused(t *testing.T) {
 	}
 	for _, name := range stale {
 		if _, err := os.Lstat(filepath.Join(cache, name)); !os.IsNotExist(err) {
-			t.Errorf("%s, unused for 8 days, is still in the cache (%v)", name, err)
+			t.Errorf("%s, a leftover (age %v), is still in the cache (%v)", name, age[name], err)
 		}
 	}
 	for _, name := range kept {
