@@ -246,6 +246,12 @@ func (h *HAProxy) Command(t testing.TB, line string) string {
 	return out
 }
 
+// MasterCommand sends a command line to the master CLI (Config.MasterWorker);
+// the line should end with ";quit", as the master keeps the connection open.
+func (h *HAProxy) MasterCommand(line string) (string, error) {
+	return h.command(h.MasterSocket, line)
+}
+
 func (h *HAProxy) command(path, line string) (string, error) {
 	conn, err := net.DialTimeout("unix", path, time.Second)
 	if err != nil {
