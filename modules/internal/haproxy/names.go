@@ -56,11 +56,16 @@ func CheckWorker(w string) error {
 
 // checkNames checks the names a "<backend>/<server>" command is built from.
 func checkNames(backend, server string) error {
-	if err := CheckName(backend); err != nil {
-		return fmt.Errorf("backend %q is not a HAProxy backend name: %w", backend, err)
+	if err := checkName("backend", backend); err != nil {
+		return err
 	}
-	if err := CheckName(server); err != nil {
-		return fmt.Errorf("server %q is not a HAProxy server name: %w", server, err)
+	return checkName("server", server)
+}
+
+// checkName is CheckName with the name's kind in the error.
+func checkName(kind, name string) error {
+	if err := CheckName(name); err != nil {
+		return fmt.Errorf("%s %q is not a HAProxy %s name: %w", kind, name, kind, err)
 	}
 	return nil
 }

@@ -204,8 +204,8 @@ func (s ServerState) AgentEnabled() bool { return s.HasAgent() && s.AgentState&c
 func (c *Client) ServersState(ctx context.Context, backend string) ([]ServerState, error) {
 	cmd := "show servers state"
 	if backend != "" {
-		if err := CheckName(backend); err != nil {
-			return nil, fmt.Errorf("backend %q is not a HAProxy backend name: %w", backend, err)
+		if err := checkName("backend", backend); err != nil {
+			return nil, err
 		}
 		cmd += " " + backend
 	}
