@@ -131,12 +131,20 @@ func parseWeight(v any) (*weightSpec, error) {
 	return w, nil
 }
 
-func validWorker(w string) bool {
-	if p, ok := strings.CutPrefix(w, "!"); ok {
-		w = p
+// checkNames refuses, before anything is sent, a name that is not one
+// HAProxy could have: each of them ends up in a runtime API command, where
+// ";" or a line end would start a command of the caller's choosing.
+func checkNames(a args) error {
+	if err := haproxy.CheckName(a.Server); err != nil {
+		return fmt.Errorf("server: %q is not a HAProxy server name: %w", a.Server, err)
 	}
-	n, err := strconv.Atoi(w)
-	return err == nil && n > 0
+	if a.Backend == "" {
+		return nil
+	}
+	if err := haproxy.CheckName(a.Backend); err != nil {
+		return fmt.Errorf("backend: %q is not a HAProxy backend name: %w", a.Backend, err)
+	}
+	return nil
 }
 
 // snapshot is what the module reports about one server at one moment.
@@ -198,9 +206,11 @@ func run(ctx context.Context, m *ansible.Module, a args) (ansible.Result, error)
 			return ansible.Result{}, fmt.Errorf("%w (with wait: true)", err)
 		}
 	}
-	switch {
-	case !validWorker(a.Worker):
+	if err := haproxy.CheckWorker(a.Worker); err != nil {
 		return ansible.Result{}, fmt.Errorf("worker must be a worker number such as 1 or !<pid>, got %q", a.Worker)
+	}
+	if err := checkNames(a); err != nil {
+		return ansible.Result{}, err
 	}
 	if want == haproxy.StateReady && a.ShutdownSessions != shutdownNever {
 		m.Warn("shutdown_sessions: %s has no effect with state: %s", a.ShutdownSessions, a.State)

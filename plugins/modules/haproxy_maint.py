@@ -41,10 +41,14 @@ options:
     description:
       - Through a master socket, the worker commands are routed to, C(1) for the current worker or
         C(!<pid>) for a given process (as in C(@1 cmd) and C(@!<pid> cmd)). Ignored on a stats socket.
+      - Anything but a process number or C(!) and a process number is refused.
     type: str
     default: '1'
   server:
-    description: The server's name, as on its C(server) line in C(haproxy.cfg).
+    description:
+      - The server's name, as on its C(server) line in C(haproxy.cfg).
+      - Like HAProxy, the module accepts only letters, digits and C(-_.:) in it, so that no value
+        can add a command of its own to those sent to the runtime API.
     type: str
     required: true
     aliases: [host]
@@ -52,6 +56,7 @@ options:
     description:
       - The backend holding I(server). Omitted, the task acts on every backend that has a server of
         that name, and fails when none has.
+      - Only letters, digits and C(-_.:), as HAProxy allows in backend names.
     type: str
   state:
     description:

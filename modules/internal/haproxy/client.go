@@ -3,15 +3,22 @@
 // modules need: server states, session counts, and the set/enable/shutdown
 // commands.
 //
-// Commands travel as text. On a stats socket they go through client-native's
-// runtime.ExecuteRaw; its typed readers are not used because they have traps
-// documented in the shared runtime-API reference: GetServersState parses the
-// decimal srv_admin_state as hexadecimal (an inherited drain, 16, reads as
-// maint), and every typed call needs the raw error text anyway to tell a
-// socket below admin level ("Permission denied") from a missing server. On a
-// master socket client-native prefixes "set severity-output number;" to the
-// master, which answers "Unknown command" and makes failed commands look
-// successful, so the master CLI is spoken directly here ("@1 cmd;quit").
+// Commands travel as text, one per connection, written here as
+// "<cmd>;quit\n" (on a master CLI "@<worker> <cmd>;quit\n"). client-native's
+// runtime package is not used: its typed readers have traps documented in
+// the shared runtime-API reference (GetServersState parses the decimal
+// srv_admin_state as hexadecimal, so an inherited drain, 16, reads as
+// maint), on a master socket its "set severity-output number;" prefix goes
+// to the master, which answers "Unknown command" and makes failed commands
+// look successful, and its reader has no size limit, keeps reading for its
+// own 30 s after the module's deadline, and returns a cut answer as
+// complete.
+//
+// Text from the user never reaches a command unchecked: backend and server
+// names must use HAProxy's name characters, the worker must be a process
+// number, and the last check before the socket refuses any command that
+// holds a ";", a backslash or a control character, which would end the
+// command and start another.
 package haproxy
 
 import (
@@ -25,9 +32,6 @@ import (
 	"strings"
 	"syscall"
 	"time"
-
-	"github.com/haproxytech/client-native/v5/runtime"
-	"github.com/haproxytech/client-native/v5/runtime/options"
 )
 
 // MasterMode says whether the socket is a master CLI.
@@ -42,13 +46,14 @@ const (
 
 // Client sends runtime API commands to one HAProxy.
 type Client struct {
-	path    string
-	master  bool
-	worker  string
-	timeout time.Duration
-	mode    MasterMode
-	exec    func(ctx context.Context, line string) (string, error)
-	info    *Info
+	path      string
+	master    bool
+	worker    string
+	timeout   time.Duration
+	maxAnswer int64
+	mode      MasterMode
+	exec      func(ctx context.Context, cmd string) (string, error)
+	info      *Info
 }
 
 // Option configures a Client.
@@ -58,45 +63,41 @@ type Option func(*Client)
 func WithMaster(m MasterMode) Option { return func(c *Client) { c.mode = m } }
 
 // WithWorker selects the worker a master CLI routes commands to: "1" (the
-// current worker, the default) or "!<pid>".
+// current worker, the default) or "!<pid>". Dial refuses anything else.
 func WithWorker(w string) Option { return func(c *Client) { c.worker = w } }
 
 // WithCommandTimeout bounds one command's round trip (5 s by default).
 func WithCommandTimeout(d time.Duration) Option { return func(c *Client) { c.timeout = d } }
 
+// maxAnswer bounds one answer. The largest the modules ask for is "show
+// stat" of every server, about 1 KiB a server.
+const maxAnswer = 64 << 20
+
 // Dial checks that path is a reachable runtime API socket, reads "show info"
 // and returns a client. Errors are *SocketError with advice for the user.
 func Dial(ctx context.Context, path string, opts ...Option) (*Client, error) {
-	c := &Client{path: path, worker: "1", timeout: 5 * time.Second}
+	c := &Client{path: path, worker: "1", timeout: 5 * time.Second, maxAnswer: maxAnswer}
 	for _, o := range opts {
 		o(c)
+	}
+	if err := CheckWorker(c.worker); err != nil {
+		return nil, fmt.Errorf("worker %q: %w", c.worker, err)
 	}
 	if err := checkSocketFile(path); err != nil {
 		return nil, err
 	}
-	// The first command always goes out raw with ";quit": sent through
-	// client-native to a master CLI, it would hang for client-native's 30 s
-	// deadline, because the master keeps the connection open without quit.
-	if c.mode == MasterOn {
-		c.useMaster()
-	} else {
-		c.exec = func(ctx context.Context, line string) (string, error) { return c.raw(ctx, line+";quit\n") }
-	}
+	c.master = c.mode == MasterOn
+	c.exec = c.send
 	info, err := c.Info(ctx)
 	if c.mode == MasterAuto && isMasterHelp(err) {
 		// The master CLI knows no "show info": route through it instead.
-		c.useMaster()
+		c.master = true
 		info, err = c.Info(ctx)
 	} else if c.mode == MasterOff && isMasterHelp(err) {
 		return nil, &SocketError{Path: path, Err: errors.New("this is a master CLI socket, not a stats socket"), Advice: "set master_socket: true (or leave it unset to detect it)"}
 	}
 	if err != nil {
 		return nil, err
-	}
-	if !c.master {
-		if err := c.useStats(ctx); err != nil {
-			return nil, err
-		}
 	}
 	c.info = &info
 	return c, nil
@@ -125,59 +126,24 @@ func checkSocketFile(path string) error {
 
 const permissionAdvice = "run the task with become: true, or give the socket a group the user is in (`stats socket ... mode 660 group haproxy level admin`)"
 
-// useStats sends commands through client-native on a worker's stats socket.
-func (c *Client) useStats(ctx context.Context) error {
-	// DoNotCheckRuntimeOnInit: the probe ("help") would cost a round trip;
-	// Dial reads "show info" next anyway and classifies its errors.
-	rt, err := runtime.New(ctx, options.Socket(c.path), options.DoNotCheckRuntimeOnInit)
-	if err != nil {
-		return classifyDialError(c.path, err)
+// send writes one command, routed to the worker on a master CLI, and
+// ends the line with ";quit": on 2.6 the master keeps the connection open
+// after a command.
+func (c *Client) send(ctx context.Context, cmd string) (string, error) {
+	if c.master {
+		cmd = "@" + c.worker + " " + cmd
 	}
-	c.master = false
-	c.exec = func(ctx context.Context, line string) (string, error) {
-		// ExecuteRaw takes no context and has its own 30 s deadline; the
-		// module must still honour its own, so the call runs aside.
-		type answer struct {
-			out []string
-			err error
-		}
-		ch := make(chan answer, 1)
-		go func() {
-			out, err := rt.ExecuteRaw(line)
-			ch <- answer{out, err}
-		}()
-		select {
-		case a := <-ch:
-			if a.err != nil {
-				return "", classifyDialError(c.path, a.err)
-			}
-			if len(a.out) == 0 {
-				return "", nil
-			}
-			return a.out[0], nil
-		case <-ctx.Done():
-			return "", context.Cause(ctx)
-		}
-	}
-	return nil
+	return c.raw(ctx, cmd)
 }
 
-// useMaster speaks the master CLI directly: every command is routed to the
-// worker with "@<worker> " and the line ends with ";quit" because on 2.6 the
-// master keeps the connection open after a command.
-func (c *Client) useMaster() {
-	c.master = true
-	c.exec = func(ctx context.Context, line string) (string, error) {
-		var routed []string
-		for _, cmd := range strings.Split(line, ";") {
-			routed = append(routed, "@"+c.worker+" "+strings.TrimSpace(cmd))
-		}
-		return c.raw(ctx, strings.Join(routed, "; ")+";quit\n")
+// raw writes cmd to the socket and reads the answer until HAProxy closes,
+// for at most the command timeout and maxAnswer bytes. It is the last
+// check before the socket: a command that could carry another is an
+// internal error and is not sent.
+func (c *Client) raw(ctx context.Context, cmd string) (string, error) {
+	if err := checkCommand(cmd); err != nil {
+		return "", err
 	}
-}
-
-// raw writes line to the socket and reads the answer until HAProxy closes.
-func (c *Client) raw(ctx context.Context, line string) (string, error) {
 	ctx, cancel := context.WithTimeout(ctx, c.timeout)
 	defer cancel()
 	var d net.Dialer
@@ -191,15 +157,19 @@ func (c *Client) raw(ctx context.Context, line string) (string, error) {
 	}
 	stop := context.AfterFunc(ctx, func() { conn.SetDeadline(time.Now()) })
 	defer stop()
-	if _, err := io.WriteString(conn, line); err != nil {
+	if _, err := io.WriteString(conn, cmd+";quit\n"); err != nil {
 		return "", &SocketError{Path: c.path, Err: err}
 	}
-	b, err := io.ReadAll(conn)
+	b, err := io.ReadAll(io.LimitReader(conn, c.maxAnswer+1))
 	if err != nil {
 		if ctx.Err() != nil {
 			return "", fmt.Errorf("no complete answer from %s: %w", c.path, context.Cause(ctx))
 		}
 		return "", &SocketError{Path: c.path, Err: err}
+	}
+	if int64(len(b)) > c.maxAnswer {
+		// Not a *SocketError: waiting again would not help.
+		return "", fmt.Errorf("the answer to %q from %s is larger than %d bytes; is this HAProxy's runtime API?", cmd, c.path, c.maxAnswer)
 	}
 	return strings.TrimSpace(string(b)), nil
 }
@@ -216,9 +186,13 @@ func classifyDialError(path string, err error) error {
 	return &SocketError{Path: path, Err: err}
 }
 
-// Exec sends one command (or several joined with ";") and returns HAProxy's
-// answer. A answer that is an error message becomes a *CommandError.
+// Exec sends one command and returns HAProxy's answer. An answer that is an
+// error message becomes a *CommandError. A command holding ";", a backslash
+// or a control character is refused unsent (see checkCommand).
 func (c *Client) Exec(ctx context.Context, cmd string) (string, error) {
+	if err := checkCommand(cmd); err != nil {
+		return "", err
+	}
 	out, err := c.exec(ctx, cmd)
 	if err != nil {
 		return "", err

@@ -204,6 +204,9 @@ func (s ServerState) AgentEnabled() bool { return s.HasAgent() && s.AgentState&c
 func (c *Client) ServersState(ctx context.Context, backend string) ([]ServerState, error) {
 	cmd := "show servers state"
 	if backend != "" {
+		if err := checkName("backend", backend); err != nil {
+			return nil, err
+		}
 		cmd += " " + backend
 	}
 	out, err := c.Exec(ctx, cmd)
@@ -353,33 +356,41 @@ func parseStat(out string) ([]Stat, error) {
 
 // SetState sends "set server b/s state st".
 func (c *Client) SetState(ctx context.Context, backend, server string, st AdminState) error {
-	return c.run(ctx, fmt.Sprintf("set server %s/%s state %s", backend, server, st))
+	return c.runOn(ctx, backend, server, "set server", " state "+string(st))
 }
 
 // SetWeight sends "set server b/s weight w"; w is "0".."256" or "N%".
 func (c *Client) SetWeight(ctx context.Context, backend, server, w string) error {
-	return c.run(ctx, fmt.Sprintf("set server %s/%s weight %s", backend, server, w))
+	return c.runOn(ctx, backend, server, "set server", " weight "+w)
 }
 
 // SetHealth forces the operational state: "up", "stopping" or "down". The
 // next check result overrides it.
 func (c *Client) SetHealth(ctx context.Context, backend, server, h string) error {
-	return c.run(ctx, fmt.Sprintf("set server %s/%s health %s", backend, server, h))
+	return c.runOn(ctx, backend, server, "set server", " health "+h)
 }
 
 // EnableHealth enables or disables health checks.
 func (c *Client) EnableHealth(ctx context.Context, backend, server string, on bool) error {
-	return c.run(ctx, fmt.Sprintf("%s health %s/%s", enableWord(on), backend, server))
+	return c.runOn(ctx, backend, server, enableWord(on)+" health", "")
 }
 
 // EnableAgent enables or disables agent checks.
 func (c *Client) EnableAgent(ctx context.Context, backend, server string, on bool) error {
-	return c.run(ctx, fmt.Sprintf("%s agent %s/%s", enableWord(on), backend, server))
+	return c.runOn(ctx, backend, server, enableWord(on)+" agent", "")
 }
 
 // ShutdownSessions kills every session on the server.
 func (c *Client) ShutdownSessions(ctx context.Context, backend, server string) error {
-	return c.run(ctx, fmt.Sprintf("shutdown sessions server %s/%s", backend, server))
+	return c.runOn(ctx, backend, server, "shutdown sessions server", "")
+}
+
+// runOn runs "<verb> <backend>/<server><rest>" once both names are checked.
+func (c *Client) runOn(ctx context.Context, backend, server, verb, rest string) error {
+	if err := checkNames(backend, server); err != nil {
+		return err
+	}
+	return c.run(ctx, verb+" "+backend+"/"+server+rest)
 }
 
 func enableWord(on bool) string {

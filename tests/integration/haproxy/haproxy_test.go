@@ -4,6 +4,8 @@
 package haproxy
 
 import (
+	"encoding/json"
+	"fmt"
 	"strings"
 	"testing"
 
@@ -195,5 +197,71 @@ func TestActiveActive(t *testing.T) {
 	res := result(t, run, "drain on every node")
 	if items, _ := res["results"].([]any); len(items) != 2 {
 		t.Errorf("want 2 loop results, got %v", res)
+	}
+}
+
+// TestInjectedBackendRefused gives the module, as roles/deploy does, a
+// backend from a host variable that carries a second runtime API command.
+// Each task fails naming backend, and the server the extra command aims
+// at, api/web1, stays as it was; the master does not reload.
+func TestInjectedBackendRefused(t *testing.T) {
+	coll := ansibletest.Install(t)
+	a1 := haproxytest.StartApp(t, "web1")
+	h := haproxytest.Start(t, haproxytest.Config{MasterWorker: true, Backends: []haproxytest.Backend{
+		{Name: "www", Servers: []haproxytest.Server{{Name: "web1", Addr: a1.Addr}}},
+		{Name: "api", Servers: []haproxytest.Server{{Name: "web1", Addr: a1.Addr}}},
+	}})
+	backends := map[string]string{
+		"semicolon": "www;set server api/web1 state maint",
+		"newline":   "www\nset server api/web1 state maint",
+		"master":    "www\nreload",
+	}
+	inv, err := json.Marshal(map[string]any{"all": map[string]any{"hosts": map[string]any{"localhost": map[string]any{
+		"ansible_connection":         "local",
+		"ansible_python_interpreter": "/usr/bin/python3",
+		"backend_semicolon":          backends["semicolon"],
+		"backend_newline":            backends["newline"],
+		"backend_master":             backends["master"],
+	}}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	run := coll.Playbook(t, `
+- hosts: localhost
+  gather_facts: false
+  tasks:
+    - name: injected backend
+      zerodowntime.rolling.haproxy_maint:
+        socket: "{{ item.socket }}"
+        server: web1
+        backend: "{{ hostvars[inventory_hostname]['backend_' ~ item.name] }}"
+        state: drain
+      loop:
+        - {name: semicolon, socket: "{{ sock }}"}
+        - {name: newline, socket: "{{ sock }}"}
+        - {name: master, socket: "{{ master_sock }}"}
+      loop_control:
+        label: "{{ item.name }}"
+      ignore_errors: true
+`, ansibletest.Inventory(string(inv)), ansibletest.Vars(map[string]any{"sock": h.Socket, "master_sock": h.MasterSocket}))
+	items, _ := result(t, run, "injected backend")["results"].([]any)
+	if len(items) != len(backends) {
+		t.Fatalf("want %d loop results, got %d", len(backends), len(items))
+	}
+	for _, it := range items {
+		res := it.(map[string]any)
+		name := res["item"].(map[string]any)["name"].(string)
+		want := fmt.Sprintf("backend: %q is not a HAProxy backend name", backends[name])
+		if msg, _ := res["msg"].(string); res["failed"] != true || !strings.Contains(msg, want) {
+			t.Errorf("%s: want a failure with %q, got %v", name, want, res)
+		}
+	}
+	for _, bs := range [][2]string{{"api", "web1"}, {"www", "web1"}} {
+		if st := h.ServerStat(t, bs[0], bs[1])["status"]; st != "no check" {
+			t.Errorf("%s/%s is %s, want it untouched (no check)", bs[0], bs[1], st)
+		}
+	}
+	if n := h.MasterReloads(t); n != 0 {
+		t.Errorf("the master reloaded %d times", n)
 	}
 }

@@ -19,7 +19,7 @@ type FakeSocket struct {
 }
 
 // Fake listens on a unix socket in a temporary directory. answers maps a
-// command (without client-native's "set severity-output number;" prefix and
+// command (without a "set severity-output number;" prefix and
 // without ";quit") to the text sent back; an unknown command gets HAProxy's
 // "Unknown command" answer. Each connection gets one answer, then closes, as
 // on a stats socket.

@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -244,6 +245,30 @@ func (h *HAProxy) Command(t testing.TB, line string) string {
 		t.Fatalf("haproxy command %q: %v", line, err)
 	}
 	return out
+}
+
+// MasterReloads is how often the master (Config.MasterWorker) has reloaded,
+// from "show proc". A reload re-executes the master, so it asks until the
+// master answers, for up to 10 s.
+func (h *HAProxy) MasterReloads(t testing.TB) int {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		out, err := h.command(h.MasterSocket, "show proc;quit")
+		for _, l := range strings.Split(out, "\n") {
+			if f := strings.Fields(l); err == nil && len(f) > 2 && f[1] == "master" {
+				n, err := strconv.Atoi(f[2])
+				if err != nil {
+					t.Fatalf("master CLI: no reload count in show proc: %q", out)
+				}
+				return n
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("master CLI: no answer to show proc within 10s (last error %v, answer %q)", err, out)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
 }
 
 func (h *HAProxy) command(path, line string) (string, error) {
