@@ -586,6 +586,10 @@ func (s *runState) change(ctx context.Context, calls map[*poolRun][]Target) erro
 		doing = append(doing, pr.label())
 	}
 	progress := func() {
+		if len(doing) == 0 {
+			s.m.Progress("%s", s.actedSummary())
+			return
+		}
 		s.m.Progress("%s %s: %s (done: %s)", verb, orNone(doing), s.target, orNone(done))
 	}
 	progress()
@@ -612,12 +616,75 @@ func (s *runState) change(ctx context.Context, calls map[*poolRun][]Target) erro
 		progress()
 		return nil
 	})
-	for i, err := range errs {
-		if err != nil {
-			return s.interrupted(err, what[i])
+	failed := FirstError(errs)
+	if failed == nil {
+		return nil
+	}
+	// A call that failed or was cut short (a signal, the timeout) may have
+	// been accepted all the same: a Hetzner action keeps running when its
+	// wait is interrupted. Look at the pools again, so that the result and
+	// the progress an interruption reports say what really changed.
+	s.recheck(ctx, acting)
+	doing, done = nil, nil
+	for _, pr := range acting {
+		if pr.acted {
+			done = append(done, pr.label())
+		} else {
+			doing = append(doing, pr.label())
 		}
 	}
+	progress()
+	for i, err := range errs {
+		if err == nil || acting[i].acted {
+			continue
+		}
+		err = s.interrupted(err, what[i])
+		if len(done) == 0 || errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
+			return err
+		}
+		// Name what was done as well as what failed.
+		var e *Error
+		if errors.As(err, &e) {
+			c := *e
+			c.Msg = fmt.Sprintf("%s, but %s", s.actedSummary(), e.Msg)
+			return &c
+		}
+		return fmt.Errorf("%s, but %w", s.actedSummary(), err)
+	}
+	// Every call took effect after all; the wait tells the rest, unless
+	// the run was interrupted.
+	if ctx.Err() != nil {
+		return context.Cause(ctx)
+	}
 	return nil
+}
+
+// recheckTimeout bounds the look at the pools after a failed call. An
+// interrupted module has 3 s to report (ansible.RunArgs).
+const recheckTimeout = 1500 * time.Millisecond
+
+// recheck reads the pools of acting again, under a bound of its own since
+// ctx may be done, and counts a pool as acted where the target is now as
+// its call would leave it. Every pool read gets its after-state.
+func (s *runState) recheck(ctx context.Context, acting []*poolRun) {
+	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), recheckTimeout)
+	defer cancel()
+	eachPool(acting, func(_ int, pr *poolRun) error {
+		ms, err := pr.pool.Members(WithCounter(rctx, &pr.counter))
+		if err != nil {
+			return err
+		}
+		st := StateOf(s.target, ms)
+		pr.members, pr.after, pr.prev = ms, st, st
+		took := !st.Registered || st.AllPorts(StateDraining)
+		if s.op == opRegister {
+			took = st.Registered && !st.AllPorts(StateDraining)
+		}
+		if took && !pr.acted {
+			pr.acted, pr.actedAt = true, s.now()
+		}
+		return nil
+	})
 }
 
 // eachPool runs f for every pool at once and returns each one's error:
