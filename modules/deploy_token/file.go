@@ -343,12 +343,17 @@ type firstLine struct {
 }
 
 func (w *firstLine) Write(p []byte) (int, error) {
-	if !w.full {
-		w.b = append(w.b, p[:min(len(p), maxEntry-len(w.b))]...)
-		if bytes.IndexByte(w.b, '\n') >= 0 || len(w.b) == maxEntry {
-			w.full = true
-			w.done()
-		}
+	if w.full {
+		return len(p), nil
+	}
+	keep := p[:min(len(p), maxEntry-len(w.b))]
+	if i := bytes.IndexByte(keep, '\n'); i >= 0 {
+		keep = keep[:i+1]
+	}
+	w.b = append(w.b, keep...)
+	if bytes.HasSuffix(w.b, []byte("\n")) || len(w.b) == maxEntry {
+		w.full = true
+		w.done()
 	}
 	return len(p), nil
 }
