@@ -106,12 +106,26 @@ func readArgsFile(path string) ([]byte, error) {
 		return nil, err
 	}
 	if !st.Mode().IsRegular() {
-		return nil, fmt.Errorf("%s is not a regular file (%s)", path, st.Mode().Type())
+		return nil, fmt.Errorf("%s is not a regular file but %s", path, fileKind(st.Mode()))
 	}
 	if st.Size() > maxArgsSize {
 		return nil, fmt.Errorf("%s holds %d bytes, more than the %d the arguments may", path, st.Size(), maxArgsSize)
 	}
 	return readBounded(f, path)
+}
+
+func fileKind(m os.FileMode) string {
+	switch {
+	case m.IsDir():
+		return "a directory"
+	case m&os.ModeNamedPipe != 0:
+		return "a named pipe"
+	case m&os.ModeSocket != 0:
+		return "a socket"
+	case m&os.ModeDevice != 0:
+		return "a device"
+	}
+	return "a special file"
 }
 
 // readBounded reads r to its end, failing rather than cutting the

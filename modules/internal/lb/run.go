@@ -521,7 +521,11 @@ func healthFileExists(path string) (bool, error) {
 		return false, fmt.Errorf("health_file: %s is a symbolic link (to %s), which is neither followed nor removed: "+
 			"delete the link, or give the path of the file the application's health check looks for", path, dest)
 	case !st.Mode().IsRegular():
-		return false, fmt.Errorf("health_file: %s is not a regular file (%s); give the path of the file the application's health check looks for", path, st.Mode().Type())
+		what := "not a regular file"
+		if st.IsDir() {
+			what = "a directory"
+		}
+		return false, fmt.Errorf("health_file: %s is %s; give the path of the file the application's health check looks for", path, what)
 	}
 	return true, nil
 }
