@@ -620,8 +620,7 @@ func (s *runState) change(ctx context.Context, calls map[*poolRun][]Target) erro
 		progress()
 		return nil
 	})
-	failed := FirstError(errs)
-	if failed == nil {
+	if FirstError(errs) == nil {
 		return nil
 	}
 	// A call that failed or was cut short (a signal, the timeout) may have
