@@ -2,8 +2,10 @@ package deploytoken
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
 	"os/exec"
@@ -12,6 +14,7 @@ import (
 	"strconv"
 	"strings"
 	"syscall"
+	"time"
 	"unicode/utf8"
 
 	"github.com/zerodowntime/rolling/modules/internal/ansible"
@@ -21,7 +24,6 @@ import (
 // means "not asked for" in a wanted state.
 type fileState struct {
 	exists  bool
-	link    string // the target, when path is a symbolic link
 	size    int64
 	content []byte // nil when the file is too large to compare
 	mode    uint32 // permission, setuid, setgid and sticky bits
@@ -33,8 +35,10 @@ type fileState struct {
 // so a larger file differs whatever it holds.
 const maxRead = 64 << 10
 
-// readState returns what is at path now. A symbolic link is not followed:
-// the file replaces the link, as a rename does.
+// readState returns what is at path now. A symbolic link there is refused:
+// root writes the token in a directory the app's user may own, where a link
+// could point anywhere, and neither writing through it nor silently
+// replacing it is what the user asked for.
 func readState(path string) (fileState, error) {
 	dir := filepath.Dir(path)
 	if st, err := os.Stat(dir); err != nil {
@@ -58,8 +62,9 @@ func readState(path string) (fileState, error) {
 	}
 	switch {
 	case st.Mode()&fs.ModeSymlink != 0:
-		s.link, _ = os.Readlink(path)
-		return s, nil
+		dest, _ := os.Readlink(path)
+		return fileState{}, fmt.Errorf("path: %s is a symbolic link (to %s), which is neither followed nor replaced; "+
+			"delete the link, or give the path of the file itself", path, dest)
 	case st.IsDir():
 		return fileState{}, fmt.Errorf("path: %s is a directory; give the path of the token file in it, such as %s", path, filepath.Join(path, "DEPLOY_TOKEN"))
 	case !st.Mode().IsRegular():
@@ -68,17 +73,37 @@ func readState(path string) (fileState, error) {
 	if s.size > maxRead {
 		return s, nil
 	}
-	if s.content, err = os.ReadFile(path); err != nil {
+	if s.content, err = readFile(path, st); err != nil {
 		return fileState{}, fmt.Errorf("path: cannot read %s to compare it: %v%s", path, reason(err), becomeHint(err))
 	}
 	s.size = int64(len(s.content))
 	return s, nil
 }
 
+// readFile reads at most maxRead bytes of the regular file found as st,
+// without following a link or blocking on a FIFO put there since.
+func readFile(path string, st fs.FileInfo) ([]byte, error) {
+	f, err := os.OpenFile(path, os.O_RDONLY|syscall.O_NOFOLLOW|syscall.O_NONBLOCK, 0)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	if now, err := f.Stat(); err != nil {
+		return nil, err
+	} else if !os.SameFile(st, now) {
+		return nil, errors.New("it was replaced while being read; run the task again")
+	}
+	b, err := io.ReadAll(io.LimitReader(f, maxRead+1))
+	if err == nil && len(b) > maxRead {
+		return nil, errors.New("it grew while being read; run the task again")
+	}
+	return b, err
+}
+
 // matches tells whether the file as found is the file wanted. Ownership
 // counts only where owner or group was given.
 func (s fileState) matches(want fileState) bool {
-	return s.exists && s.link == "" && s.content != nil && bytes.Equal(s.content, want.content) &&
+	return s.exists && s.content != nil && bytes.Equal(s.content, want.content) &&
 		s.mode == want.mode && (want.uid < 0 || s.uid == want.uid) && (want.gid < 0 || s.gid == want.gid)
 }
 
@@ -88,10 +113,6 @@ func (s fileState) diffView(path string, want fileState) map[string]any {
 	switch {
 	case !s.exists:
 		v["state"] = "absent"
-		return v
-	case s.link != "":
-		v["state"] = "link"
-		v["src"] = s.link
 		return v
 	}
 	v["state"] = "file"
@@ -187,7 +208,7 @@ func writeAtomic(m *ansible.Module, path string, cur, want fileState) (err error
 // and the new file f does not have already.
 func preserved(f *os.File, cur, want fileState) fileState {
 	keep := fileState{uid: -1, gid: -1}
-	if !cur.exists || cur.link != "" || cur.uid < 0 {
+	if !cur.exists || cur.uid < 0 {
 		return keep
 	}
 	uid, gid := os.Geteuid(), os.Getegid()
@@ -266,6 +287,9 @@ func lookupID(option, what, idName, db, name string, lookup func(string) (string
 	id, err := lookup(name)
 	if err != nil {
 		id, err = getent(db, name)
+		if errors.Is(err, errGetentSlow) {
+			return -1, fmt.Errorf("%s: %v; give a numeric %s, or fix the host's name service", option, err, idName)
+		}
 	}
 	if err != nil || id == "" {
 		return -1, fmt.Errorf("%s: no %s named %q on this host; give an existing %s name or a numeric %s", option, what, name, what, idName)
@@ -277,18 +301,61 @@ func lookupID(option, what, idName, db, name string, lookup func(string) (string
 	return n, nil
 }
 
-// getent returns the ID of name in a name service database, or "".
+// getentTimeout bounds a getent call: a name service that does not answer
+// (LDAP, sssd) must not hold the task for ever.
+var getentTimeout = 5 * time.Second
+
+// maxEntry bounds what is read of getent's answer, one database entry.
+const maxEntry = 64 << 10
+
+var errGetentSlow = errors.New("getent did not answer")
+
+// getent returns the ID of name in a name service database, or "". Only
+// the first line of the answer is kept; getent is ended once it is in.
 func getent(db, name string) (string, error) {
-	out, err := exec.Command("getent", db, name).Output()
-	if err != nil {
+	ctx, cancel := context.WithTimeout(context.Background(), getentTimeout)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, "getent", db, name)
+	cmd.WaitDelay = time.Second // a child of getent may hold its output open
+	out := &firstLine{done: cancel}
+	cmd.Stdout = out
+	err := cmd.Run()
+	if errors.Is(ctx.Err(), context.DeadlineExceeded) && !out.full {
+		return "", fmt.Errorf("%w: looking up %q in the %s database took more than %s", errGetentSlow, name, db, getentTimeout)
+	}
+	line, _, complete := strings.Cut(string(out.b), "\n")
+	if !complete && err != nil {
 		return "", err
 	}
-	line, _, _ := strings.Cut(string(out), "\n")
 	fields := strings.Split(line, ":")
 	if len(fields) < 3 || fields[0] != name {
 		return "", nil
 	}
 	return fields[2], nil
+}
+
+// firstLine keeps what is written up to the first newline, at most
+// maxEntry bytes, and calls done when it has it; the rest is discarded.
+type firstLine struct {
+	b    []byte
+	full bool
+	done func()
+}
+
+func (w *firstLine) Write(p []byte) (int, error) {
+	if w.full {
+		return len(p), nil
+	}
+	keep := p[:min(len(p), maxEntry-len(w.b))]
+	if i := bytes.IndexByte(keep, '\n'); i >= 0 {
+		keep = keep[:i+1]
+	}
+	w.b = append(w.b, keep...)
+	if bytes.HasSuffix(w.b, []byte("\n")) || len(w.b) == maxEntry {
+		w.full = true
+		w.done()
+	}
+	return len(p), nil
 }
 
 // unixMode turns Go's file mode bits into the Unix ones.

@@ -28,7 +28,7 @@ options:
   path:
     description:
       - Absolute path of the token file. Its directory must exist.
-      - A symbolic link at I(path) is replaced by the file, not followed.
+      - A symbolic link at I(path) is refused, neither followed nor replaced.
     type: path
     required: true
   token:

@@ -3,6 +3,7 @@ package ansible
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -67,9 +68,9 @@ func dispatch(args []string, stdin io.Reader, stdout, stderr io.Writer, entries 
 	if args[1] == "-" {
 		// The action plugins pass the options on standard input, so that no
 		// file holding secrets is written on the host.
-		data, err = io.ReadAll(io.LimitReader(stdin, maxArgsSize))
+		data, err = readBounded(stdin, "standard input")
 	} else {
-		data, err = os.ReadFile(args[1])
+		data, err = readArgsFile(args[1])
 	}
 	if err != nil {
 		return writeResult(stdout, map[string]any{"failed": true, "msg": fmt.Sprintf("cannot read the module arguments: %v", err)})
@@ -81,9 +82,60 @@ func dispatch(args []string, stdin io.Reader, stdout, stderr io.Writer, entries 
 	for k, v := range env {
 		os.Setenv(k, v)
 	}
-	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
+	// SIGHUP is a dropped SSH session: it ends the module as SIGTERM does,
+	// with a result saying where it stood.
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT, syscall.SIGHUP)
 	defer stop()
 	return e.run(ctx, data, stdout)
+}
+
+// readArgsFile reads the arguments file Ansible wrote: a regular file, not
+// followed through a final symbolic link, of at most maxArgsSize bytes. A
+// FIFO or a device there would block or never end the read.
+func readArgsFile(path string) ([]byte, error) {
+	f, err := os.OpenFile(path, os.O_RDONLY|syscall.O_NOFOLLOW|syscall.O_NONBLOCK, 0)
+	if errors.Is(err, syscall.ELOOP) {
+		return nil, fmt.Errorf("%s is a symbolic link; give the arguments file itself", path)
+	}
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	st, err := f.Stat()
+	if err != nil {
+		return nil, err
+	}
+	if !st.Mode().IsRegular() {
+		return nil, fmt.Errorf("%s is not a regular file but %s", path, fileKind(st.Mode()))
+	}
+	if st.Size() > maxArgsSize {
+		return nil, fmt.Errorf("%s holds %d bytes, more than the %d the arguments may", path, st.Size(), maxArgsSize)
+	}
+	return readBounded(f, path)
+}
+
+func fileKind(m os.FileMode) string {
+	switch {
+	case m.IsDir():
+		return "a directory"
+	case m&os.ModeNamedPipe != 0:
+		return "a named pipe"
+	case m&os.ModeSocket != 0:
+		return "a socket"
+	case m&os.ModeDevice != 0:
+		return "a device"
+	}
+	return "a special file"
+}
+
+// readBounded reads r to its end, failing rather than cutting the
+// arguments short past maxArgsSize.
+func readBounded(r io.Reader, what string) ([]byte, error) {
+	data, err := io.ReadAll(io.LimitReader(r, maxArgsSize+1))
+	if err == nil && len(data) > maxArgsSize {
+		err = fmt.Errorf("%s holds more than the %d bytes the arguments may", what, maxArgsSize)
+	}
+	return data, err
 }
 
 // openEnvelope unwraps what the action plugins send:

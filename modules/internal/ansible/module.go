@@ -164,16 +164,20 @@ func (e *Error) Unwrap() error { return e.Err }
 // ErrInterrupted is the context cause when the module got SIGTERM or SIGINT.
 var ErrInterrupted = errors.New("interrupted by a signal")
 
+// stuckWait is how long the runtime waits for a module to report after its
+// hard deadline before it reports for it.
+const stuckWait = time.Second
+
 // RunFunc runs a module with its options decoded into A.
 type RunFunc[A any] func(ctx context.Context, m *Module, args A) (Result, error)
 
-// maxArgsSize bounds the arguments read from standard input.
+// maxArgsSize bounds the arguments read from a file or standard input.
 const maxArgsSize = 64 << 20
 
 // Run is Main without the process: it reads the arguments file at path, runs
 // the module and writes the result to w. It never exits the process.
 func Run[A any](ctx context.Context, spec Spec, path string, w io.Writer, run RunFunc[A]) int {
-	data, err := os.ReadFile(path)
+	data, err := readArgsFile(path)
 	if err != nil {
 		return writeResult(w, map[string]any{"failed": true, "msg": fmt.Sprintf("cannot read the module arguments file: %v", err)})
 	}
@@ -238,6 +242,7 @@ func RunArgs[A any](ctx context.Context, spec Spec, data []byte, w io.Writer, ru
 	// was already done, cannot race with the interruption.
 	runCtx, cancel := context.WithCancelCause(context.WithoutCancel(ctx))
 	defer cancel(nil)
+	var limit string // the hard deadline, in words
 	if spec.TimeoutOption != "" {
 		if secs, ok := params[spec.TimeoutOption].(int64); ok && secs > 0 {
 			grace := spec.TimeoutGrace
@@ -247,6 +252,7 @@ func RunArgs[A any](ctx context.Context, spec Spec, data []byte, w io.Writer, ru
 			var c context.CancelFunc
 			runCtx, c = context.WithTimeout(runCtx, time.Duration(secs)*time.Second+grace)
 			defer c()
+			limit = fmt.Sprintf("%s (%ds) and %s of grace", spec.TimeoutOption, secs, grace)
 		}
 	}
 
@@ -271,6 +277,17 @@ func RunArgs[A any](ctx context.Context, spec Spec, data []byte, w io.Writer, ru
 	select {
 	case o := <-done:
 		return m.finish(w, spec, params, o.res, o.err)
+	case <-runCtx.Done():
+		// The hard deadline (timeout plus grace) passed. A module that
+		// heeds its context returns at once with its own error; one stuck
+		// where it does not (a blocked read) is reported as it stood and
+		// left behind, since the process exits after the result.
+		select {
+		case o := <-done:
+			return m.finish(w, spec, params, o.res, o.err)
+		case <-time.After(stuckWait):
+			return m.finish(w, spec, params, Result{}, m.stopped("timed out: it had not ended after "+limit))
+		}
 	case <-ctx.Done():
 		// Signalled: give the module a moment to stop its work and report
 		// where it stands, then report ourselves.
@@ -297,14 +314,17 @@ func RunArgs[A any](ctx context.Context, spec Spec, data []byte, w io.Writer, ru
 	}
 }
 
-func (m *Module) interrupted() error {
+func (m *Module) interrupted() error { return m.stopped("was interrupted by a signal") }
+
+// stopped says why the runtime ended the module, and where it stood.
+func (m *Module) stopped(why string) error {
 	m.mu.Lock()
 	p := m.progress
 	m.mu.Unlock()
 	if p == "" {
 		p = "nothing had been changed yet"
 	}
-	return fmt.Errorf("%s was interrupted by a signal; state left: %s", m.Name, p)
+	return fmt.Errorf("%s %s; state left: %s", m.Name, why, p)
 }
 
 func parseArgs(name string, data []byte) (*Module, map[string]any, error) {

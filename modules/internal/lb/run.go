@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io/fs"
 	"math"
 	"net/http"
 	"net/netip"
@@ -11,6 +12,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/zerodowntime/rolling/modules/internal/ansible"
@@ -382,8 +384,10 @@ func (s *runState) plan() (planned, error) {
 	p := planned{calls: map[*poolRun][]Target{}}
 	health := s.a.Method == MethodHealth
 	if health && s.a.HealthFile != "" {
-		_, err := os.Stat(s.a.HealthFile)
-		exists := err == nil
+		exists, err := healthFileExists(s.a.HealthFile)
+		if err != nil {
+			return p, err
+		}
 		p.makeFile = s.op == opDrain && !exists
 		p.dropFile = s.op == opRegister && exists
 	}
@@ -483,18 +487,85 @@ func allStates(m Member, state string) bool {
 // act makes the planned changes.
 func (s *runState) act(ctx context.Context, p planned) error {
 	if p.makeFile {
-		if err := os.WriteFile(s.a.HealthFile, []byte("drained by zerodowntime.rolling.lb_drain\n"), 0o644); err != nil {
-			return fmt.Errorf("cannot create health_file %s: %v; the target was left in rotation", s.a.HealthFile, err)
+		made, err := createHealthFile(s.a.HealthFile)
+		if err != nil {
+			return fmt.Errorf("%v; the target was left in rotation", err)
 		}
-		s.fileMade = true
+		s.fileMade = made
 	}
 	if p.dropFile {
-		if err := os.Remove(s.a.HealthFile); err != nil && !errors.Is(err, os.ErrNotExist) {
-			return fmt.Errorf("cannot remove health_file %s: %v; the target stays out of rotation", s.a.HealthFile, err)
+		gone, err := removeHealthFile(s.a.HealthFile)
+		if err != nil {
+			return fmt.Errorf("%v; the target stays out of rotation", err)
 		}
-		s.fileGone = true
+		s.fileGone = gone
 	}
 	return s.change(ctx, p.calls)
+}
+
+// The health file is created and removed by root in a directory the app's
+// user may own, so a symbolic link there is refused, never followed: a
+// dangling link would make the module create the file it names (say
+// /etc/nologin), and reading through a link would judge the wrong file.
+
+// healthFileExists tells whether health_file is there as a regular file.
+func healthFileExists(path string) (bool, error) {
+	st, err := os.Lstat(path)
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		return false, nil
+	case err != nil:
+		return false, fmt.Errorf("health_file: cannot inspect %s: %v", path, err)
+	case st.Mode()&fs.ModeSymlink != 0:
+		dest, _ := os.Readlink(path)
+		return false, fmt.Errorf("health_file: %s is a symbolic link (to %s), which is neither followed nor removed: "+
+			"delete the link, or give the path of the file the application's health check looks for", path, dest)
+	case !st.Mode().IsRegular():
+		what := "not a regular file"
+		if st.IsDir() {
+			what = "a directory"
+		}
+		return false, fmt.Errorf("health_file: %s is %s; give the path of the file the application's health check looks for", path, what)
+	}
+	return true, nil
+}
+
+// createHealthFile creates health_file where nothing is; made is false when
+// a regular file appeared there meanwhile.
+func createHealthFile(path string) (made bool, err error) {
+	// O_EXCL fails on any existing name, a dangling link included, and
+	// O_NOFOLLOW says so for a link however the kernel reads O_EXCL.
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL|syscall.O_NOFOLLOW, 0o644)
+	if errors.Is(err, fs.ErrExist) || errors.Is(err, syscall.ELOOP) {
+		_, err := healthFileExists(path)
+		return false, err
+	}
+	if err != nil {
+		return false, fmt.Errorf("health_file: cannot create %s: %v", path, err)
+	}
+	_, err = f.WriteString("drained by zerodowntime.rolling.lb_drain\n")
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		os.Remove(path) // ours, just made: no half-written file stays
+		return false, fmt.Errorf("health_file: cannot write %s: %v", path, err)
+	}
+	return true, nil
+}
+
+// removeHealthFile removes health_file if it is a regular file. Should a
+// link replace it between the check and the removal, unlink removes the
+// link itself, never the file it names.
+func removeHealthFile(path string) (gone bool, err error) {
+	exists, err := healthFileExists(path)
+	if err != nil || !exists {
+		return false, err
+	}
+	if err := os.Remove(path); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return false, fmt.Errorf("health_file: cannot remove %s: %v", path, err)
+	}
+	return true, nil
 }
 
 // change makes the register or deregister calls, in every pool at once;
@@ -519,6 +590,10 @@ func (s *runState) change(ctx context.Context, calls map[*poolRun][]Target) erro
 		doing = append(doing, pr.label())
 	}
 	progress := func() {
+		if len(doing) == 0 {
+			s.m.Progress("%s", s.actedSummary())
+			return
+		}
 		s.m.Progress("%s %s: %s (done: %s)", verb, orNone(doing), s.target, orNone(done))
 	}
 	progress()
@@ -545,12 +620,74 @@ func (s *runState) change(ctx context.Context, calls map[*poolRun][]Target) erro
 		progress()
 		return nil
 	})
-	for i, err := range errs {
-		if err != nil {
-			return s.interrupted(err, what[i])
+	if FirstError(errs) == nil {
+		return nil
+	}
+	// A call that failed or was cut short (a signal, the timeout) may have
+	// been accepted all the same: a Hetzner action keeps running when its
+	// wait is interrupted. Look at the pools again, so that the result and
+	// the progress an interruption reports say what really changed.
+	s.recheck(ctx, acting)
+	doing, done = nil, nil
+	for _, pr := range acting {
+		if pr.acted {
+			done = append(done, pr.label())
+		} else {
+			doing = append(doing, pr.label())
 		}
 	}
+	progress()
+	for i, err := range errs {
+		if err == nil || acting[i].acted {
+			continue
+		}
+		err = s.interrupted(err, what[i])
+		if len(done) == 0 || errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
+			return err
+		}
+		// Name what was done as well as what failed.
+		var e *Error
+		if errors.As(err, &e) {
+			c := *e
+			c.Msg = fmt.Sprintf("%s, but %s", s.actedSummary(), e.Msg)
+			return &c
+		}
+		return fmt.Errorf("%s, but %w", s.actedSummary(), err)
+	}
+	// Every call took effect after all; the wait tells the rest, unless
+	// the run was interrupted.
+	if ctx.Err() != nil {
+		return context.Cause(ctx)
+	}
 	return nil
+}
+
+// recheckTimeout bounds the look at the pools after a failed call. An
+// interrupted module has 3 s to report (ansible.RunArgs).
+const recheckTimeout = 1500 * time.Millisecond
+
+// recheck reads the pools of acting again, under a bound of its own since
+// ctx may be done, and counts a pool as acted where the target is now as
+// its call would leave it. Every pool read gets its after-state.
+func (s *runState) recheck(ctx context.Context, acting []*poolRun) {
+	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), recheckTimeout)
+	defer cancel()
+	eachPool(acting, func(_ int, pr *poolRun) error {
+		ms, err := pr.pool.Members(WithCounter(rctx, &pr.counter))
+		if err != nil {
+			return err
+		}
+		st := StateOf(s.target, ms)
+		pr.members, pr.after, pr.prev = ms, st, st
+		took := !st.Registered || st.AllPorts(StateDraining)
+		if s.op == opRegister {
+			took = st.Registered && !st.AllPorts(StateDraining)
+		}
+		if took && !pr.acted {
+			pr.acted, pr.actedAt = true, s.now()
+		}
+		return nil
+	})
 }
 
 // eachPool runs f for every pool at once and returns each one's error:

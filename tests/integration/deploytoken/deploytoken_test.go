@@ -191,4 +191,39 @@ func TestBadInputNamesTheParameter(t *testing.T) {
 	}
 }
 
+// TestSymlinkRefused: a link at path, dangling or not, planted in a
+// directory the app's user owns, is refused through Ansible too: the file it
+// names is neither created nor changed, and the link stays.
+func TestSymlinkRefused(t *testing.T) {
+	t.Parallel()
+	coll := ansibletest.Install(t)
+	dir := t.TempDir()
+	for _, dangling := range []bool{true, false} {
+		victim := filepath.Join(dir, "victim")
+		os.Remove(victim)
+		if !dangling {
+			if err := os.WriteFile(victim, []byte("keep"), 0o600); err != nil {
+				t.Fatal(err)
+			}
+		}
+		path := filepath.Join(dir, "DEPLOY_TOKEN")
+		os.Remove(path)
+		if err := os.Symlink(victim, path); err != nil {
+			t.Fatal(err)
+		}
+		run, res := coll.AdHoc(t, "zerodowntime.rolling.deploy_token", "path="+path)
+		msg, _ := res["msg"].(string)
+		if run.ExitCode == 0 || !strings.Contains(msg, "path: "+path+" is a symbolic link (to "+victim+")") {
+			t.Errorf("dangling %v: exit %d, msg %q; want a path error about the link", dangling, run.ExitCode, msg)
+		}
+		b, err := os.ReadFile(victim)
+		if dangling && err == nil || !dangling && string(b) != "keep" {
+			t.Errorf("dangling %v: the link's target holds %q (%v)", dangling, b, err)
+		}
+		if dest, err := os.Readlink(path); err != nil || dest != victim {
+			t.Errorf("dangling %v: the link is now %q (%v)", dangling, dest, err)
+		}
+	}
+}
+
 func str(v any) string { s, _ := v.(string); return s }

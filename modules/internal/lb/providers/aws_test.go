@@ -181,14 +181,19 @@ func TestAWS(t *testing.T) {
 					lbtest.Exchange{Action: "RegisterTargets", Form: map[string]string{"TargetGroupArn": webARN}, Body: lbtest.AWSEmpty("RegisterTargets")},
 					lbtest.Exchange{Action: "RegisterTargets", Form: map[string]string{"TargetGroupArn": apiARN}, Status: 403, Body: lbtest.AWSError("AccessDenied", "not allowed on api")},
 				),
+				// The groups are read again: the result shows each as it is.
+				lbtest.AnyOrder(health(webARN, i1init, i2), health(apiARN, i2)),
 			},
 			failed:  true,
 			changed: true,
-			msg:     []string{"registering i-1 in target group api", "AccessDenied: not allowed on api"},
+			msg:     []string{"registered i-1 in target group web, but ", "registering i-1 in target group api", "AccessDenied: not allowed on api"},
 			code:    "AccessDenied",
 			check: func(t *testing.T, r run) {
 				if r.pool(t, 0)["changed"] != true || r.pool(t, 1)["changed"] != false {
 					t.Errorf("changed: web %v, api %v; want true, false", r.pool(t, 0)["changed"], r.pool(t, 1)["changed"])
+				}
+				if get(r.pool(t, 0), "after", "registered") != true || get(r.pool(t, 1), "after", "registered") != false {
+					t.Errorf("after: web %v, api %v", r.pool(t, 0)["after"], r.pool(t, 1)["after"])
 				}
 			},
 		},
@@ -208,6 +213,7 @@ func TestAWS(t *testing.T) {
 					lbtest.Exchange{Action: "DeregisterTargets", Form: map[string]string{"TargetGroupArn": apiARN}, Body: lbtest.AWSEmpty("DeregisterTargets"),
 						Check: func(testing.TB, *http.Request, string) { time.Sleep(1500 * time.Millisecond) }},
 				),
+				lbtest.AnyOrder(health(webARN, i1drain, i2), health(apiARN, i1, i2)),
 			},
 			failed:  true,
 			changed: true,
