@@ -195,7 +195,8 @@ func optionSecrets(o Option, v any) []string {
 // disagree on where the authority of "http://u:p/w#d@host/" ends: Go and
 // RFC 3986 stop at the first / ? or #, a user meant the last @. So both
 // readings count, and so does the password cut at the first / ? or #,
-// which a parser that stops there takes for a port.
+// which a parser that stops there takes for a port (and quotes as an invalid
+// one; a valid port, all digits, stays).
 func URLSecrets(s string) []string {
 	var out []string
 	// An option holds a URL or a few; a long run of "://" is not worth
@@ -218,6 +219,9 @@ func URLSecrets(s string) []string {
 			cut := pass
 			if i := strings.IndexAny(pass, "/?#"); i >= 0 {
 				cut = pass[:i]
+				if strings.Trim(cut, "0123456789") == "" {
+					cut = ""
+				}
 			}
 			for _, p := range []string{pass, cut} {
 				if p == "" {

@@ -85,3 +85,22 @@ func TestURLPasswordsScrubbed(t *testing.T) {
 		})
 	}
 }
+
+// TestURLSecretsKeepPorts: a URL with an @ in its path and no password
+// keeps its port, which only a reading past the path could take for a
+// password.
+func TestURLSecretsKeepPorts(t *testing.T) {
+	for _, s := range []string{"http://h:8080/users/@me", "https://h:443?q=@x"} {
+		if got := scrubString("port 8080 443", appendSecrets(URLSecrets(s))); got != "port 8080 443" {
+			t.Errorf("URLSecrets(%q) scrubs ports: %q", s, got)
+		}
+	}
+}
+
+func appendSecrets(ss []string) []string {
+	var out []string
+	for _, s := range ss {
+		out = appendSecret(out, s)
+	}
+	return out
+}
