@@ -8,6 +8,7 @@ import (
 	"html"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -18,7 +19,7 @@ import (
 )
 
 // TestAWSKeysFromEnvironmentScrubbed: the AWS keys the SDK takes from the
-// environment are as secret as the options. The endpoint rejects every call
+// environment or a profile are as secret as the options. The endpoint rejects every call
 // and echoes the request's Authorization header, which carries the access
 // key id, in its error message.
 func TestAWSKeysFromEnvironmentScrubbed(t *testing.T) {
@@ -29,15 +30,24 @@ func TestAWSKeysFromEnvironmentScrubbed(t *testing.T) {
 			html.EscapeString(r.Header.Get("Authorization")))
 	}))
 	t.Cleanup(srv.Close)
-	for _, env := range []string{"AWS_ACCESS_KEY_ID", "AWS_ACCESS_KEY"} {
+	// A profile is not the environment, but its keys are as secret.
+	for _, env := range []string{"AWS_ACCESS_KEY_ID", "AWS_ACCESS_KEY", "AWS_PROFILE"} {
 		t.Run(env, func(t *testing.T) {
 			dir := t.TempDir()
-			for k, v := range map[string]string{
+			vars := map[string]string{
 				"AWS_EC2_METADATA_DISABLED": "true", "AWS_CONFIG_FILE": filepath.Join(dir, "config"),
 				"AWS_SHARED_CREDENTIALS_FILE": filepath.Join(dir, "credentials"), "AWS_PROFILE": "", "AWS_REGION": "",
 				"AWS_ACCESS_KEY_ID": "", "AWS_ACCESS_KEY": "", "AWS_SESSION_TOKEN": "", "AWS_ENDPOINT_URL": "",
-				env: keyID, "AWS_SECRET_ACCESS_KEY": secret,
-			} {
+				"AWS_SECRET_ACCESS_KEY": secret, env: keyID,
+			}
+			if env == "AWS_PROFILE" {
+				vars[env], vars["AWS_SECRET_ACCESS_KEY"] = "zdt", ""
+				creds := fmt.Sprintf("[zdt]\naws_access_key_id = %s\naws_secret_access_key = %s\n", keyID, secret)
+				if err := os.WriteFile(vars["AWS_SHARED_CREDENTIALS_FILE"], []byte(creds), 0o600); err != nil {
+					t.Fatal(err)
+				}
+			}
+			for k, v := range vars {
 				t.Setenv(k, v)
 			}
 			args, _ := json.Marshal(map[string]any{
