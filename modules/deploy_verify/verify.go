@@ -13,7 +13,6 @@ import (
 	"net"
 	"net/http"
 	"net/url"
-	"os"
 	"strings"
 	"time"
 
@@ -26,7 +25,7 @@ var spec = ansible.Spec{
 	Options: map[string]ansible.Option{
 		"url":              {Type: ansible.Str, Required: true},
 		"method":           {Type: ansible.Str, Default: "GET"},
-		"headers":          {Type: ansible.Dict},
+		"headers":          {Type: ansible.Dict, SecretKeys: credentialHeader},
 		"body":             {Type: ansible.Str},
 		"expect_status":    {Type: ansible.List, Elements: ansible.Int, Default: []any{200}},
 		"expect_body":      {Type: ansible.Str},
@@ -132,12 +131,19 @@ func run(ctx context.Context, m *ansible.Module, a args) (ansible.Result, error)
 	// then is it known that the process answering is the one just started.
 	tokenSeen, tokenAttempts := a.Token == "", 0
 	attempts := 0
+	get := func(ctx context.Context, method, target string, body *string) observation {
+		o := fetch(ctx, client, method, target, body, a)
+		// Scrubbed before any excerpt cuts it, so that no cut leaves the
+		// first characters of an echoed secret.
+		o.shown = []byte(m.Scrub(string(o.body)))
+		return o
+	}
 	check := func(ctx context.Context) (wait.Outcome, string, error) {
 		attempts++
 		// The token's answer stands for url's too when it is the same GET.
 		reuse := false
 		if !tokenSeen {
-			last = fetch(ctx, client, "GET", tokenURL, nil, a)
+			last = get(ctx, "GET", tokenURL, nil)
 			if problem := tokenMismatch(last, a.Token); problem != "" {
 				last.problem = problem
 				return wait.Retry, tokenURL + ": " + last.describe(msgExcerpt), nil
@@ -147,7 +153,7 @@ func run(ctx context.Context, m *ansible.Module, a args) (ansible.Result, error)
 			reuse = tokenURL == a.URL && strings.EqualFold(a.Method, "GET") && a.Body == nil
 		}
 		if !reuse {
-			last = fetch(ctx, client, a.Method, a.URL, a.Body, a)
+			last = get(ctx, a.Method, a.URL, a.Body)
 		}
 		// The observation ends up in msg if the wait is cut short, so
 		// it is bounded like the other excerpts in msg.
@@ -173,7 +179,7 @@ func run(ctx context.Context, m *ansible.Module, a args) (ansible.Result, error)
 		"attempts":     res.Attempts,
 		"elapsed":      res.Elapsed.Round(time.Millisecond).Seconds(),
 		"status":       last.status,
-		"body_excerpt": excerpt(last.body, a.ExcerptLength),
+		"body_excerpt": excerpt(last.shown, a.ExcerptLength),
 		"passes":       passes,
 	}
 	if a.Token != "" {
@@ -205,39 +211,33 @@ func run(ctx context.Context, m *ansible.Module, a args) (ansible.Result, error)
 	return out, nil
 }
 
-// addSecrets registers what must not appear in the result besides the no_log
-// options: a password in the URL, as written and decoded, credentials in
-// headers, and the Basic credentials a server might echo back.
+// addSecrets registers what must not appear in the result besides what the
+// runtime scrubs already (url_password, URL passwords, credential headers):
+// the Basic credentials a server might echo back, and a credential header's
+// value as it is sent.
 func addSecrets(m *ansible.Module, a args) {
-	if _, rest, ok := strings.Cut(a.URL, "://"); ok {
-		authority := rest
-		if i := strings.IndexAny(rest, "/?#"); i >= 0 {
-			authority = rest[:i]
-		}
-		if i := strings.LastIndex(authority, "@"); i >= 0 {
-			if user, pass, ok := strings.Cut(authority[:i], ":"); ok && pass != "" {
-				m.AddSecret(pass)
-				if p, err := url.PathUnescape(pass); err == nil {
-					m.AddSecret(p)
-					if u, err := url.PathUnescape(user); err == nil {
-						m.AddSecret(basicCredentials(u, p))
-					}
-				}
-			}
-		}
-	}
 	if a.URLPassword != "" {
 		m.AddSecret(basicCredentials(a.URLUsername, a.URLPassword))
 	}
 	for k, v := range a.Headers {
-		if h := http.CanonicalHeaderKey(k); h == "Authorization" || h == "Cookie" || h == "Proxy-Authorization" {
-			val := fmt.Sprint(v)
-			m.AddSecret(val)
-			if _, cred, ok := strings.Cut(strings.TrimSpace(val), " "); ok {
-				m.AddSecret(strings.TrimSpace(cred)) // the token after "Bearer"
-			}
+		if credentialHeader(k) {
+			m.AddSecret(fmt.Sprint(v))
 		}
 	}
+}
+
+// credentialHeader tells whether a header carries credentials: then its
+// value is scrubbed from the result and it is not sent on after a redirect
+// to another host. Besides the standard ones, that is any header whose name
+// says so, as X-Api-Key, X-Auth-Token or X-Session-Id do.
+func credentialHeader(name string) bool {
+	n := strings.ToLower(name)
+	for _, w := range []string{"auth", "cookie", "token", "key", "secret", "session", "pass", "credential", "signature"} {
+		if strings.Contains(n, w) {
+			return true
+		}
+	}
+	return false
 }
 
 func basicCredentials(user, pass string) string {
@@ -249,6 +249,7 @@ type observation struct {
 	status  int
 	header  http.Header
 	body    []byte
+	shown   []byte // body with the secrets scrubbed, for messages
 	err     error
 	problem string
 }
@@ -257,7 +258,7 @@ func (o observation) describe(n int) string {
 	if o.err != nil {
 		return "request failed: " + o.err.Error()
 	}
-	s := fmt.Sprintf("status %d, body %q", o.status, excerpt(o.body, n))
+	s := fmt.Sprintf("status %d, body %q", o.status, excerpt(o.shown, n))
 	if o.problem != "" {
 		s += " (" + o.problem + ")"
 	}
@@ -272,13 +273,15 @@ func excerpt(b []byte, n int) string {
 }
 
 // fetch sends one request with the headers, credentials and request_timeout
-// of a.
+// of a. A request gets no more than timeout either: the last one, sent as
+// the timeout runs out, would otherwise keep the module until the run's
+// hard deadline.
 func fetch(ctx context.Context, c *http.Client, method, target string, reqBody *string, a args) observation {
 	var body io.Reader
 	if reqBody != nil {
 		body = strings.NewReader(*reqBody)
 	}
-	ctx, cancel := context.WithTimeout(ctx, ansible.Seconds(a.RequestTimeout))
+	ctx, cancel := context.WithTimeout(ctx, min(ansible.Seconds(a.RequestTimeout), time.Duration(a.Timeout)*time.Second))
 	defer cancel()
 	req, err := http.NewRequestWithContext(ctx, strings.ToUpper(method), target, body)
 	if err != nil {
@@ -345,9 +348,9 @@ func newClient(m *ansible.Module, a args) (*http.Client, error) {
 		m.Warn("validate_certs is false: the TLS certificate of %s is not verified", a.URL)
 	}
 	if a.CAPath != "" {
-		pem, err := os.ReadFile(a.CAPath)
+		pem, err := readPEMFile("ca_path", a.CAPath)
 		if err != nil {
-			return nil, fmt.Errorf("ca_path: cannot read %s: %v", a.CAPath, err)
+			return nil, err
 		}
 		pool, err := x509.SystemCertPool()
 		if err != nil || pool == nil {
@@ -359,7 +362,15 @@ func newClient(m *ansible.Module, a args) (*http.Client, error) {
 		tlsConf.RootCAs = pool
 	}
 	if a.ClientCert != "" {
-		cert, err := tls.LoadX509KeyPair(a.ClientCert, a.ClientKey)
+		certPEM, err := readPEMFile("client_cert", a.ClientCert)
+		if err != nil {
+			return nil, err
+		}
+		keyPEM, err := readPEMFile("client_key", a.ClientKey)
+		if err != nil {
+			return nil, err
+		}
+		cert, err := tls.X509KeyPair(certPEM, keyPEM)
 		if err != nil {
 			return nil, fmt.Errorf("client_cert/client_key: %v", err)
 		}
@@ -378,25 +389,33 @@ func newClient(m *ansible.Module, a args) (*http.Client, error) {
 	switch a.FollowRedirects {
 	case "none", "no":
 		c.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
-	case "safe":
+	default: // safe, all, yes
 		c.CheckRedirect = func(req *http.Request, via []*http.Request) error {
-			if method != "GET" && method != "HEAD" {
+			if a.FollowRedirects == "safe" && method != "GET" && method != "HEAD" {
 				return http.ErrUseLastResponse
 			}
 			if len(via) >= 10 {
 				return errors.New("stopped after 10 redirects")
 			}
-			return nil
-		}
-	default: // all, yes
-		c.CheckRedirect = func(req *http.Request, via []*http.Request) error {
-			if len(via) >= 10 {
-				return errors.New("stopped after 10 redirects")
-			}
+			dropCredentials(req, via[0])
 			return nil
 		}
 	}
 	return c, nil
+}
+
+// dropCredentials removes the credential headers from a redirected request
+// that goes to another host, port or scheme than the first one. Go drops
+// Authorization and Cookie only, and keeps them for a subdomain.
+func dropCredentials(req, first *http.Request) {
+	if strings.EqualFold(req.URL.Scheme, first.URL.Scheme) && strings.EqualFold(req.URL.Host, first.URL.Host) {
+		return
+	}
+	for k := range req.Header {
+		if credentialHeader(k) {
+			req.Header.Del(k)
+		}
+	}
 }
 
 // Module is zerodowntime.rolling.deploy_verify.

@@ -23,7 +23,10 @@ description:
 author: zerodowntime.rolling contributors (@zerodowntime)
 options:
   url:
-    description: The http:// or https:// URL to poll.
+    description:
+      - The http:// or https:// URL to poll.
+      - A password in it (C(https://user:pass@host/)), as in I(token_url), is kept out of the result.
+        Percent-encode C(/ ? # @) in it; whatever a parser takes for the password is hidden.
     type: str
     required: true
   method:
@@ -31,7 +34,13 @@ options:
     type: str
     default: GET
   headers:
-    description: Request headers. Values of C(Authorization) and C(Cookie) are kept out of the result.
+    description:
+      - Request headers.
+      - Credential headers are kept out of the result and are not sent on after a redirect to
+        another host, port or scheme. They are C(Authorization), C(Proxy-Authorization), C(Cookie)
+        and every header whose name contains C(auth), C(cookie), C(token), C(key), C(secret),
+        C(session), C(pass), C(credential) or C(signature) in any case, such as C(X-Api-Key) or
+        C(X-Auth-Token).
     type: dict
   body:
     description: Request body.
@@ -86,7 +95,7 @@ options:
     type: int
     default: 60
   request_timeout:
-    description: Seconds one request may take.
+    description: Seconds one request may take; at most I(timeout), whatever is set here.
     type: float
     default: 10
   url_username:
@@ -102,7 +111,9 @@ options:
     type: bool
     default: true
   ca_path:
-    description: PEM file of CA certificates trusted in addition to the system's.
+    description:
+      - PEM file of CA certificates trusted in addition to the system's.
+      - Like I(client_cert) and I(client_key), a regular file (or a symlink to one) of at most 1 MiB.
     type: path
   client_cert:
     description: PEM client certificate for mutual TLS; needs I(client_key).

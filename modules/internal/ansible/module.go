@@ -3,6 +3,7 @@ package ansible
 import (
 	"bytes"
 	"context"
+	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -16,6 +17,7 @@ import (
 	"strings"
 	"sync"
 	"time"
+	"unicode/utf16"
 )
 
 // Module is what a running module knows about its invocation, and where it
@@ -72,6 +74,12 @@ func (m *Module) AddSecret(s string) {
 	m.secrets = appendSecret(m.secrets, s)
 }
 
+func (m *Module) addSecrets(secrets []string) {
+	for _, s := range secrets {
+		m.AddSecret(s)
+	}
+}
+
 // appendSecret adds s and the encoded forms it takes in URLs and JSON.
 func appendSecret(secrets []string, s string) []string {
 	if s == "" {
@@ -79,7 +87,8 @@ func appendSecret(secrets []string, s string) []string {
 	}
 	secrets = append(secrets, s)
 	quoted := strconv.Quote(s)
-	for _, enc := range []string{url.QueryEscape(s), url.PathEscape(s), jsonEscape(s, true), jsonEscape(s, false), quoted[1 : len(quoted)-1]} {
+	for _, enc := range []string{url.QueryEscape(s), url.PathEscape(s), jsonEscape(s, true), jsonEscape(s, false), quoted[1 : len(quoted)-1],
+		asciiJSON(s, "\\u%04x"), asciiJSON(s, "\\u%04X")} {
 		if enc != s && !slices.Contains(secrets, enc) {
 			secrets = append(secrets, enc)
 		}
@@ -112,6 +121,128 @@ func noLogStrings(v any) []string {
 		s = fmt.Sprint(v)
 	}
 	return []string{s}
+}
+
+// asciiJSON is s inside a JSON string as Python's json.dumps writes it by
+// default (ensure_ascii): everything outside printable ASCII as \uXXXX, in
+// surrogate pairs above U+FFFF, with the hex digits in format's case.
+func asciiJSON(s, format string) string {
+	var b strings.Builder
+	for _, r := range s {
+		switch {
+		case r == '"' || r == '\\':
+			b.WriteByte('\\')
+			b.WriteRune(r)
+		case r == '\n':
+			b.WriteString(`\n`)
+		case r == '\r':
+			b.WriteString(`\r`)
+		case r == '\t':
+			b.WriteString(`\t`)
+		case r == '\b':
+			b.WriteString(`\b`)
+		case r == '\f':
+			b.WriteString(`\f`)
+		case r >= ' ' && r <= '~':
+			b.WriteRune(r)
+		case r > 0xFFFF:
+			r1, r2 := utf16.EncodeRune(r)
+			fmt.Fprintf(&b, format+format, r1, r2)
+		default:
+			fmt.Fprintf(&b, format, r)
+		}
+	}
+	return b.String()
+}
+
+// optionSecrets returns the secrets in one value of option o: all of a
+// no_log value, the values of its secret keys, and the password of any URL
+// in it. It takes raw values too, before conversion, so that a value that
+// fails validation is scrubbed from the error.
+func optionSecrets(o Option, v any) []string {
+	var out []string
+	if o.NoLog {
+		out = noLogStrings(v)
+	}
+	if o.SecretKeys != nil {
+		d, _ := v.(map[string]any)
+		if s, ok := v.(string); ok {
+			d, _ = toDict(s)
+		}
+		for k, e := range d {
+			if !o.SecretKeys(k) {
+				continue
+			}
+			for _, s := range noLogStrings(e) {
+				// Sent without the spaces around it; and of "Bearer abc"
+				// a server may echo the credential alone.
+				s = strings.TrimSpace(s)
+				out = append(out, s)
+				if _, cred, ok := strings.Cut(s, " "); ok {
+					out = append(out, strings.TrimSpace(cred))
+				}
+			}
+		}
+	}
+	for _, s := range noLogStrings(v) {
+		out = append(out, URLSecrets(s)...)
+	}
+	return out
+}
+
+// URLSecrets returns the passwords of the URLs in s, as written and
+// decoded, and the Basic credentials a client sends for them. Parsers
+// disagree on where the authority of "http://u:p/w#d@host/" ends: Go and
+// RFC 3986 stop at the first / ? or #, a user meant the last @. So both
+// readings count, and so does the password cut at the first / ? or #,
+// which a parser that stops there takes for a port (and quotes as an invalid
+// one; a valid port, all digits, stays).
+func URLSecrets(s string) []string {
+	var out []string
+	// An option holds a URL or a few; a long run of "://" is not worth
+	// quadratic time.
+	for rest, n := s, 0; n < 32; n++ {
+		_, after, ok := strings.Cut(rest, "://")
+		if !ok {
+			break
+		}
+		rest = after
+		authority := after
+		if i := strings.IndexAny(after, "/?#"); i >= 0 {
+			authority = after[:i]
+		}
+		for _, userinfo := range []string{after[:max(strings.LastIndex(after, "@"), 0)], authority[:max(strings.LastIndex(authority, "@"), 0)]} {
+			user, pass, ok := strings.Cut(userinfo, ":")
+			if !ok {
+				continue
+			}
+			cut := pass
+			if i := strings.IndexAny(pass, "/?#"); i >= 0 {
+				cut = pass[:i]
+				if strings.Trim(cut, "0123456789") == "" {
+					cut = ""
+				}
+			}
+			for _, p := range []string{pass, cut} {
+				if p == "" {
+					continue
+				}
+				out = append(out, p, basicAuth(user, p))
+				if dp, err := url.PathUnescape(p); err == nil {
+					du, err := url.PathUnescape(user)
+					if err != nil {
+						du = user
+					}
+					out = append(out, dp, basicAuth(du, dp))
+				}
+			}
+		}
+	}
+	return out
+}
+
+func basicAuth(user, pass string) string {
+	return base64.StdEncoding.EncodeToString([]byte(user + ":" + pass))
 }
 
 // jsonEscape is s inside a JSON string, with or without the HTML escaping
@@ -194,18 +325,17 @@ func RunArgs[A any](ctx context.Context, spec Spec, data []byte, w io.Writer, ru
 	// Secrets are known from the raw options, before validation, so that
 	// even a rejected value is scrubbed from the error.
 	for k, v := range raw {
-		if _, o, ok := spec.option(k); ok && o.NoLog {
-			for _, s := range noLogStrings(v) {
-				m.secrets = appendSecret(m.secrets, s)
-			}
+		if _, o, ok := spec.option(k); ok {
+			m.addSecrets(optionSecrets(o, v))
 		}
 	}
-	for name, o := range spec.Options {
-		if o.NoLog && len(o.EnvFallback) > 0 {
-			if _, given := raw[name]; !given {
-				for _, env := range o.EnvFallback {
-					m.secrets = appendSecret(m.secrets, os.Getenv(env))
-				}
+	for _, o := range spec.Options {
+		for _, env := range o.SecretEnv {
+			m.addSecrets(optionSecrets(Option{NoLog: true}, os.Getenv(env)))
+		}
+		for _, env := range o.EnvFallback {
+			if v, ok := os.LookupEnv(env); ok {
+				m.addSecrets(optionSecrets(o, v))
 			}
 		}
 	}
@@ -218,11 +348,7 @@ func RunArgs[A any](ctx context.Context, spec Spec, data []byte, w io.Writer, ru
 	// And from the validated values: converted forms, defaults and
 	// fallbacks however they were reached.
 	for name, o := range spec.Options {
-		if o.NoLog {
-			for _, s := range noLogStrings(params[name]) {
-				m.secrets = appendSecret(m.secrets, s)
-			}
-		}
+		m.addSecrets(optionSecrets(o, params[name]))
 	}
 	m.Params = params
 	if m.CheckMode && !spec.SupportsCheckMode {

@@ -225,7 +225,8 @@ func TestAppendSecret(t *testing.T) {
 		{name: "plain has no encodings", in: "abc", want: []string{"abc"}},
 		{name: "all encodings", in: `a b/"c`, want: []string{`a b/"c`, "a+b%2F%22c", "a%20b%2F%22c", `a b/\"c`}},
 		{name: "html characters", in: "<&>", want: []string{"<&>", "%3C%26%3E", "%3C&%3E", `\u003c\u0026\u003e`}},
-		{name: "go and json quoting differ", in: "a\x01é", want: []string{"a\x01é", "a%01%C3%A9", `a\u0001é`, `a\x01é`}},
+		{name: "go and json quoting differ", in: "a\x01é", want: []string{"a\x01é", "a%01%C3%A9", `a\u0001é`, `a\x01é`, `a\u0001\u00e9`, `a\u0001\u00E9`}},
+		{name: "python's ensure_ascii", in: "pä😀\x7f", want: []string{"pä😀\x7f", "p%C3%A4%F0%9F%98%80%7F", `pä😀\x7f`, `p\u00e4\ud83d\ude00\u007f`, `p\u00E4\uD83D\uDE00\u007F`}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

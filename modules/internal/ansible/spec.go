@@ -37,6 +37,13 @@ type Option struct {
 	// NoLog marks a secret: its value is masked in invocation and scrubbed
 	// from every string of the result.
 	NoLog bool
+	// SecretKeys tells, for a Dict, which keys hold secrets (credential
+	// headers): their values are scrubbed from the result, and a value the
+	// option cannot convert is not quoted in the error.
+	SecretKeys func(key string) bool
+	// SecretEnv names environment variables that another reader (an SDK)
+	// takes the same secret from: their values are scrubbed too.
+	SecretEnv []string
 }
 
 // RequiredIf requires the options in Need when option Key equals Value

@@ -102,7 +102,7 @@ func (s Spec) validate(raw map[string]any) (Params, []string, error) {
 		o := s.Options[name]
 		v, err := convert(p[name], o.Type, o.Elements)
 		if err != nil {
-			if o.NoLog {
+			if o.NoLog || o.SecretKeys != nil {
 				// The reason quotes the value; a secret's stays out.
 				return nil, warnings, fmt.Errorf("argument '%s' is of type %s and we were unable to convert to %s",
 					name, typeName(p[name]), o.typeLabel())

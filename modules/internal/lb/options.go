@@ -55,11 +55,13 @@ var HetznerOptions = map[string]ansible.Option{
 // AWSOptions are the options of provider aws (doc fragment
 // zerodowntime.rolling.aws).
 var AWSOptions = map[string]ansible.Option{
-	"region":             {Type: ansible.Str, Aliases: []string{"aws_region", "ec2_region"}},
-	"profile":            {Type: ansible.Str, Aliases: []string{"aws_profile"}},
-	"access_key":         {Type: ansible.Str, NoLog: true, Aliases: []string{"aws_access_key_id", "aws_access_key"}},
-	"secret_key":         {Type: ansible.Str, NoLog: true, Aliases: []string{"aws_secret_access_key", "aws_secret_key"}},
-	"session_token":      {Type: ansible.Str, NoLog: true, Aliases: []string{"aws_session_token"}},
+	"region":  {Type: ansible.Str, Aliases: []string{"aws_region", "ec2_region"}},
+	"profile": {Type: ansible.Str, Aliases: []string{"aws_profile"}},
+	// The SDK reads the keys from the environment itself; they are as
+	// secret there as in the options (the environment variables it reads).
+	"access_key":         {Type: ansible.Str, NoLog: true, Aliases: []string{"aws_access_key_id", "aws_access_key"}, SecretEnv: []string{"AWS_ACCESS_KEY_ID", "AWS_ACCESS_KEY"}},
+	"secret_key":         {Type: ansible.Str, NoLog: true, Aliases: []string{"aws_secret_access_key", "aws_secret_key"}, SecretEnv: []string{"AWS_SECRET_ACCESS_KEY", "AWS_SECRET_KEY"}},
+	"session_token":      {Type: ansible.Str, NoLog: true, Aliases: []string{"aws_session_token"}, SecretEnv: []string{"AWS_SESSION_TOKEN"}},
 	"endpoint_url":       {Type: ansible.Str, Aliases: []string{"aws_endpoint_url"}},
 	"target_group_arns":  {Type: ansible.List, Elements: ansible.Str},
 	"target_group_names": {Type: ansible.List, Elements: ansible.Str},

@@ -48,6 +48,7 @@ func open(ctx context.Context, m *ansible.Module, a lb.Args, env lb.Env, o Optio
 			MetadataURL: a.MetadataURL, Backoff: o.AWSBackoff,
 		})
 		// Credentials from the environment or a profile are secrets too.
+		m.AddSecret(creds.AccessKeyID)
 		m.AddSecret(creds.SecretAccessKey)
 		m.AddSecret(creds.SessionToken)
 		if err != nil {
