@@ -68,7 +68,7 @@ func readState(path string) (fileState, error) {
 	case st.IsDir():
 		return fileState{}, fmt.Errorf("path: %s is a directory; give the path of the token file in it, such as %s", path, filepath.Join(path, "DEPLOY_TOKEN"))
 	case !st.Mode().IsRegular():
-		return fileState{}, fmt.Errorf("path: %s is a %s, not a regular file; give the path of a file to write", path, kind(st.Mode()))
+		return fileState{}, fmt.Errorf("path: %s is %s, not a regular file; give the path of a file to write", path, ansible.FileKind(st.Mode()))
 	}
 	if s.size > maxRead {
 		return s, nil
@@ -371,20 +371,6 @@ func unixMode(m fs.FileMode) uint32 {
 		u |= 0o1000
 	}
 	return u
-}
-
-func kind(m fs.FileMode) string {
-	switch {
-	case m&fs.ModeNamedPipe != 0:
-		return "named pipe"
-	case m&fs.ModeSocket != 0:
-		return "socket"
-	case m&fs.ModeCharDevice != 0:
-		return "character device"
-	case m&fs.ModeDevice != 0:
-		return "device"
-	}
-	return "special file"
 }
 
 // reason is the system's reason without the operation and path that

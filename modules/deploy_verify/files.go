@@ -3,9 +3,10 @@ package deployverify
 import (
 	"fmt"
 	"io"
-	"io/fs"
 	"os"
 	"syscall"
+
+	"github.com/zerodowntime/rolling/modules/internal/ansible"
 )
 
 // maxPEMFile bounds ca_path, client_cert and client_key. A full CA bundle
@@ -27,7 +28,7 @@ func readPEMFile(option, path string) ([]byte, error) {
 		return nil, fmt.Errorf("%s: cannot read %s: %v", option, path, err)
 	}
 	if !fi.Mode().IsRegular() {
-		return nil, fmt.Errorf("%s: %s is not a regular file but %s; give the path of a PEM file", option, path, kind(fi.Mode()))
+		return nil, fmt.Errorf("%s: %s is not a regular file but %s; give the path of a PEM file", option, path, ansible.FileKind(fi.Mode()))
 	}
 	b, err := io.ReadAll(io.LimitReader(f, maxPEMFile+1))
 	if err != nil {
@@ -37,20 +38,4 @@ func readPEMFile(option, path string) ([]byte, error) {
 		return nil, fmt.Errorf("%s: %s is larger than %d KiB, which no PEM file needs; give the path of a PEM file", option, path, maxPEMFile>>10)
 	}
 	return b, nil
-}
-
-func kind(m fs.FileMode) string {
-	switch {
-	case m.IsDir():
-		return "a directory"
-	case m&fs.ModeNamedPipe != 0:
-		return "a named pipe"
-	case m&fs.ModeSocket != 0:
-		return "a socket"
-	case m&fs.ModeCharDevice != 0:
-		return "a character device"
-	case m&fs.ModeDevice != 0:
-		return "a device"
-	}
-	return "not a regular file"
 }

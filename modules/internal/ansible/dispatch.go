@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"os/signal"
 	"sort"
@@ -106,7 +107,7 @@ func readArgsFile(path string) ([]byte, error) {
 		return nil, err
 	}
 	if !st.Mode().IsRegular() {
-		return nil, fmt.Errorf("%s is not a regular file but %s", path, fileKind(st.Mode()))
+		return nil, fmt.Errorf("%s is not a regular file but %s", path, FileKind(st.Mode()))
 	}
 	if st.Size() > maxArgsSize {
 		return nil, fmt.Errorf("%s holds %d bytes, more than the %d the arguments may", path, st.Size(), maxArgsSize)
@@ -114,16 +115,24 @@ func readArgsFile(path string) ([]byte, error) {
 	return readBounded(f, path)
 }
 
-func fileKind(m os.FileMode) string {
+// FileKind names the kind of file m describes, with its article ("a named
+// pipe"), for messages about a path where a regular file is wanted.
+func FileKind(m fs.FileMode) string {
 	switch {
 	case m.IsDir():
 		return "a directory"
-	case m&os.ModeNamedPipe != 0:
+	case m&fs.ModeSymlink != 0:
+		return "a symbolic link"
+	case m&fs.ModeNamedPipe != 0:
 		return "a named pipe"
-	case m&os.ModeSocket != 0:
+	case m&fs.ModeSocket != 0:
 		return "a socket"
-	case m&os.ModeDevice != 0:
+	case m&fs.ModeCharDevice != 0:
+		return "a character device"
+	case m&fs.ModeDevice != 0:
 		return "a device"
+	case m.IsRegular():
+		return "a regular file"
 	}
 	return "a special file"
 }

@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 )
 
@@ -68,5 +69,33 @@ func TestDispatchList(t *testing.T) {
 	}
 	if strings.Join(names, ",") != "a_mod,b_mod" {
 		t.Errorf("--list = %v, want [a_mod b_mod]", names)
+	}
+}
+
+func TestFileKind(t *testing.T) {
+	dir := t.TempDir()
+	file := filepath.Join(dir, "f")
+	link := filepath.Join(dir, "l")
+	fifo := filepath.Join(dir, "p")
+	if err := os.WriteFile(file, nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink(file, link); err != nil {
+		t.Fatal(err)
+	}
+	if err := syscall.Mkfifo(fifo, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for path, want := range map[string]string{
+		dir: "a directory", file: "a regular file", link: "a symbolic link",
+		fifo: "a named pipe", "/dev/null": "a character device",
+	} {
+		st, err := os.Lstat(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := FileKind(st.Mode()); got != want {
+			t.Errorf("FileKind(%s) = %q, want %q", path, got, want)
+		}
 	}
 }

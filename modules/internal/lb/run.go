@@ -521,11 +521,8 @@ func healthFileExists(path string) (bool, error) {
 		return false, fmt.Errorf("health_file: %s is a symbolic link (to %s), which is neither followed nor removed: "+
 			"delete the link, or give the path of the file the application's health check looks for", path, dest)
 	case !st.Mode().IsRegular():
-		what := "not a regular file"
-		if st.IsDir() {
-			what = "a directory"
-		}
-		return false, fmt.Errorf("health_file: %s is %s; give the path of the file the application's health check looks for", path, what)
+		return false, fmt.Errorf("health_file: %s is %s, not a regular file; give the path of the file the application's health check looks for",
+			path, ansible.FileKind(st.Mode()))
 	}
 	return true, nil
 }
