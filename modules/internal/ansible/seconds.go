@@ -2,6 +2,7 @@ package ansible
 
 import (
 	"fmt"
+	"math"
 	"strconv"
 	"time"
 )
@@ -27,3 +28,6 @@ func formatSeconds(v float64) string { return strconv.FormatFloat(v, 'f', -1, 64
 
 // Seconds converts a number of seconds that passed CheckSeconds.
 func Seconds(v float64) time.Duration { return time.Duration(v * float64(time.Second)) }
+
+// RoundSeconds is how results give a duration: seconds to the millisecond.
+func RoundSeconds(d time.Duration) float64 { return math.Round(d.Seconds()*1000) / 1000 }

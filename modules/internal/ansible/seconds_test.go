@@ -40,3 +40,13 @@ func TestSeconds(t *testing.T) {
 		}
 	}
 }
+
+func TestRoundSeconds(t *testing.T) {
+	for d, want := range map[time.Duration]float64{
+		0: 0, 1234567 * time.Microsecond: 1.235, 1499 * time.Microsecond: 0.001, 90 * time.Second: 90,
+	} {
+		if got := RoundSeconds(d); got != want {
+			t.Errorf("RoundSeconds(%s) = %v, want %v", d, got, want)
+		}
+	}
+}
