@@ -394,7 +394,7 @@ func TestSecretsAnsibleDebug(t *testing.T) {
 	if stats["ok"] != 7 || stats["failures"] != 0 || stats["ignored"] != 3 {
 		t.Errorf("recap %v, want 7 ok (3 ignored failures)", stats)
 	}
-	if !strings.Contains(out, " lb_drain - ") || len(out) < 20000 {
+	if !strings.Contains(out, " lb_drain -") || len(out) < 20000 {
 		t.Errorf("ANSIBLE_DEBUG=1 printed only %d bytes: is it on?", len(out))
 	}
 	if l := leaks(out, append(allSecrets, urlPass+"x")...); len(l) > 0 {
