@@ -5,27 +5,23 @@
 
 Ansible copies a binary module to the target as it is and collections know
 nothing of platforms, so the collection carries builds for several platforms
-under ``bin/`` and every module has an action plugin derived from
+and every module has an action plugin derived from
 :class:`BinaryModuleAction` that picks a build for the executing host (the
 delegate when ``delegate_to`` is used) and runs it with the task's arguments.
 A build holds several modules and its first argument names the one to run:
 ``zdt`` holds every module, ``zdt-host`` only those that run on app and
-load-balancer hosts. ``bin/manifest.json`` lists the builds, what each holds
-and its SHA-256; a host gets the smallest build holding the module unless it
-already has one that does. In the collection tarball the builds are packed
-in one xz archive per CPU (``bin/zdt_<arch>.tar.xz``), unpacked on the
-controller at first use into ``~/.cache/zerodowntime_rolling`` (or
-``$XDG_CACHE_HOME``), checked against the manifest.
+load-balancer hosts. A host gets the smallest build holding the module unless
+it already has one that does.
 
-A build is sent to a host at most once per version: it is kept in a
-content-addressed cache in the remote user's Ansible directory
-(``~/.ansible/zerodowntime_rolling/<sha256>``, private to that user) and
-checked against its hash by the very command that runs it, every task. The
-probe of the host's platform (one round trip per run) refuses a cache that
-the remote user does not own or that others can write, and removes builds no
-run has used for a week, so the cache holds the versions in use, not every
-version ever deployed. Every path in a remote command is quoted: a home may
-hold spaces or ``$``.
+Three modules share the work: ``builds`` is the controller's store of the
+builds (the manifest, unpacking, checking), ``remote_cache`` the commands
+that keep the host's cache of them (probe, send, check and run), and this
+one the action: what the host is, which build it gets, and how it runs.
+
+A build is sent to a host at most once per version, into the remote user's
+cache, and checked against its hash by the very command that runs it, every
+task. The probe of the host's platform (one round trip per run) refuses a
+cache that the remote user does not own or that others can write.
 The arguments go to the binary on standard input, so a task costs one round
 trip once the cache is warm and no file holding secrets is written on the
 host. With become to an unprivileged user, which could not read the cache,
@@ -37,28 +33,24 @@ builds cannot be checked.
 
 from __future__ import annotations
 
-import binascii
-import errno
-import fcntl
-import gzip
-import hashlib
 import json
 import os
-import random
-import re
-import tarfile
-import time
-import zlib
 
 from ansible import constants as C
 from ansible.errors import AnsibleError
 from ansible.module_utils.common.text.converters import to_bytes, to_native, to_text
 from ansible.plugins.action import ActionBase
-from ansible.utils.display import Display
 from ansible.vars.clean import remove_internal_keys
+from ansible_collections.zerodowntime.rolling.plugins.plugin_utils.builds import Builds, bin_dir, unlink_quietly, unpack_dir
 from ansible_collections.zerodowntime.rolling.plugins.plugin_utils.compat import module_args_json, parse_returned_data
+from ansible_collections.zerodowntime.rolling.plugins.plugin_utils.remote_cache import (
+    CACHE_DIR, REMOTE_KEEP_DAYS, SENT, STALE, STALE_RC, build_path, is_stale, parse_probe, probe_command, run_command,
+    send_command)
 
-display = Display()
+# The names the action plugins and the collection's tests import from here.
+__all__ = ['BinaryModuleAction', 'Builds', 'CACHE_DIR', 'CACHE_VAR', 'EXEC_PREFIX_VAR', 'PLATFORM_VAR',
+           'REMOTE_KEEP_DAYS', 'STALE', 'STALE_RC', 'SUPPORTED_PLATFORMS', 'bin_dir', 'platform_from_uname',
+           'unpack_dir']
 
 # uname -s / uname -m words mapped to Go's GOOS / GOARCH.
 _SYSTEMS = {'linux': 'linux', 'darwin': 'darwin'}
@@ -72,273 +64,6 @@ SUPPORTED_PLATFORMS = ('linux_amd64', 'linux_arm64', 'darwin_amd64', 'darwin_arm
 PLATFORM_VAR = 'zerodowntime_rolling_platform'
 EXEC_PREFIX_VAR = 'zerodowntime_rolling_exec_prefix'
 CACHE_VAR = 'zerodowntime_rolling_cache'
-
-CACHE_DIR = '.ansible/zerodowntime_rolling'
-# Builds in a host's cache that no run has used for this many days (those of
-# other versions of the collection) are removed by the next run's probe.
-REMOTE_KEEP_DAYS = 7
-_HASH_RE = re.compile(r'^[0-9a-f]{64}$')
-# What the command that runs a cached build prints, with STALE_RC, when the
-# build is missing or does not match its hash: the plugin sends it again.
-STALE = 'zdt-cache-stale'
-STALE_RC = 97
-
-# A shell function printing the SHA-256 of the file $1 (nothing when the
-# host has neither tool).
-_SUM_FN = "zdt_sum() { (sha256sum \"$1\" || shasum -a 256 \"$1\") 2>/dev/null | cut -d' ' -f1; }"
-
-
-def _probe_cache(digests):
-    """Return the probe's commands for the host's cache, run as the remote
-    user. They refuse the cache (zdt-untrusted PATH) when the home, its
-    .ansible or the cache is not a directory of the remote user or root
-    that no one else can write (or is a symlink), since another user could
-    then swap a build; else they hash the builds the cache holds (test -x
-    first: no hashing tool starts for a missing one), touch those that
-    match so that a file's time is its last use, and remove builds (other
-    versions') unused for REMOTE_KEEP_DAYS and transfers cut an hour ago.
-    A host without a hashing tool gets no cache directory, since nothing
-    could check what it would hold. Any tool but uname may be missing (ls
-    missing refuses the cache): the command still ends with rc 0."""
-    return (_SUM_FN + "; h=~; d=$h/%(c)s; "
-            "if command -v sha256sum >/dev/null 2>&1 || command -v shasum >/dev/null 2>&1; then "
-            "if (umask 077 && mkdir -p \"$d\") 2>/dev/null; then "
-            "u=; for p in \"$h\" \"$h/.ansible\" \"$d\"; do "
-            "m=$(ls -ldnL \"$p\" 2>/dev/null) || m=; set -f; set -- $m; set +f; "
-            "if test \"$p\" != \"$h\" && test -L \"$p\"; then u=$p; "
-            "elif ! test -d \"$p\" || ! { test -O \"$p\" || test \"$3\" = 0; }; then u=$p; "
-            "else case $1 in d????w*|d???????w*|'') u=$p;; esac; fi; "
-            "if test -n \"$u\"; then break; fi; done; "
-            "if test -n \"$u\"; then echo \"zdt-untrusted $u\"; else chmod 700 \"$d\" 2>/dev/null; "
-            "for b in %(h)s; do if test -x \"$d/$b\" && test -O \"$d/$b\" && test ! -L \"$d/$b\" && "
-            "test \"$(zdt_sum \"$d/$b\")\" = \"$b\"; then echo \"zdt-have $b\"; touch \"$d/$b\" 2>/dev/null; fi; done; "
-            "find \"$d\" -maxdepth 1 -type f \\( \\( -name '%(b)s' -mtime +%(k)d \\) -o \\( -name '.%(p)s.*' -mmin +60 \\) \\) "
-            "-exec rm -f {} + 2>/dev/null; fi; "
-            "else echo zdt-no-cache-dir; fi; "
-            "else echo zdt-no-hash; fi; "
-            "if command -v gzip >/dev/null 2>&1; then echo zdt-gzip; fi"
-            % {'c': CACHE_DIR, 'h': ' '.join(digests), 'b': '?' * 64, 'p': '?' * 16, 'k': REMOTE_KEEP_DAYS})
-
-
-def bin_dir():
-    """Return the directory holding the platform builds."""
-    here = os.path.dirname(os.path.abspath(__file__))
-    return os.path.normpath(os.path.join(here, '..', '..', 'bin'))
-
-
-def unpack_dir():
-    """Return the controller directory the packed builds are unpacked into."""
-    base = os.environ.get('XDG_CACHE_HOME') or os.path.join(os.path.expanduser('~'), '.cache')
-    return os.path.join(base, 'zerodowntime_rolling')
-
-
-class Builds(object):
-    """The collection's builds, as bin/manifest.json lists them."""
-
-    # Unpacked builds of other versions are removed when no run has used
-    # them for KEEP_SECONDS. A run marks its version's builds used through
-    # their time, refreshed once it is older than MARK_SECONDS (so most
-    # tasks only stat them). A *.tmp file older than TMP_SECONDS is what a
-    # killed writer left: writers finish within seconds.
-    KEEP_SECONDS = 7 * 24 * 3600
-    MARK_SECONDS = 24 * 3600
-    TMP_SECONDS = 3600
-
-    def __init__(self, directory=None, cache=None):
-        self.dir = directory or bin_dir()
-        self.cache = cache or unpack_dir()
-        path = os.path.join(self.dir, 'manifest.json')
-        try:
-            with open(path) as f:
-                self.builds = json.load(f)['builds']
-        except (IOError, OSError, ValueError, KeyError) as e:
-            raise AnsibleError("the collection's build manifest %s cannot be read (%s); "
-                               "reinstall the collection or run 'make collection'" % (path, to_native(e)))
-        for name, b in self.builds.items():
-            b['name'] = name
-            # The digests go into remote commands as they are.
-            if not _HASH_RE.match(to_text(b.get('sha256', ''))) or not isinstance(b.get('size'), int):
-                raise AnsibleError("the collection's build manifest %s lists %s without a valid sha256 and size; "
-                                   "reinstall the collection or run 'make collection'" % (path, name))
-
-    def digests(self):
-        return sorted(b['sha256'] for b in self.builds.values())
-
-    def candidates(self, platform, module):
-        """Builds for platform holding module, smallest first."""
-        found = [b for b in self.builds.values() if b['platform'] == platform and module in b['modules']]
-        if not found:
-            raise AnsibleError(
-                "the collection has no build of %s for %s (builds: %s); "
-                "rebuild it with 'make collection'" % (module, platform, ', '.join(sorted(self.builds))))
-        return sorted(found, key=lambda b: (b['size'], b['name']))
-
-    def local_path(self, build):
-        """Return the path of build on the controller, checked against its
-        hash, unpacking it if needed."""
-        return self._load(build)[0]
-
-    def payload(self, build, gz):
-        """Return the bytes that send build to a host: the build, or with gz
-        its gzip copy, made once per build. Both are checked against the
-        manifest's hash first, so a corrupt copy in the cache is made again
-        rather than sent (the host would refuse it)."""
-        digest = build['sha256']
-        if gz:
-            path = os.path.join(self.cache, digest + '.gz')
-            data = _read_checked(path, digest, build['size'], gunzip=True)
-            if data is not None:
-                return data
-        data = self._load(build)[1]
-        if not gz:
-            return data
-        data = gzip.compress(data, compresslevel=6)
-        try:
-            self._write(os.path.join(self.cache, digest + '.gz'), data)
-        except (IOError, OSError):
-            pass  # a read-only cache: compressed again next time
-        return data
-
-    def _load(self, build):
-        """Return (path, bytes) of build on the controller, checked."""
-        digest = build['sha256']
-        plain = os.path.join(self.dir, build['name'])
-        if os.path.isfile(plain):  # a source tree after 'make'
-            data = _read_checked(plain, digest, build['size'])
-            if data is None:
-                raise AnsibleError("%s does not match bin/manifest.json; run 'make collection'" % plain)
-            return plain, data
-        path = os.path.join(self.cache, digest)
-        data = _read_checked(path, digest, build['size'])
-        if data is None:
-            for name in (digest, digest + '.gz'):
-                _unlink(os.path.join(self.cache, name))
-            self._unpack(build['archive'])
-            path = os.path.join(self.cache, digest)
-            data = _read_checked(path, digest, build['size'])
-        if data is None:
-            raise AnsibleError("%s holds no intact %s" % (os.path.join(self.dir, build['archive']), build['name']))
-        return path, data
-
-    def mark_used(self):
-        """Refresh the time of this version's unpacked builds (and their
-        gzip copies) in the cache, so that another version's unpack, which
-        prunes by that time, keeps the builds of every version in use."""
-        now = time.time()
-        for digest in self.digests():
-            for name in (digest, digest + '.gz'):
-                path = os.path.join(self.cache, name)
-                try:
-                    if now - os.path.getmtime(path) > self.MARK_SECONDS:
-                        os.utime(path, None)
-                except OSError:
-                    pass  # not unpacked (a source tree) or not gzipped yet
-
-    def _write(self, path, data):
-        """Write data to path through a temporary file, removed if that fails."""
-        tmp = '%s.%d.tmp' % (path, os.getpid())
-        try:
-            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | _O_NOFOLLOW, 0o700)
-            with os.fdopen(fd, 'wb') as out:
-                out.write(data)
-            os.rename(tmp, path)
-        except BaseException:
-            _unlink(tmp)
-            raise
-
-    def _unpack(self, archive):
-        """Unpack every build in archive into the cache, each checked against
-        the manifest. Serialised with a lock: several workers may ask at once."""
-        try:
-            os.makedirs(self.cache, 0o700)
-        except OSError as e:
-            if e.errno != errno.EEXIST:
-                # A read-only home (some execution environments): unpack into
-                # this run's temporary directory instead, once per run.
-                fallback = os.path.join(C.DEFAULT_LOCAL_TMP, 'zerodowntime_rolling_builds')
-                if self.cache == fallback:
-                    raise AnsibleError("cannot create %s to unpack the module builds: %s" % (self.cache, to_native(e)))
-                display.vvv("zerodowntime.rolling: cannot use %s (%s); unpacking the builds into %s"
-                            % (self.cache, to_native(e), fallback))
-                self.cache = fallback
-                return self._unpack(archive)
-        wanted = dict((b['name'], b) for b in self.builds.values() if b['archive'] == archive)
-        with open(os.path.join(self.cache, '.lock'), 'w') as lock:
-            fcntl.flock(lock, fcntl.LOCK_EX)
-            if all(os.path.isfile(os.path.join(self.cache, b['sha256'])) for b in wanted.values()):
-                return  # another worker did it
-            try:
-                with tarfile.open(os.path.join(self.dir, archive), 'r:xz') as tar:
-                    for member in tar:
-                        b = wanted.get(member.name)
-                        if b is None or not member.isfile():
-                            continue
-                        self._write_checked(tar.extractfile(member), b)
-            except (IOError, OSError, EOFError, tarfile.TarError) as e:
-                raise AnsibleError("cannot unpack the module builds from %s: %s"
-                                   % (os.path.join(self.dir, archive), to_native(e)))
-            self._prune()
-
-    def _write_checked(self, src, build):
-        data = src.read(build['size'] + 1)
-        if hashlib.sha256(data).hexdigest() != build['sha256']:
-            raise AnsibleError("%s in %s does not match bin/manifest.json; reinstall the collection"
-                               % (build['name'], build['archive']))
-        self._write(os.path.join(self.cache, build['sha256']), data)
-
-    def _prune(self):
-        keep = set(self.digests())
-        now = time.time()
-        for name in os.listdir(self.cache):
-            if name.endswith('.tmp'):
-                limit = self.TMP_SECONDS
-            else:
-                digest = name[:-3] if name.endswith('.gz') else name
-                if digest in keep or not _HASH_RE.match(digest):
-                    continue
-                limit = self.KEEP_SECONDS
-            path = os.path.join(self.cache, name)
-            try:
-                if now - os.lstat(path).st_mtime > limit:
-                    os.unlink(path)
-            except OSError:
-                pass
-
-
-_O_NOFOLLOW = getattr(os, 'O_NOFOLLOW', 0)
-
-
-def _unlink(path):
-    try:
-        os.unlink(path)
-    except OSError:
-        pass
-
-
-def _read_checked(path, digest, size, gunzip=False):
-    """Return the build in the file at path (gzipped with gunzip) if it
-    matches digest, else None. The file is opened without following a
-    symlink and read no further than a build of size can need."""
-    try:
-        fd = os.open(path, os.O_RDONLY | _O_NOFOLLOW)
-    except OSError:
-        return None
-    with os.fdopen(fd, 'rb') as f:
-        # gzip never grows data by more than a few bytes per 32 KiB block.
-        data = f.read(size + size // 100 + (1 << 16) if gunzip else size + 1)
-    if gunzip:
-        try:
-            d = zlib.decompressobj(16 + zlib.MAX_WBITS)
-            raw = d.decompress(data, size + 1)
-        except zlib.error:
-            return None
-        if not d.eof or d.unconsumed_tail or len(raw) != size:
-            return None
-    else:
-        raw = data
-    if len(raw) != size or hashlib.sha256(raw).hexdigest() != digest:
-        return None
-    return data
 
 
 def platform_from_uname(text):
@@ -443,7 +168,7 @@ class BinaryModuleAction(ActionBase):
         if info is None or (cache and info.get('have') is None):
             cmd = 'uname -sm; echo ~'
             if cache:
-                cmd += '; ' + _probe_cache(builds.digests())
+                cmd += '; ' + probe_command(self._connection._shell.quote, builds.digests())
             res = self._low_level_execute_command(cmd, sudoable=False)
             lines = to_text(res.get('stdout', '')).strip().splitlines()
             plain = [line for line in lines if not line.startswith('zdt-')]
@@ -452,12 +177,7 @@ class BinaryModuleAction(ActionBase):
                                    % (res.get('rc'), to_text(res.get('stderr', '')).strip()))
             info = {'uname': plain[0], 'home': plain[1], 'have': None}
             if cache:
-                info['have'] = [line.split()[1] for line in lines if line.startswith('zdt-have ')]
-                info['no_cache_dir'] = 'zdt-no-cache-dir' in lines
-                info['no_hash'] = 'zdt-no-hash' in lines
-                info['gzip'] = 'zdt-gzip' in lines
-                info['untrusted'] = next((line[len('zdt-untrusted '):] for line in lines
-                                          if line.startswith('zdt-untrusted ')), None)
+                info.update(parse_probe(lines))
             self._run_cache.put('host', key, info)
         info = dict(info)
         info['platform'] = override or platform_from_uname(info['uname'])
@@ -527,17 +247,17 @@ class BinaryModuleAction(ActionBase):
         verified = [b for b in candidates if self._run_cache.get('verified', '%s|%s' % (hostkey, b['sha256']))]
         present = [b for b in candidates if b['sha256'] in have]
         build = (verified or present or candidates)[0]
-        remote_bin = '%s/%s/%s' % (host['home'].rstrip('/'), CACHE_DIR, build['sha256'])
+        remote_bin = build_path(host['home'], build['sha256'])
         if not verified and not present:
             self._send(builds, build, remote_bin, host.get('gzip'))
         self._run_cache.put('verified', '%s|%s' % (hostkey, build['sha256']), True)
         cmd = self._cached_command(remote_bin, build['sha256'], task_vars)
         args = to_bytes(self._module_args(task_vars))
         res = self._low_level_execute_command(cmd, sudoable=True, in_data=args)
-        if _stale(res):
+        if is_stale(res):
             self._send(builds, build, remote_bin, host.get('gzip'))
             res = self._low_level_execute_command(cmd, sudoable=True, in_data=args)
-            if _stale(res):
+            if is_stale(res):
                 raise AnsibleError(
                     "the module build %s on the host does not match its SHA-256 even just after it was sent "
                     "again, so it was not run: something on the host changes the module cache; find out what, "
@@ -546,35 +266,9 @@ class BinaryModuleAction(ActionBase):
 
     def _cached_command(self, remote_bin, digest, task_vars):
         """Return the command that runs the cached build at remote_bin (as
-        the become user, if any) after checking its hash.
-
-        Checking a file and then running it by name leaves a window in
-        which whoever can write the file or its directory can swap it.
-        Where the user that runs the build owns both (the remote user
-        without become, or root that connected as root), nobody else but
-        root can, and the probe made sure no one else can write the
-        directories above: the build is checked and run in place. Anywhere
-        else (become root from another user, whose cache this is), the
-        build is copied into a new directory private to the user that runs
-        it, and the copy, which no one else can change, is checked and run.
-        The check costs one sha256sum per task; a missing or changed build
-        prints STALE and the plugin sends it again."""
-        shell = self._connection._shell
-        q = shell.quote
-        prefix = self._var(task_vars, EXEC_PREFIX_VAR)
-        run = '%s"$f" %s -' % (prefix + ' ' if prefix else '', q(self.module_name))
-        # In /tmp, not $TMPDIR, which the remote user may set to a directory
-        # of theirs: in a sticky directory no one else can rename ours away.
-        private = '/tmp/zdt-%s' % binascii.hexlify(os.urandom(8)).decode()
-        return (_SUM_FN + "; f=%(f)s; "
-                "if test -O \"$f\" && test ! -L \"$f\" && test -O %(d)s; then "
-                "if test \"$(zdt_sum \"$f\")\" = %(h)s; then exec %(run)s; fi; "
-                "else t=%(t)s; if ! (umask 077 && mkdir \"$t\"); then exit 1; fi; "
-                "if cat \"$f\" > \"$t/zdt\" 2>/dev/null && chmod 700 \"$t/zdt\" && "
-                "test \"$(zdt_sum \"$t/zdt\")\" = %(h)s; then f=$t/zdt; %(run)s; r=$?; rm -rf \"$t\"; exit $r; fi; "
-                "rm -rf \"$t\"; fi; echo %(stale)s; exit %(rc)d"
-                % {'f': q(remote_bin), 'd': q(os.path.dirname(remote_bin)), 'h': digest, 'run': run,
-                   't': private, 'stale': STALE, 'rc': STALE_RC})
+        the become user, if any) after checking its hash (see run_command)."""
+        return run_command(self._connection._shell.quote, remote_bin, digest, self.module_name,
+                           prefix=self._var(task_vars, EXEC_PREFIX_VAR))
 
     def _send(self, builds, build, remote_bin, gzip_ok):
         """Put build at remote_bin, checked against its digest, in one
@@ -583,18 +277,10 @@ class BinaryModuleAction(ActionBase):
         on the controller, so neither side compresses per host), and its
         hash is checked before it takes the cache name, so a cut transfer
         can never be run; a transfer that fails is removed."""
-        q = self._connection._shell.quote
-        digest = build['sha256']
-        cache_dir = os.path.dirname(remote_bin)
-        partial = '%s/.%s.%d' % (cache_dir, digest[:16], random.randint(0, 1 << 30))
         data = builds.payload(build, gzip_ok)
-        receive = '%s > %s' % ('gzip -dc' if gzip_ok else 'cat', q(partial))
-        cmd = (_SUM_FN + "; umask 077 && mkdir -p %(c)s && %(r)s && chmod 700 %(p)s && h=$(zdt_sum %(p)s) && "
-               "if test \"$h\" = %(d)s && mv -f %(p)s %(f)s; then echo zdt-cache-ok; "
-               "else echo \"hash mismatch: $h\"; fi; rm -f %(p)s"
-               % {'c': q(cache_dir), 'r': receive, 'p': q(partial), 'f': q(remote_bin), 'd': digest})
+        cmd = send_command(self._connection._shell.quote, remote_bin, build['sha256'], gzip_ok)
         res = self._low_level_execute_command(cmd, sudoable=False, in_data=data)
-        if 'zdt-cache-ok' not in to_text(res.get('stdout', '')):
+        if SENT not in to_text(res.get('stdout', '')):
             raise AnsibleError("the module build sent to %s did not arrive intact (%s%s); "
                                "check free space in the remote user's home"
                                % (remote_bin, to_text(res.get('stdout', '')).strip(), to_text(res.get('stderr', '')).strip()))
@@ -611,11 +297,6 @@ class BinaryModuleAction(ActionBase):
         self._fixup_perms2([tmpdir, remote_bin, args_path], self._get_remote_user())
         res = self._low_level_execute_command(self._command(remote_bin, task_vars, args_path), sudoable=True)
         return self._finish(res)
-
-
-def _stale(res):
-    """Whether the command of _cached_command found its build missing or changed."""
-    return res.get('rc') == STALE_RC and to_text(res.get('stdout', '')).strip() == STALE
 
 
 class _RunCache(object):
@@ -648,4 +329,4 @@ class _RunCache(object):
                 json.dump(data, f)
             os.rename(tmp, self._path)
         except (IOError, OSError):
-            _unlink(tmp)
+            unlink_quietly(tmp)
