@@ -34,7 +34,7 @@ WITH_219    := PATH="$(ANSIBLE_CORE_219)/usr/bin:$$PATH" PYTHONPATH="$(ANSIBLE_C
 COMPAT_PKGS := ./tests/integration/... ./tests/ansibletest/ ./tests/progress/
 COMPAT_ROLLOUTS := ^TestRollout$$/^(haproxy|hetzner|aws)$$
 
-.PHONY: all build binaries collection install ansible-core-2.19 test test-go test-go-2.14 test-long test-unit lint sanity sanity-2.14 vet demo lbsim bench fuzz fuzz-short fuzz-long clean help
+.PHONY: all build binaries collection install ansible-core-2.19 test test-go test-go-2.14 test-long test-unit test-python lint sanity sanity-2.14 vet demo lbsim bench fuzz fuzz-short fuzz-long clean help
 
 all: collection
 
@@ -136,6 +136,11 @@ test-go-2.14: collection
 test-long: collection ansible-core-2.19
 	$(WITH_219) ZDT_LONG=1 $(GO) test -count=1 -timeout 60m -v ./tests/reliability/
 
+# The action plugins' Python unit tests (tests/unit), under 2.14 and 2.19.
+test-python: ansible-core-2.19
+	tests/unit/run.sh
+	$(WITH_219) tests/unit/run.sh
+
 lint:
 	@if command -v ansible-lint >/dev/null; then ansible-lint -q --profile production roles playbooks; else echo "ansible-lint not installed; skipped"; fi
 
@@ -151,7 +156,7 @@ sanity-2.14:
 fuzz-short:
 	@$(MAKE) --no-print-directory fuzz FUZZTIME=3s
 
-test: vet test-go test-go-2.14 fuzz-short lint sanity sanity-2.14
+test: vet test-python test-go test-go-2.14 fuzz-short lint sanity sanity-2.14
 
 lbsim:
 	$(GO) run ./tests/lbsim

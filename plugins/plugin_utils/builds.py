@@ -247,7 +247,8 @@ def read_checked(path, digest, size, gunzip=False):
             raw = d.decompress(data, size + 1)
         except zlib.error:
             return None
-        if not d.eof or d.unconsumed_tail or len(raw) != size:
+        # Bytes after the gzip stream make the host's gzip -d fail.
+        if not d.eof or d.unconsumed_tail or d.unused_data or len(raw) != size:
             return None
     else:
         raw = data

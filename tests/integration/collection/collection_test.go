@@ -7,7 +7,6 @@ import (
 	"compress/gzip"
 	"encoding/json"
 	"io"
-	"maps"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -171,62 +170,6 @@ print(json.dumps(out))
 		if b := got["linux_amd64/"+m]; !strings.HasPrefix(b.Name, "zdt-host_") {
 			t.Errorf("%s on linux_amd64 picks %s, want the zdt-host build", m, b.Name)
 		}
-	}
-}
-
-// TestUnpackedBuildsKeptWhileUsed: the controller's unpack cache is shared
-// by the installed versions of the collection, and a version's first unpack
-// removes the others' builds that no run has used for a week. A version
-// still in use keeps its builds however long ago they were unpacked; other
-// files of the build-digest form go after a week.
-func TestUnpackedBuildsKeptWhileUsed(t *testing.T) {
-	coll := ansibletest.Install(t)
-	script := `
-import io, os, tarfile, time
-root, cache, other = sys.argv[1:4]
-
-# Another version of the collection, with one build of its own.
-content = b'#!/bin/sh\necho another version\n'
-os.makedirs(other)
-with tarfile.open(os.path.join(other, 'zdt_amd64.tar.xz'), 'w:xz') as tar:
-    member = tarfile.TarInfo('zdt-host_linux_amd64')
-    member.size = len(content)
-    tar.addfile(member, io.BytesIO(content))
-with open(os.path.join(other, 'manifest.json'), 'w') as f:
-    json.dump({'builds': {'zdt-host_linux_amd64': {
-        'platform': 'linux_amd64', 'modules': ['deploy_verify'], 'size': len(content),
-        'sha256': hashlib.sha256(content).hexdigest(), 'archive': 'zdt_amd64.tar.xz'}}}, f)
-older = binary.Builds(other, cache)
-in_use = older.local_path(older.candidates('linux_amd64', 'deploy_verify')[0])
-
-def age(path, days):
-    t = time.time() - days * 86400
-    os.utime(path, (t, t))
-
-# Unpacked a month ago and used by a run today.
-age(in_use, 30)
-binary.Builds(other, cache).mark_used()
-# Files of the digest form no run has used for 8 and 6 days.
-unused, recent = os.path.join(cache, 'e' * 64), os.path.join(cache, 'f' * 64 + '.gz')
-for path, days in ((unused, 8), (recent, 6)):
-    open(path, 'w').close()
-    age(path, days)
-
-# This version's first use unpacks its builds and prunes.
-current = binary.Builds(root + '/bin', cache)
-current.local_path(current.candidates('linux_amd64', 'deploy_verify')[0])
-print(json.dumps({'in use': os.path.exists(in_use), 'unused 8 days': os.path.exists(unused),
-                  'unused 6 days': os.path.exists(recent)}))
-`
-	dir := t.TempDir()
-	out := runBinaryPy(t, coll, nil, script, filepath.Join(dir, "cache"), filepath.Join(dir, "other"))
-	var kept map[string]bool
-	if err := json.Unmarshal(out, &kept); err != nil {
-		t.Fatalf("%v: %s", err, out)
-	}
-	want := map[string]bool{"in use": true, "unused 8 days": false, "unused 6 days": true}
-	if !maps.Equal(kept, want) {
-		t.Errorf("after this version's unpack, the cache keeps %v, want %v", kept, want)
 	}
 }
 
