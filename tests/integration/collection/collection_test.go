@@ -189,7 +189,9 @@ def load(name):
     sys.modules[full] = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(sys.modules[full])
     return sys.modules[full]
-compat = load('compat')
+# binary imports its siblings, which ansible-core 2.19 finds only so.
+for sibling in ('compat', 'builds', 'remote_cache'):
+    load(sibling)
 binary = load('binary')
 `
 	cmd := exec.Command(ansiblePython(t), append([]string{"-c", prelude + script, root}, args...)...)
