@@ -12,7 +12,7 @@ GOFLAGS_REL := -trimpath -ldflags='-s -w -buildid=' -buildvcs=false
 comma       := ,
 space       := $(subst ,, )
 GO_SOURCES  := $(shell find modules -name '*.go' -not -name '*_test.go') go.mod go.sum
-COLL_FILES  := galaxy.yml README.md meta/runtime.yml $(shell find plugins roles playbooks -type f -not -path '*/__pycache__/*' 2>/dev/null)
+COLL_FILES  := galaxy.yml README.md meta/runtime.yml $(shell find plugins roles playbooks docs -type f -not -path '*/__pycache__/*' 2>/dev/null)
 # A backstop only: each end-to-end test's own deadline comes from what it
 # waits for (tests/rollout Budget), and tests wait for one of the machine's
 # end-to-end slots (tests/slots) before it starts.
@@ -53,7 +53,7 @@ help:
 # modules (zdt MODULE ARGS): zdt holds every module, zdt-host (Linux only)
 # only those that run on app and load-balancer hosts, without the cloud
 # SDKs. The modules share most of their code, so this is far smaller than a
-# build per module (see README, "Sizes"); the action plugins send a host the
+# build per module (see docs/benchmarks.md, "Waits, requests, sizes"); the action plugins send a host the
 # smallest build that holds the module it runs.
 HOST_PLATFORMS := linux_amd64 linux_arm64
 BUILDS      := $(foreach p,$(PLATFORMS),bin/zdt_$(p)) $(foreach p,$(HOST_PLATFORMS),bin/zdt-host_$(p))

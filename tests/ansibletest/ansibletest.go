@@ -35,7 +35,7 @@ type Collection struct {
 }
 
 // RemoteCacheDir is where the action plugins keep module builds on a
-// host, relative to the remote user's home (plugin_utils/binary.py's
+// host, relative to the remote user's home (plugin_utils/remote_cache.py's
 // CACHE_DIR).
 const RemoteCacheDir = ".ansible/zerodowntime_rolling"
 
