@@ -127,6 +127,12 @@ type TargetChecker interface {
 	CheckTarget(ctx context.Context, t Target) error
 }
 
+// TargetTyper is implemented by pools that only take one kind of target
+// (AWS target groups: instance or ip).
+type TargetTyper interface {
+	TargetType() string
+}
+
 // Provider opens the pools a module works on and resolves target names.
 type Provider interface {
 	// Name is "hetzner" or "aws".

@@ -10,6 +10,8 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/feature/ec2/imds"
 	"github.com/hetznercloud/hcloud-go/v2/hcloud/metadata"
+
+	"github.com/zerodowntime/rolling/modules/internal/failure"
 )
 
 // MetadataURL is the default metadata service address of both providers.
@@ -82,7 +84,7 @@ func AWSRegion(ctx context.Context, url string) (string, error) {
 }
 
 func metadataError(provider, url, what string, err error) error {
-	return Errorf(provider, CodeMetadata, "metadata "+url, err,
+	return failure.Errorf(provider, failure.Metadata, "metadata "+url, err,
 		"cannot read %s from the %s metadata service at %s: %v; target: auto only works on the %s instance itself (set metadata_url or %s to reach another address, or give target explicitly)",
 		what, provider, url, err, provider, MetadataEnv)
 }

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
-	"math"
 	"net/http"
 	"net/netip"
 	"os"
@@ -16,6 +15,8 @@ import (
 	"time"
 
 	"github.com/zerodowntime/rolling/modules/internal/ansible"
+	"github.com/zerodowntime/rolling/modules/internal/failure"
+	"github.com/zerodowntime/rolling/modules/internal/parallel"
 	"github.com/zerodowntime/rolling/modules/internal/wait"
 )
 
@@ -200,7 +201,7 @@ func (r *Runner) run(ctx context.Context, m *ansible.Module, a Args, o op) (ansi
 	s.target = t
 
 	// Observe before acting.
-	err = FirstError(eachPool(s.pools, func(_ int, pr *poolRun) error {
+	err = parallel.FirstError(eachPool(s.pools, func(_ int, pr *poolRun) error {
 		ms, err := pr.pool.Members(WithCounter(setupCtx, &pr.counter))
 		if err != nil {
 			return err
@@ -270,12 +271,6 @@ func (r *Runner) resolveTarget(ctx context.Context, a Args, pools []Pool) (Targe
 	return t, err
 }
 
-// TargetTyper is implemented by pools that only take one kind of target
-// (AWS target groups: instance or ip).
-type TargetTyper interface {
-	TargetType() string
-}
-
 func groupType(pools []Pool) string {
 	for _, p := range pools {
 		if tt, ok := p.(TargetTyper); ok && tt.TargetType() == TypeIP {
@@ -311,7 +306,7 @@ func (s *runState) checkKnown(ctx context.Context) error {
 func (s *runState) timeout(ctx context.Context) (time.Duration, error) {
 	delay := -1
 	if s.op == opDrain {
-		err := FirstError(eachPool(s.pools, func(_ int, pr *poolRun) error {
+		err := parallel.FirstError(eachPool(s.pools, func(_ int, pr *poolRun) error {
 			dt, ok := pr.pool.(DrainTimer)
 			if !ok || !pr.before.Registered {
 				return nil
@@ -402,7 +397,7 @@ func (s *runState) plan() (planned, error) {
 			}
 			p.needsWait = true
 			if via := selectorOf(s.target, pr.members); !health && via != "" {
-				return p, Errorf(s.provider, CodeUnsupported, pr.label(), nil,
+				return p, failure.Errorf(s.provider, failure.Unsupported, pr.label(), nil,
 					"target %s is in %s through its %s, and targets from a label selector cannot be removed on their own: drain it with method: health (and health_file), or change the server's labels",
 					s.target, pr.label(), via)
 			}
@@ -424,7 +419,7 @@ func (s *runState) plan() (planned, error) {
 			p.needsWait = true
 			if health {
 				if !st.Registered {
-					return p, Errorf(s.provider, CodeTargetUnknown, pr.label(), nil,
+					return p, failure.Errorf(s.provider, failure.TargetUnknown, pr.label(), nil,
 						"target %s is not a target of %s; method: health only waits for the health checks: add the target with method: remove, or add it to the load balancer first",
 						s.target, pr.label())
 				}
@@ -438,7 +433,7 @@ func (s *runState) plan() (planned, error) {
 		}
 	}
 	if len(refuse) > 0 {
-		return p, Errorf(s.provider, CodeMinHealthy, s.pools[0].label(), nil,
+		return p, failure.Errorf(s.provider, failure.MinHealthy, s.pools[0].label(), nil,
 			"refusing to drain %s: min_healthy is %d but %s; bring another target up first, or lower min_healthy",
 			s.target, s.a.MinHealthy, strings.Join(refuse, ", "))
 	}
@@ -617,7 +612,7 @@ func (s *runState) change(ctx context.Context, calls map[*poolRun][]Target) erro
 		progress()
 		return nil
 	})
-	if FirstError(errs) == nil {
+	if parallel.FirstError(errs) == nil {
 		return nil
 	}
 	// A call that failed or was cut short (a signal, the timeout) may have
@@ -643,7 +638,7 @@ func (s *runState) change(ctx context.Context, calls map[*poolRun][]Target) erro
 			return err
 		}
 		// Name what was done as well as what failed.
-		var e *Error
+		var e *failure.Error
 		if errors.As(err, &e) {
 			c := *e
 			c.Msg = fmt.Sprintf("%s, but %s", s.actedSummary(), e.Msg)
@@ -692,33 +687,7 @@ func (s *runState) recheck(ctx context.Context, acting []*poolRun) {
 // and each takes its own requests, so a run over several waits for the
 // slowest answer rather than for the sum.
 func eachPool(pools []*poolRun, f func(i int, pr *poolRun) error) []error {
-	return Concurrently(len(pools), func(i int) error { return f(i, pools[i]) })
-}
-
-// Concurrently runs f(0) ... f(n-1) at once (one alone in the caller's
-// goroutine) and returns their errors by index.
-func Concurrently(n int, f func(i int) error) []error {
-	errs := make([]error, n)
-	if n == 1 {
-		errs[0] = f(0)
-		return errs
-	}
-	var wg sync.WaitGroup
-	for i := range n {
-		wg.Go(func() { errs[i] = f(i) })
-	}
-	wg.Wait()
-	return errs
-}
-
-// FirstError is the first error of errs that is not nil, in their order.
-func FirstError(errs []error) error {
-	for _, err := range errs {
-		if err != nil {
-			return err
-		}
-	}
-	return nil
+	return parallel.Run(len(pools), func(i int) error { return f(i, pools[i]) })
 }
 
 func orNone(names []string) string {
@@ -774,7 +743,7 @@ func (s *runState) wait(ctx context.Context, deadline time.Time, timeout time.Du
 					// observation for the timeout message.
 					return wait.Retry, "", nil
 				}
-				if IsCode(err, CodeUnauthorized, CodeNotFound) {
+				if failure.IsCode(err, failure.Unauthorized, failure.NotFound) {
 					return wait.Failure, "", err
 				}
 				observed = append(observed, fmt.Sprintf("%s: %v", pr.label(), err))
@@ -789,7 +758,7 @@ func (s *runState) wait(ctx context.Context, deadline time.Time, timeout time.Du
 				pr.done = true
 				pr.waited = s.now().Sub(waitStart)
 			case wait.Failure:
-				return wait.Failure, why, Errorf(s.provider, CodeUnhealthy, pr.label(), nil, "%s", why)
+				return wait.Failure, why, failure.Errorf(s.provider, failure.Unhealthy, pr.label(), nil, "%s", why)
 			default:
 				observed = append(observed, fmt.Sprintf("%s: %s", pr.label(), st.Describe()))
 			}
@@ -824,7 +793,7 @@ func (s *runState) wait(ctx context.Context, deadline time.Time, timeout time.Du
 	var fe *wait.FailureError
 	switch {
 	case errors.As(err, &te), errors.Is(err, context.DeadlineExceeded):
-		return Errorf(s.provider, CodeTimeout, s.pendingLabels(), err, "%s", s.timeoutMsg(timeout, res.Observed))
+		return failure.Errorf(s.provider, failure.Timeout, s.pendingLabels(), err, "%s", s.timeoutMsg(timeout, res.Observed))
 	case errors.As(err, &fe) && fe.Err != nil:
 		return fe.Err
 	}
@@ -938,7 +907,7 @@ func (s *runState) timeoutMsg(timeout time.Duration, observed string) string {
 // done before it.
 func (s *runState) interrupted(err error, doing string) error {
 	if errors.Is(err, context.DeadlineExceeded) {
-		return Errorf(s.provider, CodeTimeout, "", err, "timed out %s (%s): the %s had not answered when timeout ran out; raise timeout", doing, s.actedSummary(), apiName[s.provider])
+		return failure.Errorf(s.provider, failure.Timeout, "", err, "timed out %s (%s): the %s had not answered when timeout ran out; raise timeout", doing, s.actedSummary(), apiName[s.provider])
 	}
 	return err
 }
@@ -949,12 +918,12 @@ var apiName = map[string]string{AWS: "ELBv2 API", Hetzner: "Hetzner Cloud API"}
 // fail turns err into a module failure carrying the result so far.
 func (s *runState) fail(ctx context.Context, err error) (ansible.Result, error) {
 	res := s.result(false)
-	var e *Error
+	var e *failure.Error
 	if errors.As(err, &e) {
 		return res, &ansible.Error{Msg: e.Msg, Data: map[string]any{"failure": e.Failure()}, Err: err}
 	}
 	if errors.Is(err, context.DeadlineExceeded) && ctx.Err() == nil {
-		return res, &ansible.Error{Msg: fmt.Sprintf("timed out: %v", err), Data: map[string]any{"failure": map[string]any{"provider": s.provider, "code": CodeTimeout, "resource": ""}}, Err: err}
+		return res, &ansible.Error{Msg: fmt.Sprintf("timed out: %v", err), Data: map[string]any{"failure": map[string]any{"provider": s.provider, "code": failure.Timeout, "resource": ""}}, Err: err}
 	}
 	return res, err
 }
@@ -1002,7 +971,7 @@ func (s *runState) result(predicted bool) ansible.Result {
 			"before":       pr.before,
 			"after":        pr.after,
 			"changed":      pc,
-			"waited":       seconds(pr.waited),
+			"waited":       ansible.RoundSeconds(pr.waited),
 			"api_requests": pr.counter.Load(),
 		}
 		pools = append(pools, entry)
@@ -1021,8 +990,8 @@ func (s *runState) result(predicted bool) ansible.Result {
 		"method":       s.a.Method,
 		"target":       t,
 		"pools":        pools,
-		"waited":       seconds(s.waited),
-		"elapsed":      seconds(s.now().Sub(s.start)),
+		"waited":       ansible.RoundSeconds(s.waited),
+		"elapsed":      ansible.RoundSeconds(s.now().Sub(s.start)),
 		"api_requests": s.total.Load(),
 	}
 	if s.a.HealthFile != "" {
@@ -1048,8 +1017,4 @@ func sameState(a, b State) bool {
 		}
 	}
 	return true
-}
-
-func seconds(d time.Duration) float64 {
-	return math.Round(d.Seconds()*100) / 100
 }

@@ -24,6 +24,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/elasticloadbalancingv2/types"
 	"github.com/aws/smithy-go"
 
+	"github.com/zerodowntime/rolling/modules/internal/failure"
 	"github.com/zerodowntime/rolling/modules/internal/lb"
 )
 
@@ -107,10 +108,10 @@ func LoadConfig(ctx context.Context, o ConfigOpts) (aws.Config, aws.Credentials,
 	cfg, err := config.LoadDefaultConfig(ctx, opts...)
 	if err != nil {
 		if o.Profile != "" {
-			return cfg, aws.Credentials{}, lb.Errorf(lb.AWS, "profile", "profile "+o.Profile, err,
+			return cfg, aws.Credentials{}, failure.Errorf(lb.AWS, "profile", "profile "+o.Profile, err,
 				"cannot load AWS profile %q: %v; check ~/.aws/config and ~/.aws/credentials, or give access_key and secret_key", o.Profile, err)
 		}
-		return cfg, aws.Credentials{}, lb.Errorf(lb.AWS, "config", "", err, "cannot load the AWS configuration: %v", err)
+		return cfg, aws.Credentials{}, failure.Errorf(lb.AWS, "config", "", err, "cannot load the AWS configuration: %v", err)
 	}
 	if o.HTTPClient != nil {
 		tr := lb.NewTransport()
@@ -121,7 +122,7 @@ func LoadConfig(ctx context.Context, o ConfigOpts) (aws.Config, aws.Credentials,
 	}
 	creds, err := cfg.Credentials.Retrieve(ctx)
 	if err != nil {
-		return cfg, creds, lb.Errorf(lb.AWS, lb.CodeUnauthorized, "credentials", err,
+		return cfg, creds, failure.Errorf(lb.AWS, failure.Unauthorized, "credentials", err,
 			"no usable AWS credentials: give access_key and secret_key, a profile, the AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY environment variables, or run on an instance with a role (%v)", firstLine(err))
 	}
 	return cfg, creds, nil
@@ -223,7 +224,7 @@ func (c *Client) missingGroups(ctx context.Context, err error, what string, aske
 }
 
 func notFound(region, what string, missing []string, err error) error {
-	return lb.Errorf(lb.AWS, lb.CodeNotFound, "target_group "+strings.Join(missing, ","), err,
+	return failure.Errorf(lb.AWS, failure.NotFound, "target_group "+strings.Join(missing, ","), err,
 		"target group %s not found in region %s (from %s): check the name or ARN, region, and the account of the credentials",
 		strings.Join(quoteAll(missing), ", "), region, what)
 }
@@ -357,7 +358,7 @@ func (p *Pool) DrainDelay(ctx context.Context) (int, error) {
 
 func (c *Client) targetError(err error, p *Pool, t lb.Target, doing string) error {
 	if apiCode(err) == "InvalidTarget" {
-		return lb.Errorf(lb.AWS, lb.CodeTargetUnknown, "target "+t.ID, err,
+		return failure.Errorf(lb.AWS, failure.TargetUnknown, "target "+t.ID, err,
 			"target %s is not valid for target group %s (InvalidTarget: %s): check that the %s exists in region %s and in the group's VPC, and target_port",
 			t, p.name, apiMessage(err), strings.ReplaceAll(p.TargetType(), "ip", "IP"), c.region)
 	}
@@ -381,7 +382,7 @@ func (c *Client) classify(err error, resource, doing string) error {
 	var ae smithy.APIError
 	if !errors.As(err, &ae) {
 		if IsCertificateError(err) {
-			return lb.Errorf(lb.AWS, CodeCertificate, resource, err,
+			return failure.Errorf(lb.AWS, CodeCertificate, resource, err,
 				"%s: the TLS certificate of the ELBv2 API is not trusted (%s): fix endpoint_url or the CA (AWS_CA_BUNDLE), or set validate_certs: false to skip the check", doing, certReason(err))
 		}
 		// Transport errors stay unclassified: waits retry them.
@@ -390,18 +391,18 @@ func (c *Client) classify(err error, resource, doing string) error {
 	code, msg := ae.ErrorCode(), ae.ErrorMessage()
 	switch {
 	case authCodes[code]:
-		return lb.Errorf(lb.AWS, lb.CodeUnauthorized, resource, err,
+		return failure.Errorf(lb.AWS, failure.Unauthorized, resource, err,
 			"AWS rejected the credentials while %s (%s: %s): check access_key/secret_key/session_token, profile or the AWS_* environment variables", doing, code, msg)
 	case code == "AccessDenied" || code == "AccessDeniedException" || code == "UnauthorizedOperation":
-		return lb.Errorf(lb.AWS, code, resource, err,
+		return failure.Errorf(lb.AWS, code, resource, err,
 			"the credentials may not do this while %s (%s: %s): allow elasticloadbalancing:DescribeTargetGroups, DescribeTargetGroupAttributes, DescribeTargetHealth, RegisterTargets and DeregisterTargets", doing, code, msg)
 	case code == "TargetGroupNotFound":
-		return lb.Errorf(lb.AWS, lb.CodeNotFound, resource, err, "%s: target group not found (%s)", doing, msg)
+		return failure.Errorf(lb.AWS, failure.NotFound, resource, err, "%s: target group not found (%s)", doing, msg)
 	case isThrottle(code):
-		return lb.Errorf(lb.AWS, lb.CodeThrottled, resource, err,
+		return failure.Errorf(lb.AWS, failure.Throttled, resource, err,
 			"the ELBv2 API kept throttling requests while %s (%s: %s) after %d attempts: drain fewer hosts at once, or retry later", doing, code, msg, MaxAttempts)
 	}
-	return lb.Errorf(lb.AWS, code, resource, err, "ELBv2 API error while %s: %s: %s", doing, code, msg)
+	return failure.Errorf(lb.AWS, code, resource, err, "ELBv2 API error while %s: %s: %s", doing, code, msg)
 }
 
 func isThrottle(code string) bool {

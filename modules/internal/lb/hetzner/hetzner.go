@@ -16,6 +16,7 @@ import (
 
 	"github.com/hetznercloud/hcloud-go/v2/hcloud"
 
+	"github.com/zerodowntime/rolling/modules/internal/failure"
 	"github.com/zerodowntime/rolling/modules/internal/lb"
 )
 
@@ -104,7 +105,7 @@ func (c *Client) LoadBalancer(ctx context.Context, ref string) (*Pool, error) {
 		return nil, c.classify(err, res, "looking up load balancer "+ref)
 	}
 	if l == nil {
-		return nil, lb.Errorf(lb.Hetzner, lb.CodeNotFound, res, nil,
+		return nil, failure.Errorf(lb.Hetzner, failure.NotFound, res, nil,
 			"load balancer %q not found in the project of this api_token: check load_balancer (a name or id) and that the token belongs to the right project", ref)
 	}
 	return &Pool{c: c, id: l.ID, name: l.Name, looked: l}, nil
@@ -118,7 +119,7 @@ func (c *Client) Server(ctx context.Context, ref string) (lb.Target, error) {
 		return lb.Target{}, c.classify(err, res, "looking up server "+ref)
 	}
 	if s == nil {
-		return lb.Target{}, lb.Errorf(lb.Hetzner, lb.CodeTargetUnknown, res, nil,
+		return lb.Target{}, failure.Errorf(lb.Hetzner, failure.TargetUnknown, res, nil,
 			"target server %q not found in the project of this api_token: give a server name or id, or target_type: ip for an IP target", ref)
 	}
 	return lb.Target{Type: lb.TypeServer, ID: strconv.FormatInt(s.ID, 10), Name: s.Name}, nil
@@ -164,7 +165,7 @@ func (p *Pool) Members(ctx context.Context) ([]lb.Member, error) {
 			return nil, p.c.classify(err, p.resource(), "reading load balancer "+p.name)
 		}
 		if l == nil {
-			return nil, lb.Errorf(lb.Hetzner, lb.CodeNotFound, p.resource(), nil,
+			return nil, failure.Errorf(lb.Hetzner, failure.NotFound, p.resource(), nil,
 				"load balancer %s (%d) disappeared while the module ran", p.name, p.id)
 		}
 	}
@@ -271,7 +272,7 @@ func (p *Pool) action(ctx context.Context, cmd string, t lb.Target, call func() 
 		a, _, err := call()
 		if hcloud.IsError(err, hcloud.ErrorCodeLocked) {
 			if serr := p.c.sleep(ctx, delay); serr != nil {
-				return lb.Errorf(lb.Hetzner, lb.CodeTimeout, p.resource(), err,
+				return failure.Errorf(lb.Hetzner, failure.Timeout, p.resource(), err,
 					"load balancer %s stayed locked by other actions until the timeout; %s of %s was not done: retry later or raise timeout", p.name, cmd, t)
 			}
 			delay = min(delay*2, 4*time.Second)
@@ -295,7 +296,7 @@ func (p *Pool) action(ctx context.Context, cmd string, t lb.Target, call func() 
 		if err := p.c.api.Action.WaitFor(ctx, a); err != nil {
 			var ae hcloud.ActionError
 			if errors.As(err, &ae) {
-				return lb.Errorf(lb.Hetzner, ae.Code, p.resource(), err,
+				return failure.Errorf(lb.Hetzner, ae.Code, p.resource(), err,
 					"action %s of %s on load balancer %s failed: %s (%s)", cmd, t, p.name, ae.Message, ae.Code)
 			}
 			return p.c.classify(err, p.resource(), fmt.Sprintf("waiting for action %d (%s of %s on load balancer %s)", a.ID, cmd, t, p.name))
@@ -312,7 +313,7 @@ func (c *Client) classify(err error, resource, doing string) error {
 	var he hcloud.Error
 	if !errors.As(err, &he) {
 		if strings.Contains(err.Error(), "invalid characters") {
-			return lb.Errorf(lb.Hetzner, lb.CodeUnauthorized, resource, err,
+			return failure.Errorf(lb.Hetzner, failure.Unauthorized, resource, err,
 				"api_token contains characters that cannot be sent in an HTTP header: check for a trailing newline or quotes")
 		}
 		// Transport errors stay unclassified: waits retry them.
@@ -321,16 +322,16 @@ func (c *Client) classify(err error, resource, doing string) error {
 	code := string(he.Code)
 	switch he.Code {
 	case hcloud.ErrorCodeUnauthorized:
-		return lb.Errorf(lb.Hetzner, lb.CodeUnauthorized, resource, err,
+		return failure.Errorf(lb.Hetzner, failure.Unauthorized, resource, err,
 			"the Hetzner Cloud API rejected api_token while %s (unauthorized): check api_token / HCLOUD_TOKEN; tokens are per project", doing)
 	case hcloud.ErrorCodeForbidden:
-		return lb.Errorf(lb.Hetzner, code, resource, err,
+		return failure.Errorf(lb.Hetzner, code, resource, err,
 			"api_token may not do this (forbidden) while %s: add and remove targets need a Read & Write token", doing)
 	case hcloud.ErrorCodeNotFound:
-		return lb.Errorf(lb.Hetzner, lb.CodeNotFound, resource, err, "%s: not found (%s)", doing, he.Message)
+		return failure.Errorf(lb.Hetzner, failure.NotFound, resource, err, "%s: not found (%s)", doing, he.Message)
 	case hcloud.ErrorCodeRateLimitExceeded:
-		return lb.Errorf(lb.Hetzner, lb.CodeThrottled, resource, err,
+		return failure.Errorf(lb.Hetzner, failure.Throttled, resource, err,
 			"the Hetzner Cloud API rate limit stayed exhausted until the timeout while %s: the project's budget (3600 requests an hour by default) is shared by every client; raise timeout, drain fewer hosts at once, or find the other heavy user", doing)
 	}
-	return lb.Errorf(lb.Hetzner, code, resource, err, "Hetzner Cloud API error while %s: %s (%s)", doing, he.Message, code)
+	return failure.Errorf(lb.Hetzner, code, resource, err, "Hetzner Cloud API error while %s: %s (%s)", doing, he.Message, code)
 }

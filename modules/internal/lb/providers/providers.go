@@ -9,9 +9,11 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws/retry"
 
 	"github.com/zerodowntime/rolling/modules/internal/ansible"
+	"github.com/zerodowntime/rolling/modules/internal/failure"
 	"github.com/zerodowntime/rolling/modules/internal/lb"
 	"github.com/zerodowntime/rolling/modules/internal/lb/awselb"
 	"github.com/zerodowntime/rolling/modules/internal/lb/hetzner"
+	"github.com/zerodowntime/rolling/modules/internal/parallel"
 )
 
 // Open is an lb.Opener for provider hetzner and aws.
@@ -60,7 +62,7 @@ func open(ctx context.Context, m *ansible.Module, a lb.Args, env lb.Env, o Optio
 			}
 		}
 		if cfg.Region == "" {
-			return nil, lb.Errorf(lb.AWS, "region", "", nil, "no AWS region: set region, or AWS_REGION / AWS_DEFAULT_REGION, or a region in the profile")
+			return nil, failure.Errorf(lb.AWS, "region", "", nil, "no AWS region: set region, or AWS_REGION / AWS_DEFAULT_REGION, or a region in the profile")
 		}
 		return &awsProvider{c: awselb.New(cfg, awselb.WithEndpoint(a.EndpointURL)), a: a}, nil
 	}
@@ -85,7 +87,7 @@ func (p *hetznerProvider) Resolve(ctx context.Context, t lb.Target) (lb.Target, 
 // given (the first error in that order).
 func (p *hetznerProvider) Pools(ctx context.Context) ([]lb.Pool, error) {
 	pools := make([]lb.Pool, len(p.a.LoadBalancers))
-	err := lb.FirstError(lb.Concurrently(len(pools), func(i int) (err error) {
+	err := parallel.FirstError(parallel.Run(len(pools), func(i int) (err error) {
 		pools[i], err = p.c.LoadBalancer(ctx, p.a.LoadBalancers[i])
 		return err
 	}))
