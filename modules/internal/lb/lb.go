@@ -1,8 +1,9 @@
 // Package lb is what the lb_drain and lb_register modules need from a load
 // balancer, and nothing more: a Pool of targets that can be listed with their
 // health, registered and deregistered. Providers live in lb/hetzner and
-// lb/awselb; the shared option spec, metadata lookup and the drain/register
-// logic live here.
+// lb/awselb, with their own rules behind the optional interfaces below; the
+// shared option spec, the metadata lookup and drain and register, run on
+// package step, live here.
 package lb
 
 import (
@@ -11,6 +12,9 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"time"
+
+	"github.com/zerodowntime/rolling/modules/internal/wait"
 )
 
 // Target types.
@@ -133,11 +137,55 @@ type TargetTyper interface {
 	TargetType() string
 }
 
+// DrainJudge is implemented by pools where a target still listed can count
+// as drained (AWS: unused, as the SDK's TargetDeregistered waiter).
+type DrainJudge interface {
+	Drained(st State) bool
+}
+
+// HealthJudge is implemented by pools with rules of their own for a
+// registered target that is not yet healthy on every port: Judge gives
+// the verdict on st, the previous observation being prev. Without it a
+// register goes on waiting.
+type HealthJudge interface {
+	Judge(t Target, prev, st State) Verdict
+}
+
+// Verdict is a HealthJudge's answer. Msg says why on wait.Failure; on
+// wait.Success it is a warning for the user, if not empty.
+type Verdict struct {
+	Outcome wait.Outcome
+	Msg     string
+}
+
+// LateChecker is implemented by pools where a target cannot be healthy
+// right after its registration (AWS: initial until a health check
+// passes): a register skips the wait's first check there.
+type LateChecker interface {
+	ChecksLate() bool
+}
+
+// Label is how messages name a pool: "target group web".
+func Label(p Pool) string {
+	kind := "load_balancer"
+	if info, ok := p.(PoolInfo); ok {
+		kind = info.Kind()
+	}
+	return strings.ReplaceAll(kind, "_", " ") + " " + p.Name()
+}
+
 // Provider opens the pools a module works on and resolves target names.
 type Provider interface {
 	// Name is "hetzner" or "aws".
 	Name() string
-	// Resolve fills in the target's id and name (Hetzner server by name).
+	// API names the provider's API in messages ("ELBv2 API").
+	API() string
+	// Interval is the largest delay between two checks of a wait when the
+	// interval option is not given.
+	Interval() time.Duration
+	// Resolve completes the target the options give: its id from the
+	// metadata service for target: auto, its type and name. Pools runs
+	// first.
 	Resolve(ctx context.Context, t Target) (Target, error)
 	// Pools looks up the load balancer or target groups.
 	Pools(ctx context.Context) ([]Pool, error)

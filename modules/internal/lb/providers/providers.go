@@ -5,6 +5,9 @@ import (
 	"context"
 	"fmt"
 	"net/http"
+	"net/netip"
+	"slices"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws/retry"
 
@@ -74,9 +77,20 @@ type hetznerProvider struct {
 	a lb.Args
 }
 
-func (p *hetznerProvider) Name() string { return lb.Hetzner }
+func (p *hetznerProvider) Name() string            { return lb.Hetzner }
+func (p *hetznerProvider) API() string             { return hetzner.APIName }
+func (p *hetznerProvider) Interval() time.Duration { return hetzner.DefaultInterval }
 
+// Resolve asks the metadata service for target: auto, and looks a server
+// up by name or id.
 func (p *hetznerProvider) Resolve(ctx context.Context, t lb.Target) (lb.Target, error) {
+	if t.ID == lb.Auto {
+		id, err := lb.HetznerServerID(ctx, p.a.MetadataURL)
+		if err != nil {
+			return t, err
+		}
+		t.ID = id
+	}
 	if t.Type == lb.TypeIP {
 		return t, nil
 	}
@@ -98,19 +112,44 @@ func (p *hetznerProvider) Pools(ctx context.Context) ([]lb.Pool, error) {
 }
 
 type awsProvider struct {
-	c *awselb.Client
-	a lb.Args
+	c      *awselb.Client
+	a      lb.Args
+	groups []*awselb.Pool // as Pools found them
 }
 
-func (p *awsProvider) Name() string { return lb.AWS }
+func (p *awsProvider) Name() string            { return lb.AWS }
+func (p *awsProvider) API() string             { return awselb.APIName }
+func (p *awsProvider) Interval() time.Duration { return awselb.DefaultInterval }
 
-func (p *awsProvider) Resolve(_ context.Context, t lb.Target) (lb.Target, error) { return t, nil }
+// Resolve types the target as the groups take it (ip when one group is of
+// type ip, or the target is an address), and asks the metadata service for
+// target: auto.
+func (p *awsProvider) Resolve(ctx context.Context, t lb.Target) (lb.Target, error) {
+	t.Type = lb.TypeInstance
+	if _, err := netip.ParseAddr(t.ID); err == nil || slices.ContainsFunc(p.groups, func(g *awselb.Pool) bool { return g.TargetType() == lb.TypeIP }) {
+		t.Type = lb.TypeIP
+	}
+	if t.ID != lb.Auto {
+		return t, nil
+	}
+	path := "instance-id"
+	if t.Type == lb.TypeIP {
+		path = "local-ipv4"
+	}
+	id, err := lb.AWSMetadata(ctx, p.a.MetadataURL, path)
+	if err != nil {
+		return t, err
+	}
+	t.ID = id
+	return t, nil
+}
 
 func (p *awsProvider) Pools(ctx context.Context) ([]lb.Pool, error) {
 	groups, err := p.c.TargetGroups(ctx, p.a.TargetGroupARNs, p.a.TargetGroupNames)
 	if err != nil {
 		return nil, err
 	}
+	p.groups = groups
 	out := make([]lb.Pool, len(groups))
 	for i, g := range groups {
 		out[i] = g

@@ -1,0 +1,32 @@
+package hetzner
+
+import (
+	"fmt"
+	"time"
+
+	"github.com/zerodowntime/rolling/modules/internal/lb"
+	"github.com/zerodowntime/rolling/modules/internal/wait"
+)
+
+// How Hetzner target states read during a wait.
+var _ lb.HealthJudge = (*Pool)(nil)
+
+// APIName names the API in messages.
+const APIName = "Hetzner Cloud API"
+
+// DefaultInterval is the largest delay between two checks of a wait: the
+// API allows 3600 requests an hour per project, shared with every other
+// tool using it.
+const DefaultInterval = 3 * time.Second
+
+// Judge lets a register end when the load balancer reports no health for
+// the target at all (it has no services), with a warning. Otherwise it
+// waits: a new target is unhealthy until enough checks passed, so
+// unhealthy is no verdict here.
+func (p *Pool) Judge(t lb.Target, _, st lb.State) lb.Verdict {
+	if st.Registered && len(st.Health) == 0 {
+		return lb.Verdict{Outcome: wait.Success,
+			Msg: fmt.Sprintf("load balancer %s reports no health for %s (it has no services?); not waiting for health", p.Name(), t)}
+	}
+	return lb.Verdict{Outcome: wait.Retry}
+}
