@@ -12,6 +12,7 @@ import (
 
 	"github.com/zerodowntime/rolling/modules/internal/ansible"
 	"github.com/zerodowntime/rolling/modules/internal/lb"
+	"github.com/zerodowntime/rolling/modules/internal/lb/lbtest"
 	"github.com/zerodowntime/rolling/modules/internal/lb/providers"
 	"github.com/zerodowntime/rolling/tests/lbsim/sim"
 	"github.com/zerodowntime/rolling/tests/lbsim/sim/simtest"
@@ -381,7 +382,7 @@ func TestLbsimMinHealthyAndErrors(t *testing.T) {
 	w.backends[2].SetHealthy(true)
 
 	out, raw := realRun(t, "lb_drain", w.args("hetzner", 0, map[string]any{"api_token": "wrong-token-value"}))
-	if out["failed"] != true || get(out, "failure", "code") != "unauthorized" || strings.Contains(raw, "wrong-token-value") {
+	if out["failed"] != true || lbtest.Get(out, "failure", "code") != "unauthorized" || strings.Contains(raw, "wrong-token-value") {
 		t.Errorf("wrong token: %s", raw)
 	}
 	out, raw = realRun(t, "lb_drain", w.args("hetzner", 0, map[string]any{"load_balancer": "nope-lb"}))
@@ -389,7 +390,7 @@ func TestLbsimMinHealthyAndErrors(t *testing.T) {
 		t.Errorf("missing lb: %s", raw)
 	}
 	out, raw = realRun(t, "lb_drain", w.args("aws", 0, map[string]any{"secret_key": "wrongSecretValue12345"}))
-	if out["failed"] != true || get(out, "failure", "code") != "unauthorized" || strings.Contains(raw, "wrongSecretValue12345") {
+	if out["failed"] != true || lbtest.Get(out, "failure", "code") != "unauthorized" || strings.Contains(raw, "wrongSecretValue12345") {
 		t.Errorf("wrong secret: %s", raw)
 	}
 	out, raw = realRun(t, "lb_drain", w.args("aws", 0, map[string]any{"target_group_names": []any{"web-tg", "nope-tg"}}))

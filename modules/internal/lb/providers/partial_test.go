@@ -10,6 +10,7 @@ import (
 
 	"github.com/zerodowntime/rolling/modules/internal/ansible"
 	"github.com/zerodowntime/rolling/modules/internal/lb"
+	"github.com/zerodowntime/rolling/modules/internal/lb/lbtest"
 	"github.com/zerodowntime/rolling/modules/internal/lb/providers"
 	"github.com/zerodowntime/rolling/tests/lbsim/sim"
 	"github.com/zerodowntime/rolling/tests/lbsim/sim/simtest"
@@ -107,7 +108,7 @@ func TestLbsimDrainPartialFailure(t *testing.T) {
 	}
 	for i, want := range map[int]bool{done: false, failed: true} {
 		p, _ := pools[i].(map[string]any)
-		if get(p, "after", "registered") != want || p["changed"] != !want {
+		if lbtest.Get(p, "after", "registered") != want || p["changed"] != !want {
 			t.Errorf("pool %s: after %v, changed %v; want registered %v, changed %v", lbs[i], p["after"], p["changed"], want, !want)
 		}
 	}
@@ -147,7 +148,7 @@ func TestLbsimDrainInterrupted(t *testing.T) {
 	}
 	pools, _ := out["pools"].([]any)
 	for i, p := range pools {
-		if p, _ := p.(map[string]any); get(p, "after", "registered") != false || p["changed"] != true {
+		if p, _ := p.(map[string]any); lbtest.Get(p, "after", "registered") != false || p["changed"] != true {
 			t.Errorf("pool %s: after %v, changed %v; want registered false, changed", lbs[i], p["after"], p["changed"])
 		}
 	}

@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/zerodowntime/rolling/modules/internal/lb/lbtest"
 	"github.com/zerodowntime/rolling/tests/lbsim/sim"
 	"github.com/zerodowntime/rolling/tests/lbsim/sim/simtest"
 )
@@ -51,7 +52,7 @@ func TestLbsimHetznerServerErrors(t *testing.T) {
 				}
 				return
 			}
-			if out["failed"] != true || get(out, "failure", "code") != c.failCode || !strings.Contains(out["msg"].(string), "internal server error") {
+			if out["failed"] != true || lbtest.Get(out, "failure", "code") != c.failCode || !strings.Contains(out["msg"].(string), "internal server error") {
 				t.Errorf("want a failure with code %s naming the API's message: %s", c.failCode, raw)
 			}
 			if took > 20*time.Second {
@@ -78,7 +79,7 @@ func TestLbsimTimeoutKeepsObservation(t *testing.T) {
 	defer w.sim.SetFaults(sim.Faults{})
 	out, raw := realRun(t, "lb_register", w.args("aws", 1, map[string]any{"timeout": 4}))
 	msg, _ := out["msg"].(string)
-	if out["failed"] != true || get(out, "failure", "code") != "timeout" {
+	if out["failed"] != true || lbtest.Get(out, "failure", "code") != "timeout" {
 		t.Fatalf("want a timeout: %s", raw)
 	}
 	if !strings.Contains(msg, "last observed: target group web-tg: registered, unhealthy") || strings.Contains(msg, "deadline exceeded") {

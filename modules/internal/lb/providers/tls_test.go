@@ -7,6 +7,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/zerodowntime/rolling/modules/internal/lb/lbtest"
 )
 
 // TestUntrustedCertificateFailsAtOnce: an endpoint whose certificate is
@@ -26,13 +28,13 @@ func TestUntrustedCertificateFailsAtOnce(t *testing.T) {
 		args map[string]any
 	}{
 		{"aws", map[string]any{"provider": "aws", "region": "eu-central-1", "endpoint_url": srv.URL, "access_key": "AKIDTEST",
-			"secret_key": awsSecret, "target_group_names": []any{"web"}, "target": "i-1", "timeout": 20}},
+			"secret_key": lbtest.AWSSecret, "target_group_names": []any{"web"}, "target": "i-1", "timeout": 20}},
 		{"hetzner", map[string]any{"provider": "hetzner", "endpoint": srv.URL + "/v1", "api_token": "tls-test-token",
 			"load_balancer": "web", "target": "1", "timeout": 20}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			awsEnv(t)
+			lbtest.AWSEnv(t)
 			start := time.Now()
 			out, raw := realRun(t, "lb_drain", tt.args)
 			msg, _ := out["msg"].(string)

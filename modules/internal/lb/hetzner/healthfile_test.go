@@ -1,4 +1,4 @@
-package providers_test
+package hetzner_test
 
 import (
 	"os"
@@ -20,10 +20,10 @@ func TestHealthFileSymlinkRefused(t *testing.T) {
 		dangling bool
 		targets  []lbtest.HTarget
 	}{
-		{name: "drain, dangling link", module: "lb_drain", dangling: true, targets: []lbtest.HTarget{h42, h43}},
-		{name: "drain, link to a file", module: "lb_drain", targets: []lbtest.HTarget{h42, h43}},
-		{name: "register, link to a file", module: "lb_register", targets: []lbtest.HTarget{h42un, h43}},
-		{name: "register, dangling link", module: "lb_register", dangling: true, targets: []lbtest.HTarget{h42un, h43}},
+		{name: "drain, dangling link", module: "lb_drain", dangling: true, targets: []lbtest.HTarget{lbtest.H42, lbtest.H43}},
+		{name: "drain, link to a file", module: "lb_drain", targets: []lbtest.HTarget{lbtest.H42, lbtest.H43}},
+		{name: "register, link to a file", module: "lb_register", targets: []lbtest.HTarget{lbtest.H42Unhealthy, lbtest.H43}},
+		{name: "register, dangling link", module: "lb_register", dangling: true, targets: []lbtest.HTarget{lbtest.H42Unhealthy, lbtest.H43}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -39,11 +39,11 @@ func TestHealthFileSymlinkRefused(t *testing.T) {
 				t.Fatal(err)
 			}
 			// Only the lookups: nothing is changed at the load balancer.
-			srv := lbtest.New(t, lookups(tt.targets...)...)
-			r := runModule(t, tt.module, hzArgs(srv, map[string]any{"method": "health", "health_file": healthFile}))
-			checkRun(t, r, true, false, []string{"health_file: " + healthFile + " is a symbolic link (to " + victim + ")"}, "")
-			if r.out["changed"] != false {
-				t.Errorf("changed = %v, want false", r.out["changed"])
+			srv := lbtest.New(t, lbtest.HetznerLookups(tt.targets...)...)
+			r := lbtest.RunModule(t, tt.module, lbtest.HetznerArgs(srv, map[string]any{"method": "health", "health_file": healthFile}))
+			lbtest.CheckRun(t, r, true, false, []string{"health_file: " + healthFile + " is a symbolic link (to " + victim + ")"}, "")
+			if r.Out["changed"] != false {
+				t.Errorf("changed = %v, want false", r.Out["changed"])
 			}
 			b, err := os.ReadFile(victim)
 			switch {

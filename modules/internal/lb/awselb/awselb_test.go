@@ -1,13 +1,9 @@
-package providers_test
+package awselb_test
 
 import (
 	"fmt"
 	"net/http"
-	"net/http/httptest"
-	"net/url"
-	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -19,20 +15,10 @@ const (
 	apiARN = "arn:aws:elasticloadbalancing:eu-central-1:123456789012:targetgroup/api/fedcba9876543210"
 )
 
-func awsEnv(t *testing.T) {
-	dir := t.TempDir()
-	t.Setenv("AWS_EC2_METADATA_DISABLED", "true")
-	t.Setenv("AWS_CONFIG_FILE", filepath.Join(dir, "config"))
-	t.Setenv("AWS_SHARED_CREDENTIALS_FILE", filepath.Join(dir, "credentials"))
-	for _, k := range []string{"AWS_PROFILE", "AWS_REGION", "AWS_DEFAULT_REGION", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_ENDPOINT_URL"} {
-		t.Setenv(k, "")
-	}
-}
-
 func awsArgs(srv *lbtest.Server, extra map[string]any) map[string]any {
 	a := map[string]any{
 		"provider": "aws", "region": "eu-central-1", "endpoint_url": srv.URL,
-		"aws_access_key_id": "AKIDTEST", "aws_secret_access_key": awsSecret, "session_token": awsSession,
+		"aws_access_key_id": "AKIDTEST", "aws_secret_access_key": lbtest.AWSSecret, "session_token": lbtest.AWSSession,
 		"target_group_names": []any{"web"}, "target": "i-1",
 	}
 	for k, v := range extra {
@@ -79,33 +65,6 @@ func drainingFor(delay, polls int) []lbtest.Exchange {
 	return append(ex, health(webARN, i2))
 }
 
-// together makes the exchanges answer only once all of them have arrived,
-// as requests sent at once do; one left waiting alone for a second fails
-// the test (the client sent them one after the other) and is answered.
-func together(n int, exchanges ...lbtest.Exchange) []lbtest.Exchange {
-	arrived := make(chan struct{}, n)
-	all := make(chan struct{})
-	var once sync.Once
-	for i := range exchanges {
-		exchanges[i].Check = func(t testing.TB, r *http.Request, body string) {
-			arrived <- struct{}{}
-			if len(arrived) == n {
-				once.Do(func() { close(all) })
-			}
-			select {
-			case <-all:
-			case <-time.After(time.Second):
-				what := r.Method + " " + r.URL.RequestURI()
-				if form, _ := url.ParseQuery(body); form.Get("Action") != "" {
-					what = form.Get("Action") + " for " + form.Get("TargetGroupArn")
-				}
-				t.Errorf("%s waited alone for a second: the %d requests were not sent at once", what, n)
-			}
-		}
-	}
-	return exchanges
-}
-
 func TestAWS(t *testing.T) {
 	tests := []struct {
 		name      string
@@ -116,7 +75,7 @@ func TestAWS(t *testing.T) {
 		changed   bool
 		msg       []string
 		code      string
-		check     func(t *testing.T, r run)
+		check     func(t *testing.T, r lbtest.Result)
 	}{
 		{
 			name:   "drain deregisters and waits until the target is gone; timeout follows the delay",
@@ -131,13 +90,13 @@ func TestAWS(t *testing.T) {
 				health(webARN, i2),
 			},
 			changed: true,
-			check: func(t *testing.T, r run) {
-				p := r.pool(t, 0)
-				if get(p, "before", "health", "80") != "healthy" || get(p, "after", "registered") != false || p["kind"] != "target_group" || p["id"] != webARN {
+			check: func(t *testing.T, r lbtest.Result) {
+				p := r.Pool(t, 0)
+				if lbtest.Get(p, "before", "health", "80") != "healthy" || lbtest.Get(p, "after", "registered") != false || p["kind"] != "target_group" || p["id"] != webARN {
 					t.Errorf("pool: %v", p)
 				}
-				if r.out["api_requests"] != 6.0 {
-					t.Errorf("api_requests %v", r.out["api_requests"])
+				if r.Out["api_requests"] != 6.0 {
+					t.Errorf("api_requests %v", r.Out["api_requests"])
 				}
 			},
 		},
@@ -149,19 +108,19 @@ func TestAWS(t *testing.T) {
 			// when both requests have arrived.
 			exchanges: []lbtest.Exchange{
 				groups("web,api", webGroup, apiGroup),
-				lbtest.AnyOrder(together(2,
+				lbtest.AnyOrder(lbtest.Together(2,
 					health(webARN, lbtest.AWSMember{ID: "i-1", Port: 8080, State: "healthy"}, i2),
 					health(apiARN, lbtest.AWSMember{ID: "i-1", Port: 8080, State: "healthy"}, lbtest.AWSMember{ID: "i-2", Port: 8080, State: "healthy"}),
 				)...),
-				lbtest.AnyOrder(together(2,
+				lbtest.AnyOrder(lbtest.Together(2,
 					lbtest.Exchange{Action: "DescribeTargetGroupAttributes", Form: map[string]string{"TargetGroupArn": webARN}, Body: lbtest.AWSAttributes(30)},
 					lbtest.Exchange{Action: "DescribeTargetGroupAttributes", Form: map[string]string{"TargetGroupArn": apiARN}, Body: lbtest.AWSAttributes(30)},
 				)...),
-				lbtest.AnyOrder(together(2,
+				lbtest.AnyOrder(lbtest.Together(2,
 					lbtest.Exchange{Action: "DeregisterTargets", Form: map[string]string{"TargetGroupArn": webARN, "Targets.member.1.Port": "8080"}, Body: lbtest.AWSEmpty("DeregisterTargets")},
 					lbtest.Exchange{Action: "DeregisterTargets", Form: map[string]string{"TargetGroupArn": apiARN, "Targets.member.1.Port": "8080"}, Body: lbtest.AWSEmpty("DeregisterTargets")},
 				)...),
-				lbtest.AnyOrder(together(2,
+				lbtest.AnyOrder(lbtest.Together(2,
 					health(webARN, i2),
 					health(apiARN, lbtest.AWSMember{ID: "i-1", Port: 8080, State: "draining"}, lbtest.AWSMember{ID: "i-2", Port: 8080, State: "healthy"}),
 				)...),
@@ -188,12 +147,12 @@ func TestAWS(t *testing.T) {
 			changed: true,
 			msg:     []string{"registered i-1 in target group web, but ", "registering i-1 in target group api", "AccessDenied: not allowed on api"},
 			code:    "AccessDenied",
-			check: func(t *testing.T, r run) {
-				if r.pool(t, 0)["changed"] != true || r.pool(t, 1)["changed"] != false {
-					t.Errorf("changed: web %v, api %v; want true, false", r.pool(t, 0)["changed"], r.pool(t, 1)["changed"])
+			check: func(t *testing.T, r lbtest.Result) {
+				if r.Pool(t, 0)["changed"] != true || r.Pool(t, 1)["changed"] != false {
+					t.Errorf("changed: web %v, api %v; want true, false", r.Pool(t, 0)["changed"], r.Pool(t, 1)["changed"])
 				}
-				if get(r.pool(t, 0), "after", "registered") != true || get(r.pool(t, 1), "after", "registered") != false {
-					t.Errorf("after: web %v, api %v", r.pool(t, 0)["after"], r.pool(t, 1)["after"])
+				if lbtest.Get(r.Pool(t, 0), "after", "registered") != true || lbtest.Get(r.Pool(t, 1), "after", "registered") != false {
+					t.Errorf("after: web %v, api %v", r.Pool(t, 0)["after"], r.Pool(t, 1)["after"])
 				}
 			},
 		},
@@ -220,8 +179,8 @@ func TestAWS(t *testing.T) {
 			msg: []string{"timed out deregistering from target group api i-1:80 (deregistered i-1 from target group web): the ELBv2 API had not answered when timeout ran out; raise timeout",
 				"state left: deregistering from target group api: i-1 (done: target group web)"},
 			code: "timeout",
-			check: func(t *testing.T, r run) {
-				if msg, _ := r.out["msg"].(string); strings.Contains(msg, "deadline exceeded") || strings.Contains(msg, "StatusCode") {
+			check: func(t *testing.T, r lbtest.Result) {
+				if msg, _ := r.Out["msg"].(string); strings.Contains(msg, "deadline exceeded") || strings.Contains(msg, "StatusCode") {
 					t.Errorf("msg carries the SDK's error text: %s", msg)
 				}
 			},
@@ -273,7 +232,7 @@ func TestAWS(t *testing.T) {
 			changed: true,
 			// No check right after RegisterTargets (the target has passed
 			// no health check yet): the first at 0.2 s.
-			check: wantSleeps(200*time.Millisecond, 250*time.Millisecond),
+			check: lbtest.WantSleeps(200*time.Millisecond, 250*time.Millisecond),
 		},
 		{
 			// AWS health checks run 5 s or more apart: late checks come
@@ -284,9 +243,9 @@ func TestAWS(t *testing.T) {
 				groups("web", webGroup),
 				health(webARN, i2),
 				{Action: "RegisterTargets", Body: lbtest.AWSEmpty("RegisterTargets")},
-			}, repeat(health(webARN, i1init, i2), 14)...), health(webARN, i1, i2)),
+			}, lbtest.Repeat(health(webARN, i1init, i2), 14)...), health(webARN, i1, i2)),
 			changed: true,
-			check:   wantLongestSleep(time.Second),
+			check:   lbtest.WantLongestSleep(time.Second),
 		},
 		{
 			name:   "register fails fast when the target turns unhealthy",
@@ -322,9 +281,9 @@ func TestAWS(t *testing.T) {
 				{Action: "DescribeTargetHealth", Status: 503, Body: lbtest.AWSError("ServiceUnavailable", "try again")},
 				health(webARN, i1, i2),
 			},
-			check: func(t *testing.T, r run) {
-				if r.out["api_requests"] != 4.0 {
-					t.Errorf("api_requests %v", r.out["api_requests"])
+			check: func(t *testing.T, r lbtest.Result) {
+				if r.Out["api_requests"] != 4.0 {
+					t.Errorf("api_requests %v", r.Out["api_requests"])
 				}
 			},
 		},
@@ -345,7 +304,7 @@ func TestAWS(t *testing.T) {
 			name:   "rejected credentials say so without the secret",
 			module: "lb_drain",
 			exchanges: []lbtest.Exchange{
-				{Action: "DescribeTargetGroups", Status: 403, Body: lbtest.AWSError("InvalidClientTokenId", "The security token included in the request is invalid: "+awsSession)},
+				{Action: "DescribeTargetGroups", Status: 403, Body: lbtest.AWSError("InvalidClientTokenId", "The security lbtest.HetznerToken included in the request is invalid: "+lbtest.AWSSession)},
 			},
 			failed: true,
 			msg:    []string{"AWS rejected the credentials", "InvalidClientTokenId"},
@@ -367,8 +326,8 @@ func TestAWS(t *testing.T) {
 			failed: true,
 			msg:    []string{"target i-1 still in rotation in target group web after 1s", `draining on port 80 (Target.DeregistrationInProgress`, "deregistration_delay (300s)"},
 			code:   "timeout",
-			check: func(t *testing.T, r run) {
-				if w := fmt.Sprint(r.out["warnings"]); !strings.Contains(w, "timeout (1s) does not exceed the deregistration delay (300s)") {
+			check: func(t *testing.T, r lbtest.Result) {
+				if w := fmt.Sprint(r.Out["warnings"]); !strings.Contains(w, "timeout (1s) does not exceed the deregistration delay (300s)") {
 					t.Errorf("warnings %s", w)
 				}
 			},
@@ -383,15 +342,15 @@ func TestAWS(t *testing.T) {
 			args:      map[string]any{"timeout": nil},
 			exchanges: drainingFor(5, 10),
 			changed:   true,
-			check: func(t *testing.T, r run) {
+			check: func(t *testing.T, r lbtest.Result) {
 				var total time.Duration
-				for _, d := range r.clock.slept {
+				for _, d := range r.Clock.Slept {
 					total += d
 				}
-				if total != 5050*time.Millisecond || get(r.pool(t, 0), "waited") != 5.05 {
-					t.Errorf("drain ended %s after the deregister call, pool %v; want 5.05s (delay 5 s + 50 ms); sleeps %v", total, r.pool(t, 0), r.clock.slept)
+				if total != 5050*time.Millisecond || lbtest.Get(r.Pool(t, 0), "waited") != 5.05 {
+					t.Errorf("drain ended %s after the deregister call, pool %v; want 5.05s (delay 5 s + 50 ms); sleeps %v", total, r.Pool(t, 0), r.Clock.Slept)
 				}
-				if w := r.out["warnings"]; w != nil {
+				if w := r.Out["warnings"]; w != nil {
 					t.Errorf("warnings %v", w)
 				}
 			},
@@ -399,7 +358,7 @@ func TestAWS(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			awsEnv(t)
+			lbtest.AWSEnv(t)
 			srv := lbtest.New(t, tc.exchanges...)
 			args := awsArgs(srv, map[string]any{"timeout": 60})
 			for k, v := range tc.args {
@@ -409,33 +368,11 @@ func TestAWS(t *testing.T) {
 					args[k] = v
 				}
 			}
-			r := runModule(t, tc.module, args)
-			checkRun(t, r, tc.failed, tc.changed, tc.msg, tc.code)
+			r := lbtest.RunModule(t, tc.module, args)
+			lbtest.CheckRun(t, r, tc.failed, tc.changed, tc.msg, tc.code)
 			if tc.check != nil && !t.Failed() {
 				tc.check(t, r)
 			}
 		})
-	}
-}
-
-func TestAWSAutoTargetIMDSv2(t *testing.T) {
-	awsEnv(t)
-	imds := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		switch {
-		case r.Method == "PUT" && r.URL.Path == "/latest/api/token":
-			w.Header().Set("X-Aws-Ec2-Metadata-Token-Ttl-Seconds", r.Header.Get("X-Aws-Ec2-Metadata-Token-Ttl-Seconds"))
-			w.Write([]byte("tok123"))
-		case r.Method == "GET" && r.URL.Path == "/latest/meta-data/instance-id" && r.Header.Get("X-Aws-Ec2-Metadata-Token") == "tok123":
-			w.Write([]byte("i-1"))
-		default:
-			http.Error(w, "no", http.StatusUnauthorized)
-		}
-	}))
-	defer imds.Close()
-	srv := lbtest.New(t, groups("web", webGroup), health(webARN, i1, i2))
-	r := runModule(t, "lb_register", awsArgs(srv, map[string]any{"target": "auto", "metadata_url": imds.URL}))
-	checkRun(t, r, false, false, nil, "")
-	if get(r.out, "target", "id") != "i-1" {
-		t.Errorf("target %v", r.out["target"])
 	}
 }
