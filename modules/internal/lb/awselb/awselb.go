@@ -4,10 +4,6 @@ package awselb
 
 import (
 	"context"
-	"crypto/tls"
-	"crypto/x509"
-	"errors"
-	"fmt"
 	"net/http"
 	"strconv"
 	"strings"
@@ -22,7 +18,6 @@ import (
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	elbv2 "github.com/aws/aws-sdk-go-v2/service/elasticloadbalancingv2"
 	"github.com/aws/aws-sdk-go-v2/service/elasticloadbalancingv2/types"
-	"github.com/aws/smithy-go"
 
 	"github.com/zerodowntime/rolling/modules/internal/failure"
 	"github.com/zerodowntime/rolling/modules/internal/lb"
@@ -354,101 +349,4 @@ func (p *Pool) DrainDelay(ctx context.Context) (int, error) {
 	}
 	p.delay = &d
 	return d, nil
-}
-
-func (c *Client) targetError(err error, p *Pool, t lb.Target, doing string) error {
-	if apiCode(err) == "InvalidTarget" {
-		return failure.Errorf(lb.AWS, failure.TargetUnknown, "target "+t.ID, err,
-			"target %s is not valid for target group %s (InvalidTarget: %s): check that the %s exists in region %s and in the group's VPC, and target_port",
-			t, p.name, apiMessage(err), strings.ReplaceAll(p.TargetType(), "ip", "IP"), c.region)
-	}
-	return c.classify(err, p.resource(), fmt.Sprintf("%s %s in target group %s", doing, t, p.name))
-}
-
-var authCodes = map[string]bool{
-	"InvalidClientTokenId": true, "UnrecognizedClientException": true, "SignatureDoesNotMatch": true,
-	"IncompleteSignature": true, "AuthFailure": true, "ExpiredToken": true, "ExpiredTokenException": true,
-	"InvalidAccessKeyId": true, "MissingAuthenticationToken": true, "InvalidSignatureException": true,
-}
-
-var throttleCodes = retry.DefaultThrottleErrorCodes
-
-// classify words an SDK error for the user, from the API's code and message
-// only: the SDK's own text can carry request details.
-func (c *Client) classify(err error, resource, doing string) error {
-	if errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled) {
-		return err
-	}
-	var ae smithy.APIError
-	if !errors.As(err, &ae) {
-		if IsCertificateError(err) {
-			return failure.Errorf(lb.AWS, CodeCertificate, resource, err,
-				"%s: the TLS certificate of the ELBv2 API is not trusted (%s): fix endpoint_url or the CA (AWS_CA_BUNDLE), or set validate_certs: false to skip the check", doing, certReason(err))
-		}
-		// Transport errors stay unclassified: waits retry them.
-		return fmt.Errorf("%s: cannot reach the ELBv2 API: %s", doing, firstLine(err))
-	}
-	code, msg := ae.ErrorCode(), ae.ErrorMessage()
-	switch {
-	case authCodes[code]:
-		return failure.Errorf(lb.AWS, failure.Unauthorized, resource, err,
-			"AWS rejected the credentials while %s (%s: %s): check access_key/secret_key/session_token, profile or the AWS_* environment variables", doing, code, msg)
-	case code == "AccessDenied" || code == "AccessDeniedException" || code == "UnauthorizedOperation":
-		return failure.Errorf(lb.AWS, code, resource, err,
-			"the credentials may not do this while %s (%s: %s): allow elasticloadbalancing:DescribeTargetGroups, DescribeTargetGroupAttributes, DescribeTargetHealth, RegisterTargets and DeregisterTargets", doing, code, msg)
-	case code == "TargetGroupNotFound":
-		return failure.Errorf(lb.AWS, failure.NotFound, resource, err, "%s: target group not found (%s)", doing, msg)
-	case isThrottle(code):
-		return failure.Errorf(lb.AWS, failure.Throttled, resource, err,
-			"the ELBv2 API kept throttling requests while %s (%s: %s) after %d attempts: drain fewer hosts at once, or retry later", doing, code, msg, MaxAttempts)
-	}
-	return failure.Errorf(lb.AWS, code, resource, err, "ELBv2 API error while %s: %s: %s", doing, code, msg)
-}
-
-func isThrottle(code string) bool {
-	_, ok := throttleCodes[code]
-	return ok
-}
-
-func apiCode(err error) string {
-	var ae smithy.APIError
-	if errors.As(err, &ae) {
-		return ae.ErrorCode()
-	}
-	return ""
-}
-
-func apiMessage(err error) string {
-	var ae smithy.APIError
-	if errors.As(err, &ae) {
-		return ae.ErrorMessage()
-	}
-	return ""
-}
-
-func firstLine(err error) string {
-	s, _, _ := strings.Cut(err.Error(), "\n")
-	return s
-}
-
-// CodeCertificate is failure.code when the endpoint's TLS certificate
-// fails verification.
-const CodeCertificate = "certificate"
-
-// IsCertificateError reports whether err is a failed verification of the
-// server's TLS certificate.
-func IsCertificateError(err error) bool {
-	var cv *tls.CertificateVerificationError
-	var ua x509.UnknownAuthorityError
-	var he x509.HostnameError
-	var ci x509.CertificateInvalidError
-	return errors.As(err, &cv) || errors.As(err, &ua) || errors.As(err, &he) || errors.As(err, &ci)
-}
-
-func certReason(err error) string {
-	var cv *tls.CertificateVerificationError
-	if errors.As(err, &cv) && cv.Err != nil {
-		return cv.Err.Error()
-	}
-	return firstLine(err)
 }
