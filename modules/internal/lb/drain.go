@@ -82,7 +82,7 @@ func selectorOf(t Target, members []Member) string {
 	return ""
 }
 
-func allStates(m Member, state string) bool {
+func allStates(m Member, state Health) bool {
 	if len(m.Health) == 0 {
 		return false
 	}
@@ -149,7 +149,7 @@ func (drain) hint(s *runState) string {
 
 func (drain) predict(a Args, before State) State {
 	after := before
-	after.Health, after.Reasons = map[string]string{}, nil
+	after.Health, after.Reasons = map[string]Health{}, nil
 	if a.Method != MethodHealth {
 		after.Registered, after.Via = false, ""
 		return after

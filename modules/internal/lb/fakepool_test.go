@@ -74,7 +74,7 @@ func (p fakeProvider) Resolve(_ context.Context, t lb.Target) (lb.Target, error)
 }
 
 // member is target id in state on port 80.
-func member(id, state string) lb.Member {
+func member(id string, state lb.Health) lb.Member {
 	return lb.Member{Target: lb.Target{Type: lb.TypeServer, ID: id}, Health: []lb.PortHealth{{Port: 80, State: state}}}
 }
 

@@ -24,10 +24,14 @@ const (
 	TypeInstance = "instance" // EC2 instance, by id
 )
 
-// Health states, named as the providers name them. Hetzner reports healthy,
-// unhealthy and unknown per service; AWS reports one state per target.
+// Health is a target's health state on one port, named as the providers
+// name them. Hetzner reports healthy, unhealthy and unknown per service;
+// AWS reports one state per target.
+type Health string
+
+// Health states.
 const (
-	StateHealthy     = "healthy"
+	StateHealthy     Health = "healthy"
 	StateUnhealthy   = "unhealthy"
 	StateUnknown     = "unknown"
 	StateInitial     = "initial"
@@ -64,7 +68,7 @@ func (t Target) Matches(m Target) bool {
 // listen port, or an AWS target's port.
 type PortHealth struct {
 	Port        int
-	State       string
+	State       Health
 	Reason      string // AWS reason code, Hetzner detail
 	Description string
 }
@@ -196,7 +200,7 @@ type Provider interface {
 type State struct {
 	Registered bool              `json:"registered"`
 	Via        string            `json:"via,omitempty"`
-	Health     map[string]string `json:"health"`
+	Health     map[string]Health `json:"health"`
 	Reasons    map[string]string `json:"reasons,omitempty"`
 	// HealthyOthers counts the other targets healthy on every port.
 	HealthyOthers int `json:"healthy_others"`
@@ -206,7 +210,7 @@ type State struct {
 
 // StateOf summarizes target t among members.
 func StateOf(t Target, members []Member) State {
-	st := State{Health: map[string]string{}}
+	st := State{Health: map[string]Health{}}
 	seen := map[string]bool{}
 	for _, m := range members {
 		key := m.Target.ID + ":" + strconv.Itoa(m.Target.Port)
@@ -255,7 +259,7 @@ func joinReason(reason, desc string) string {
 
 // AllPorts reports whether every port of s is in state want (and there is
 // at least one port).
-func (s State) AllPorts(want string) bool {
+func (s State) AllPorts(want Health) bool {
 	if len(s.Health) == 0 {
 		return false
 	}
@@ -268,7 +272,7 @@ func (s State) AllPorts(want string) bool {
 }
 
 // AnyPort reports whether some port of s is in state want.
-func (s State) AnyPort(want string) bool {
+func (s State) AnyPort(want Health) bool {
 	for _, v := range s.Health {
 		if v == want {
 			return true
@@ -299,7 +303,7 @@ func (s State) Describe() string {
 		return a < b
 	})
 	for _, p := range ports {
-		d := s.Health[p] + " on port " + p
+		d := string(s.Health[p]) + " on port " + p
 		if r := s.Reasons[p]; r != "" {
 			d += " (" + r + ")"
 		}

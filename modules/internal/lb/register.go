@@ -93,7 +93,7 @@ func (register) hint(*runState) string {
 
 func (register) predict(_ Args, before State) State {
 	after := before
-	after.Health, after.Reasons = map[string]string{}, nil
+	after.Health, after.Reasons = map[string]Health{}, nil
 	after.Registered = true
 	for port := range before.Health {
 		after.Health[port] = StateHealthy

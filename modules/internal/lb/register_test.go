@@ -19,7 +19,7 @@ func TestRegisterWaitsHealthy(t *testing.T) {
 		t.Fatalf("failed=%v changed=%v: %v", res["failed"], res["changed"], res)
 	}
 	wantCalls(t, p, "register 1")
-	if h := afterState(t, res, 0)["health"].(map[string]any); h["80"] != lb.StateHealthy {
+	if h := afterState(t, res, 0)["health"].(map[string]any); h["80"] != string(lb.StateHealthy) {
 		t.Errorf("after health %v, want healthy", h)
 	}
 }
@@ -38,7 +38,7 @@ func TestRegisterAlreadyHealthy(t *testing.T) {
 func TestRegisterHealthJudge(t *testing.T) {
 	states := [][]lb.Member{{}, {member("1", lb.StateUnhealthy)}}
 	fail := &judgedPool{fakePool: &fakePool{name: "web-lb", states: states}, judge: func(tg lb.Target, _, st lb.State) lb.Verdict {
-		return lb.Verdict{Outcome: wait.Failure, Msg: "target " + tg.ID + " is " + st.Health["80"]}
+		return lb.Verdict{Outcome: wait.Failure, Msg: "target " + tg.ID + " is " + string(st.Health["80"])}
 	}}
 	res := runFake(t, false, nil, fail)
 	if failureCode(res) != "unhealthy" || res["msg"] != "target 1 is unhealthy" {
@@ -57,7 +57,7 @@ func TestRegisterCheckModePredicts(t *testing.T) {
 	p := &fakePool{name: "web-lb", states: [][]lb.Member{{member("1", lb.StateDraining)}}}
 	res := runFake(t, false, map[string]any{"_ansible_check_mode": true}, p)
 	after := afterState(t, res, 0)
-	if res["changed"] != true || after["registered"] != true || after["health"].(map[string]any)["80"] != lb.StateHealthy {
+	if res["changed"] != true || after["registered"] != true || after["health"].(map[string]any)["80"] != string(lb.StateHealthy) {
 		t.Errorf("changed=%v after=%v", res["changed"], after)
 	}
 	wantCalls(t, p)

@@ -286,7 +286,7 @@ func (p *Pool) member(d types.TargetHealthDescription) lb.Member {
 	}
 	ph := lb.PortHealth{Port: m.Target.Port, State: lb.StateUnknown}
 	if h := d.TargetHealth; h != nil {
-		ph.State, ph.Reason, ph.Description = string(h.State), string(h.Reason), aws.ToString(h.Description)
+		ph.State, ph.Reason, ph.Description = lb.Health(h.State), string(h.Reason), aws.ToString(h.Description)
 	}
 	m.Health = []lb.PortHealth{ph}
 	return m

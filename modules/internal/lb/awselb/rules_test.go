@@ -7,8 +7,8 @@ import (
 	"github.com/zerodowntime/rolling/modules/internal/wait"
 )
 
-func state(health, reason string) lb.State {
-	st := lb.State{Registered: true, Health: map[string]string{"80": health}}
+func state(health lb.Health, reason string) lb.State {
+	st := lb.State{Registered: true, Health: map[string]lb.Health{"80": health}}
 	if reason != "" {
 		st.Reasons = map[string]string{"80": reason}
 	}
@@ -17,7 +17,7 @@ func state(health, reason string) lb.State {
 
 func TestDrained(t *testing.T) {
 	p := &Pool{name: "web"}
-	for health, want := range map[string]bool{lb.StateUnused: true, lb.StateDraining: false, lb.StateHealthy: false} {
+	for health, want := range map[lb.Health]bool{lb.StateUnused: true, lb.StateDraining: false, lb.StateHealthy: false} {
 		if got := p.Drained(state(health, "")); got != want {
 			t.Errorf("Drained(%s) = %v, want %v", health, got, want)
 		}

@@ -199,7 +199,7 @@ func (p *Pool) Members(ctx context.Context) ([]lb.Member, error) {
 func member(typ, id, via string, hs []hcloud.LoadBalancerTargetHealthStatus) lb.Member {
 	m := lb.Member{Target: lb.Target{Type: typ, ID: id}, Via: via}
 	for _, h := range hs {
-		ph := lb.PortHealth{Port: h.ListenPort, State: string(h.Status)}
+		ph := lb.PortHealth{Port: h.ListenPort, State: lb.Health(h.Status)}
 		if h.Detail != nil {
 			ph.Reason = string(*h.Detail)
 		}

@@ -10,8 +10,8 @@ import (
 func TestJudge(t *testing.T) {
 	p := &Pool{name: "web-lb"}
 	tg := lb.Target{Type: lb.TypeServer, ID: "42", Name: "app-1"}
-	noHealth := lb.State{Registered: true, Health: map[string]string{}}
-	unhealthy := lb.State{Registered: true, Health: map[string]string{"80": lb.StateUnhealthy}}
+	noHealth := lb.State{Registered: true, Health: map[string]lb.Health{}}
+	unhealthy := lb.State{Registered: true, Health: map[string]lb.Health{"80": lb.StateUnhealthy}}
 	if v := p.Judge(tg, noHealth, noHealth); v.Outcome != wait.Success ||
 		v.Msg != "load balancer web-lb reports no health for app-1 (42) (it has no services?); not waiting for health" {
 		t.Errorf("no health: %v %q", v.Outcome, v.Msg)
