@@ -32,12 +32,12 @@ type Health string
 // Health states.
 const (
 	StateHealthy     Health = "healthy"
-	StateUnhealthy   = "unhealthy"
-	StateUnknown     = "unknown"
-	StateInitial     = "initial"
-	StateDraining    = "draining"
-	StateUnused      = "unused"
-	StateUnavailable = "unavailable"
+	StateUnhealthy          = "unhealthy"
+	StateUnknown            = "unknown"
+	StateInitial            = "initial"
+	StateDraining           = "draining"
+	StateUnused             = "unused"
+	StateUnavailable        = "unavailable"
 )
 
 // Target identifies one load balancer member.
