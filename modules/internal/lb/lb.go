@@ -32,12 +32,12 @@ type Health string
 // Health states.
 const (
 	StateHealthy     Health = "healthy"
-	StateUnhealthy          = "unhealthy"
-	StateUnknown            = "unknown"
-	StateInitial            = "initial"
-	StateDraining           = "draining"
-	StateUnused             = "unused"
-	StateUnavailable        = "unavailable"
+	StateUnhealthy   Health = "unhealthy"
+	StateUnknown     Health = "unknown"
+	StateInitial     Health = "initial"
+	StateDraining    Health = "draining"
+	StateUnused      Health = "unused"
+	StateUnavailable Health = "unavailable"
 )
 
 // Target identifies one load balancer member.
