@@ -50,10 +50,10 @@ func WithClock(now func() time.Time) RunnerOption {
 // returns soon after a state a second or two away, and back off to the
 // interval option, whose default is the provider's Interval.
 //
-// A drain also checks at drainEndChecks after each AWS group's
-// deregistration delay has run out since the deregister call: AWS ends
-// draining then at the latest (with a keep-alive connection open it often
-// does not end before), give or take its own processing.
+// A drain also checks at drainEndChecks after each pool's DrainTimer delay
+// has run out since the deregister call: the provider ends draining then at
+// the latest (AWS, with a keep-alive connection open, often not before),
+// give or take its own processing.
 const (
 	PollMin    = 200 * time.Millisecond
 	PollFactor = 1.25
@@ -64,7 +64,7 @@ var drainEndChecks = []time.Duration{50 * time.Millisecond, 500 * time.Milliseco
 // Default timeouts when the timeout option is not set.
 const (
 	DefaultTimeout = 300 // seconds
-	DrainMargin    = 60  // seconds added to AWS deregistration_delay
+	DrainMargin    = 60  // seconds added to the longest DrainTimer delay
 )
 
 // NewRunner returns a Runner that opens providers with open.
@@ -221,10 +221,10 @@ func (s *runState) Plan(ctx context.Context) (time.Duration, error) {
 	return s.timeout(ctx)
 }
 
-// timeout is the timeout option, or the default: AWS drains follow the
-// largest deregistration_delay of the groups plus a margin. A drain reads
-// each group's delay either way (once per group): the wait checks at the
-// moment it ends, and a timeout shorter than it is warned about.
+// timeout is the timeout option, or the default: a drain from DrainTimer
+// pools (AWS) follows their largest delay plus a margin. A drain reads each
+// pool's delay either way (once per pool): the wait checks at the moment
+// it ends, and a timeout shorter than it is warned about.
 func (s *runState) timeout(ctx context.Context) (time.Duration, error) {
 	delay := -1
 	if s.act.readsDelay() {
