@@ -1,0 +1,49 @@
+package haproxymaint
+
+import (
+	"testing"
+	"time"
+
+	"github.com/zerodowntime/rolling/tests/integration/haproxy/haproxytest"
+)
+
+func TestIdempotenceAndCheckMode(t *testing.T) {
+	h, _, _ := twoApps(t, "check inter 200 rise 1 fall 1", haproxytest.Config{})
+	drain := map[string]any{"socket": h.Socket, "server": "web1", "backend": "www", "state": "drain", "weight": "50%", "_ansible_diff": true}
+
+	check := map[string]any{"_ansible_check_mode": true}
+	for k, v := range drain {
+		check[k] = v
+	}
+	res, _ := runModule(t, check)
+	mustSucceed(t, res)
+	if res["changed"] != true || h.ServerStat(t, "www", "web1")["status"] != "UP" {
+		t.Errorf("check mode: changed=%v, status %q; want changed=true and nothing done", res["changed"], h.ServerStat(t, "www", "web1")["status"])
+	}
+	diff := res["diff"].(map[string]any)
+	if b, a := diff["before"].(map[string]any)["www/web1"], diff["after"].(map[string]any)["www/web1"]; b.(map[string]any)["state"] != "ready" || a.(map[string]any)["state"] != "drain" {
+		t.Errorf("check mode diff: %v", diff)
+	}
+
+	res, _ = runModule(t, drain)
+	mustSucceed(t, res)
+	row := backendRow(t, res, 0)
+	if res["changed"] != true || row["admin_state_after"] != "drain" || row["weight_before"] != 1.0 || row["weight_after"] != 0.0 {
+		// 50% of an initial weight of 1 is 0 in HAProxy's integer arithmetic.
+		t.Errorf("apply: %v", res)
+	}
+
+	start := time.Now()
+	res, _ = runModule(t, drain)
+	mustSucceed(t, res)
+	if res["changed"] != false {
+		t.Errorf("re-apply changed=%v, want false: %v", res["changed"], backendRow(t, res, 0)["changes"])
+	}
+	if d := time.Since(start); d > 200*time.Millisecond {
+		t.Errorf("re-apply took %s, want no waiting", d)
+	}
+	res, _ = runModule(t, check)
+	if res["changed"] != false {
+		t.Errorf("check mode after apply: changed=%v", res["changed"])
+	}
+}
