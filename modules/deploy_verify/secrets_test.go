@@ -8,10 +8,13 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"sort"
 	"strings"
 	"testing"
 	"unicode/utf16"
+
+	"github.com/zerodowntime/rolling/modules/internal/ansible"
 )
 
 // echoServer answers every request with what it received, as a debugging
@@ -255,4 +258,56 @@ func escapeUserinfo(s string) string {
 		b.WriteByte(c)
 	}
 	return b.String()
+}
+
+// TestPasswordNeverShown: the password, its URL and Basic encodings never
+// appear in the result, whether the check passes or fails, and even when the
+// server echoes the credentials back.
+func TestPasswordNeverShown(t *testing.T) {
+	t.Parallel()
+	srv, _ := server(t, func(_ int, w http.ResponseWriter, r *http.Request) {
+		u, p, ok := r.BasicAuth()
+		// Echo what a debugging endpoint would: the headers and the
+		// decoded credentials.
+		if !ok || p != password {
+			w.WriteHeader(http.StatusUnauthorized)
+		}
+		fmt.Fprintf(w, "auth=%s user=%s pass=%s ok=%v", r.Header.Get("Authorization"), u, p, ok)
+	})
+	host := strings.TrimPrefix(srv.URL, "http://")
+	inURL := "http://" + url.UserPassword("deploy", password).String() + "@" + host + "/"
+	basic := base64.StdEncoding.EncodeToString([]byte("deploy:" + password))
+	tests := []struct {
+		name   string
+		args   map[string]any
+		failed bool
+	}{
+		{name: "passes", args: map[string]any{"url": srv.URL, "url_username": "deploy", "url_password": password, "expect_regex": "ok=true"}},
+		{name: "alias password", args: map[string]any{"url": srv.URL, "user": "deploy", "password": password, "expect_regex": "ok=true"}},
+		{name: "fails", args: map[string]any{"url": srv.URL, "url_username": "deploy", "url_password": password, "expect_body": "v2"}, failed: true},
+		{name: "in the URL, passes", args: map[string]any{"url": inURL, "expect_regex": "ok=true"}},
+		{name: "in the URL, fails", args: map[string]any{"url": inURL, "expect_body": "v2"}, failed: true},
+		{name: "in the URL, connection refused", args: map[string]any{"url": "http://deploy:" + url.PathEscape(password) + "@127.0.0.1:1/"}, failed: true},
+		{name: "in the URL, bad scheme", args: map[string]any{"url": "ftp://deploy:" + password + "@" + host + "/"}, failed: true},
+		{name: "in the URL, unparsable", args: map[string]any{"url": "http://deploy:" + password + "@" + host + "/%zz"}, failed: true},
+		{name: "in a header, fails", args: map[string]any{"url": srv.URL, "headers": map[string]any{"authorization": "Bearer " + password}, "expect_body": "v2"}, failed: true},
+		{name: "without user name", args: map[string]any{"url": srv.URL, "url_password": password}, failed: true},
+		{name: "bad other option", args: map[string]any{"url": srv.URL, "url_username": "deploy", "url_password": password, "expect_status": 700}, failed: true},
+		{name: "validate_certs warning", args: map[string]any{"url": inURL, "validate_certs": false, "expect_regex": "ok=true"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			res, out := verify(t, context.Background(), tt.args)
+			wantFields(t, res, map[string]any{"failed": tt.failed})
+			for _, leak := range []string{"s3cr3t", "p@ss", "p%40ss", basic, base64.StdEncoding.EncodeToString([]byte(password))} {
+				if bytes.Contains(out, []byte(leak)) {
+					t.Errorf("output contains %q:\n%s", leak, out)
+				}
+			}
+			if !bytes.Contains(out, []byte("********")) && !bytes.Contains(out, []byte(ansible.NoLogValue)) {
+				t.Errorf("nothing masked:\n%s", out)
+			}
+		})
+	}
 }

@@ -1,0 +1,94 @@
+package deployverify
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/zerodowntime/rolling/modules/internal/ansible"
+)
+
+// msgExcerpt bounds the body shown in a failure message; the full excerpt is
+// in body_excerpt.
+const msgExcerpt = 160
+
+// maxBody bounds how much of a response is read for matching.
+const maxBody = 1 << 20
+
+// observation is one response, or the error that stood in its place.
+type observation struct {
+	status  int
+	header  http.Header
+	body    []byte
+	shown   []byte // body with the secrets scrubbed, for messages
+	err     error
+	problem string
+}
+
+func (o observation) describe(n int) string {
+	if o.err != nil {
+		return "request failed: " + o.err.Error()
+	}
+	s := fmt.Sprintf("status %d, body %q", o.status, excerpt(o.shown, n))
+	if o.problem != "" {
+		s += " (" + o.problem + ")"
+	}
+	return s
+}
+
+func excerpt(b []byte, n int) string {
+	if n <= 0 || len(b) <= n {
+		return strings.ToValidUTF8(string(b), "\uFFFD")
+	}
+	return strings.ToValidUTF8(string(b[:n]), "\uFFFD") + fmt.Sprintf("... (%d more bytes)", len(b)-n)
+}
+
+// fetch sends one request with the headers, credentials and request_timeout
+// of a. A request gets no more than timeout either: the last one, sent as
+// the timeout runs out, would otherwise keep the module until the run's
+// hard deadline.
+func fetch(ctx context.Context, c *http.Client, method, target string, reqBody *string, a args) observation {
+	var body io.Reader
+	if reqBody != nil {
+		body = strings.NewReader(*reqBody)
+	}
+	ctx, cancel := context.WithTimeout(ctx, min(ansible.Seconds(a.RequestTimeout), time.Duration(a.Timeout)*time.Second))
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, strings.ToUpper(method), target, body)
+	if err != nil {
+		return observation{err: err}
+	}
+	for k, v := range a.Headers {
+		req.Header.Set(k, fmt.Sprint(v))
+	}
+	if a.URLUsername != "" {
+		req.SetBasicAuth(a.URLUsername, a.URLPassword)
+	}
+	resp, err := c.Do(req)
+	if err != nil {
+		return observation{err: simplifyError(err)}
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(io.LimitReader(resp.Body, maxBody))
+	if err != nil {
+		return observation{status: resp.StatusCode, header: resp.Header, body: b, err: fmt.Errorf("reading the body: %w", simplifyError(err))}
+	}
+	return observation{status: resp.StatusCode, header: resp.Header, body: b}
+}
+
+// tokenMismatch returns why o does not show the deploy token, or "": a 2xx
+// answer whose body is the token (trailing newlines aside).
+func tokenMismatch(o observation, token string) string {
+	switch {
+	case o.err != nil:
+		return o.err.Error()
+	case o.status < 200 || o.status > 299:
+		return fmt.Sprintf("status %d, not 2xx", o.status)
+	case strings.TrimRight(string(o.body), "\r\n") != strings.TrimRight(token, "\r\n"):
+		return "not the deploy token: an older process is answering"
+	}
+	return ""
+}
