@@ -3,7 +3,6 @@ package haproxy
 import (
 	"context"
 	"errors"
-	"fmt"
 	"io/fs"
 	"net"
 	"os"
@@ -30,113 +29,6 @@ const serversState = `1
 3 www 6 web6 127.0.0.1 2 16 1 1 5 1 0 2 0 0 0 0 - 18096 - 0 0 - - 0
 3 www 7 web7 127.0.0.1 2 10 1 1 5 1 0 2 2 6 0 0 - 18097 - 0 0 - - 0
 `
-
-func TestParseServersState(t *testing.T) {
-	rows, err := parseServersState(serversState)
-	if err != nil {
-		t.Fatal(err)
-	}
-	type row struct {
-		name      string
-		state     AdminState
-		forced    AdminState
-		inherited bool
-		op        OpState
-		check     bool
-		checkOn   bool
-		agentOn   bool
-		weight    int
-	}
-	want := []row{
-		{"web1", StateReady, StateReady, false, OpUp, true, true, false, 100},
-		{"web2", StateReady, StateReady, false, OpDown, true, true, false, 50},
-		{"web3", StateMaint, StateMaint, false, OpDown, false, false, false, 1},
-		{"web4", StateReady, StateReady, false, OpUp, false, false, false, 1},
-		// client-native reads 16 as hex (0x16: maint); it is IDRAIN.
-		{"web5", StateDrain, StateDrain, false, OpUp, true, true, false, 1},
-		{"web6", StateDrain, StateReady, true, OpUp, false, false, false, 1},
-		{"web7", StateMaint, StateDrain, true, OpUp, true, false, true, 1},
-	}
-	if len(rows) != len(want) {
-		t.Fatalf("got %d rows, want %d", len(rows), len(want))
-	}
-	for i, w := range want {
-		r := rows[i]
-		got := row{r.Name, r.Admin.State(), r.Admin.Forced(), r.Admin.Inherited(), r.Op, r.HasCheck(), r.CheckEnabled(), r.AgentEnabled(), r.UserWeight}
-		if got != w {
-			t.Errorf("row %d:\n got %+v\nwant %+v", i, got, w)
-		}
-	}
-}
-
-func TestParseServersStateErrors(t *testing.T) {
-	for name, tc := range map[string]struct{ in, err string }{
-		"empty":          {"", ""},
-		"other format":   {"2\n# be_id\n", "format"},
-		"no header":      {"1\n3 www 1 web1\n", "no header"},
-		"short line":     {"1\n# be_id be_name srv_id srv_name\n3\n", "unexpected line"},
-		"only a header":  {"1\n# be_id be_name srv_id srv_name\n", ""},
-		"newer, columns": {"1\n# be_id be_name srv_id srv_name srv_admin_state srv_new\n3 www 1 web1 8 x\n", ""},
-	} {
-		t.Run(name, func(t *testing.T) {
-			rows, err := parseServersState(tc.in)
-			if tc.err == "" {
-				if err != nil {
-					t.Fatalf("unexpected error %v", err)
-				}
-				if name == "newer, columns" && (len(rows) != 1 || rows[0].Admin.State() != StateDrain) {
-					t.Errorf("rows = %+v", rows)
-				}
-				return
-			}
-			if err == nil || !strings.Contains(err.Error(), tc.err) {
-				t.Errorf("error %v, want it to contain %q", err, tc.err)
-			}
-		})
-	}
-}
-
-func TestParseStat(t *testing.T) {
-	const out = `# pxname,svname,qcur,qmax,scur,smax,slim,stot,status,weight,type,check_status,last_chk,check_desc
-fe,FRONTEND,,,0,1,,3,OPEN,,0,,,
-www,web1,0,0,2,3,,10,DRAIN,1,2,* L4OK,,Layer4 check passed
-www,web2,1,1,0,1,,4,DOWN 1/2,1,2,L7STS,"HTTP status check returned code <3C>503<3E>, or not",Layer7 wrong status
-www,BACKEND,0,0,2,3,,14,UP,1,1,,,
-`
-	got, err := parseStat(out)
-	if err != nil {
-		t.Fatal(err)
-	}
-	want := []Stat{
-		{Backend: "www", Server: "web1", Status: "DRAIN", CheckStatus: "L4OK", CheckDesc: "Layer4 check passed", Sessions: 2, Total: 10, Weight: 1},
-		{Backend: "www", Server: "web2", Status: "DOWN 1/2", CheckStatus: "L7STS", CheckInfo: "HTTP status check returned code <3C>503<3E>, or not", CheckDesc: "Layer7 wrong status", Queued: 1, Total: 4, Weight: 1},
-	}
-	if !reflect.DeepEqual(got, want) {
-		t.Errorf("got  %+v\nwant %+v", got, want)
-	}
-	for name, in := range map[string]string{"not csv": "No such proxy.", "no scur": "# pxname,svname\nwww,web1\n"} {
-		if _, err := parseStat(in); err == nil {
-			t.Errorf("%s: no error", name)
-		}
-	}
-}
-
-func TestParseVersion(t *testing.T) {
-	for in, want := range map[string][3]int{
-		"2.6.12-1+deb12u4":  {2, 6, 12},
-		"1.5.18":            {1, 5, 18},
-		"3.0-dev4":          {3, 0, 0},
-		"2.8.3-1ppa1~jammy": {2, 8, 3},
-	} {
-		v, err := ParseVersion(in)
-		if err != nil || [3]int{v.Major, v.Minor, v.Patch} != want || v.String() != in {
-			t.Errorf("ParseVersion(%q) = %+v, %v", in, v, err)
-		}
-	}
-	if _, err := ParseVersion("dev"); err == nil {
-		t.Error("ParseVersion(dev): no error")
-	}
-}
 
 func TestAnswers(t *testing.T) {
 	cases := []struct {
@@ -292,18 +184,4 @@ func TestFakeSocket(t *testing.T) {
 			t.Fatalf("Dial: %v", err)
 		}
 	})
-}
-
-func ExampleAdminFlags_State() {
-	for _, f := range []AdminFlags{0, 1, 5, 8, 16, 10, 2} {
-		fmt.Println(uint(f), f.State(), f.Forced(), f.Inherited())
-	}
-	// Output:
-	// 0 ready ready false
-	// 1 maint maint false
-	// 5 maint maint false
-	// 8 drain drain false
-	// 16 drain ready true
-	// 10 maint drain true
-	// 2 maint ready true
 }

@@ -1,0 +1,89 @@
+package haproxy
+
+import (
+	"context"
+	"encoding/csv"
+	"fmt"
+	"strconv"
+	"strings"
+)
+
+// Stat is a server row of "show stat".
+type Stat struct {
+	Backend     string
+	Server      string
+	Status      string // UP, DOWN, DRAIN, MAINT, no check, UP 1/3, ...
+	CheckStatus string // L4OK, L7STS, ... without the "* " of a running check
+	CheckDesc   string // "Layer4 connection problem"
+	CheckInfo   string // last_chk: "Connection refused", "HTTP status check returned code <3C>503<3E>"
+	Sessions    int    // scur
+	Queued      int    // qcur
+	Total       int    // stot
+	Weight      int    // effective weight
+}
+
+// Key is "backend/server".
+func (s Stat) Key() string { return s.Backend + "/" + s.Server }
+
+// Stats reads the server rows of "show stat" for all backends.
+func (c *Client) Stats(ctx context.Context) ([]Stat, error) {
+	out, err := c.Exec(ctx, "show stat -1 4 -1")
+	if err != nil {
+		return nil, err
+	}
+	return parseStat(out)
+}
+
+// parseStat parses "show stat" CSV by header name: columns are appended in
+// newer versions.
+func parseStat(out string) ([]Stat, error) {
+	out = strings.TrimSpace(out)
+	if !strings.HasPrefix(out, "# ") {
+		return nil, fmt.Errorf("unexpected answer to `show stat`: %.200q", out)
+	}
+	r := csv.NewReader(strings.NewReader(out[2:]))
+	r.FieldsPerRecord = -1
+	r.LazyQuotes = true
+	recs, err := r.ReadAll()
+	if err != nil {
+		return nil, fmt.Errorf("cannot parse `show stat`: %v", err)
+	}
+	col := map[string]int{}
+	for i, name := range recs[0] {
+		col[name] = i
+	}
+	for _, need := range []string{"pxname", "svname", "scur", "qcur", "status", "type"} {
+		if _, ok := col[need]; !ok {
+			return nil, fmt.Errorf("`show stat` has no %s column", need)
+		}
+	}
+	var stats []Stat
+	for _, rec := range recs[1:] {
+		get := func(name string) string {
+			if i, ok := col[name]; ok && i < len(rec) {
+				return rec[i]
+			}
+			return ""
+		}
+		num := func(name string) int {
+			n, _ := strconv.Atoi(get(name))
+			return n
+		}
+		if get("type") != "2" {
+			continue
+		}
+		stats = append(stats, Stat{
+			Backend:     get("pxname"),
+			Server:      get("svname"),
+			Status:      get("status"),
+			CheckStatus: strings.TrimPrefix(get("check_status"), "* "),
+			CheckDesc:   get("check_desc"),
+			CheckInfo:   get("last_chk"),
+			Sessions:    num("scur"),
+			Queued:      num("qcur"),
+			Total:       num("stot"),
+			Weight:      num("weight"),
+		})
+	}
+	return stats, nil
+}
