@@ -1,9 +1,7 @@
 package deploytoken
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -14,30 +12,14 @@ import (
 	"syscall"
 	"testing"
 
-	"github.com/zerodowntime/rolling/modules/internal/ansible"
+	"github.com/zerodowntime/rolling/modules/internal/ansible/ansibletest"
 )
 
 // call runs the module through the Ansible protocol and returns the decoded
 // result.
 func call(t *testing.T, args map[string]any) map[string]any {
 	t.Helper()
-	data, err := json.Marshal(args)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var buf bytes.Buffer
-	code := ansible.RunArgs(context.Background(), spec, data, &buf, run)
-	out := buf.Bytes()
-	if bytes.Count(out, []byte("\n")) != 1 || !bytes.HasSuffix(out, []byte("}\n")) {
-		t.Fatalf("not one JSON object and a newline: %q", out)
-	}
-	var res map[string]any
-	if err := json.Unmarshal(out, &res); err != nil {
-		t.Fatalf("%v: %s", err, out)
-	}
-	if failed, _ := res["failed"].(bool); (code == 1) != failed {
-		t.Errorf("exit code %d with failed=%v", code, failed)
-	}
+	res, _ := ansibletest.Call(t, context.Background(), spec, args, run)
 	return res
 }
 

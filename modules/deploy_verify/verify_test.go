@@ -1,9 +1,7 @@
 package deployverify
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
@@ -13,7 +11,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/zerodowntime/rolling/modules/internal/ansible"
+	"github.com/zerodowntime/rolling/modules/internal/ansible/ansibletest"
 )
 
 // verify runs the module through the Ansible protocol with fast polling
@@ -25,24 +23,7 @@ func verify(t *testing.T, ctx context.Context, args map[string]any) (map[string]
 	for k, v := range args {
 		full[k] = v
 	}
-	data, err := json.Marshal(full)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var buf bytes.Buffer
-	code := ansible.RunArgs(ctx, spec, data, &buf, run)
-	out := buf.Bytes()
-	if bytes.Count(out, []byte("\n")) != 1 || !bytes.HasSuffix(out, []byte("}\n")) {
-		t.Fatalf("not one JSON object and a newline: %q", out)
-	}
-	var res map[string]any
-	if err := json.Unmarshal(out, &res); err != nil {
-		t.Fatalf("%v: %s", err, out)
-	}
-	if failed, _ := res["failed"].(bool); (code == 1) != failed {
-		t.Errorf("exit code %d with failed=%v", code, failed)
-	}
-	return res, out
+	return ansibletest.Call(t, ctx, spec, full, run)
 }
 
 // server counts requests and answers the nth (from 1) with handle.
