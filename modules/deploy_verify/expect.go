@@ -3,9 +3,10 @@ package deployverify
 import (
 	"encoding/json"
 	"fmt"
+	"maps"
 	"net/http"
 	"regexp"
-	"sort"
+	"slices"
 	"strconv"
 	"strings"
 )
@@ -70,7 +71,7 @@ func (e *expectations) mismatch(o observation) string {
 	if e.regex != nil && !e.regex.Match(o.body) {
 		return "body does not match expect_regex"
 	}
-	for _, name := range sortedKeys(e.headers) {
+	for _, name := range slices.Sorted(maps.Keys(e.headers)) {
 		if got := o.header.Get(name); got != e.headers[name] {
 			return fmt.Sprintf("header %s is %q, expected %q", name, got, e.headers[name])
 		}
@@ -80,7 +81,7 @@ func (e *expectations) mismatch(o observation) string {
 		if err := json.Unmarshal(o.body, &doc); err != nil {
 			return "body is not JSON"
 		}
-		for _, path := range sortedKeys(e.json) {
+		for _, path := range slices.Sorted(maps.Keys(e.json)) {
 			got, found := lookup(doc, path)
 			if !found {
 				return fmt.Sprintf("JSON has no %s", path)
@@ -105,10 +106,10 @@ func (e *expectations) describe() string {
 	if e.regex != nil {
 		parts = append(parts, fmt.Sprintf("body matching /%s/", e.regex))
 	}
-	for _, k := range sortedKeys(e.headers) {
+	for _, k := range slices.Sorted(maps.Keys(e.headers)) {
 		parts = append(parts, fmt.Sprintf("header %s: %q", k, e.headers[k]))
 	}
-	for _, k := range sortedKeys(e.json) {
+	for _, k := range slices.Sorted(maps.Keys(e.json)) {
 		w, _ := json.Marshal(e.json[k])
 		parts = append(parts, fmt.Sprintf("JSON %s = %s", k, w))
 	}
@@ -157,13 +158,4 @@ func sameJSON(got, want any) bool {
 		return true
 	}
 	return false
-}
-
-func sortedKeys[V any](m map[string]V) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	return keys
 }

@@ -3,7 +3,9 @@ package ansible
 import (
 	"encoding/json"
 	"fmt"
+	"maps"
 	"math"
+	"slices"
 	"strconv"
 	"strings"
 )
@@ -289,7 +291,7 @@ func representable(v any) (any, error) {
 			}
 		}
 	case map[string]any:
-		for _, k := range sortedKeys(x) {
+		for _, k := range slices.Sorted(maps.Keys(x)) {
 			if _, err := representable(x[k]); err != nil {
 				return nil, err
 			}

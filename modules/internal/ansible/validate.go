@@ -2,7 +2,9 @@ package ansible
 
 import (
 	"fmt"
+	"maps"
 	"os"
+	"slices"
 	"sort"
 	"strings"
 )
@@ -40,7 +42,7 @@ func (s Spec) validate(raw map[string]any) (Params, []string, error) {
 			p[k] = v
 		}
 	}
-	for _, canon := range sortedKeys(s.Options) {
+	for _, canon := range slices.Sorted(maps.Keys(s.Options)) {
 		for _, alias := range s.Options[canon].Aliases {
 			v, given := raw[alias]
 			if !given {
@@ -57,7 +59,7 @@ func (s Spec) validate(raw map[string]any) (Params, []string, error) {
 	}
 
 	// 3. Environment fallback for options not given.
-	for _, name := range sortedKeys(s.Options) {
+	for _, name := range slices.Sorted(maps.Keys(s.Options)) {
 		if _, ok := p[name]; ok {
 			continue
 		}
@@ -83,7 +85,7 @@ func (s Spec) validate(raw map[string]any) (Params, []string, error) {
 
 	// 5. Required options.
 	var missing []string
-	for _, name := range sortedKeys(s.Options) {
+	for _, name := range slices.Sorted(maps.Keys(s.Options)) {
 		if _, ok := p[name]; !ok && s.Options[name].Required {
 			missing = append(missing, name)
 		}
@@ -93,7 +95,7 @@ func (s Spec) validate(raw map[string]any) (Params, []string, error) {
 	}
 
 	// 6. Types, then choices.
-	for _, name := range sortedKeys(p) {
+	for _, name := range slices.Sorted(maps.Keys(p)) {
 		o := s.Options[name]
 		v, err := convert(p[name], o.Type, o.Elements)
 		if err != nil {
@@ -125,7 +127,7 @@ func (s Spec) validate(raw map[string]any) (Params, []string, error) {
 	}
 
 	// 7. Defaults.
-	for _, name := range sortedKeys(s.Options) {
+	for _, name := range slices.Sorted(maps.Keys(s.Options)) {
 		o := s.Options[name]
 		if _, ok := p[name]; ok || o.Default == nil {
 			continue
@@ -266,13 +268,4 @@ func checkChoices(name string, v any, choices []string) error {
 		return fmt.Errorf("value of %s must be one of: %s, got: %s", name, strings.Join(choices, ", "), s)
 	}
 	return nil
-}
-
-func sortedKeys[V any](m map[string]V) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	return keys
 }

@@ -5,11 +5,13 @@ package doccheck
 
 import (
 	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
 	"reflect"
 	"regexp"
 	"runtime"
+	"slices"
 	"sort"
 	"strings"
 	"testing"
@@ -84,7 +86,7 @@ func Compare(spec ansible.Spec) []string {
 		opts[k] = v
 	}
 
-	for _, name := range sortedKeys(spec.Options) {
+	for _, name := range slices.Sorted(maps.Keys(spec.Options)) {
 		o := spec.Options[name]
 		d, ok := opts[name]
 		if !ok {
@@ -117,7 +119,7 @@ func Compare(spec ansible.Spec) []string {
 			problems = append(problems, fmt.Sprintf("%saliases documented %v, spec %v", prefix, d.Aliases, o.Aliases))
 		}
 	}
-	for _, name := range sortedKeys(opts) {
+	for _, name := range slices.Sorted(maps.Keys(opts)) {
 		if _, ok := spec.Options[name]; !ok {
 			problems = append(problems, fmt.Sprintf("option %s is documented but the module does not accept it", name))
 		}
@@ -191,13 +193,4 @@ func sameStrings(a, b []string) bool {
 	sort.Strings(a2)
 	sort.Strings(b2)
 	return reflect.DeepEqual(a2, b2)
-}
-
-func sortedKeys[V any](m map[string]V) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	return keys
 }
