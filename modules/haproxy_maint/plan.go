@@ -50,7 +50,7 @@ type target struct {
 	cut       bool // sessions shut down on timeout
 }
 
-func (t *target) key() string { return t.st.Backend + "/" + t.st.Name }
+func (t *target) key() string { return t.st.Key() }
 
 // plan decides what to change on t. It only reads.
 func plan(m *ansible.Module, t *target, want haproxy.AdminState, w *weightSpec, a args) {

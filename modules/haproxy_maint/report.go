@@ -27,7 +27,7 @@ func refresh(ctx context.Context, c *haproxy.Client, targets []*target, want hap
 	}
 	byKey := map[string]haproxy.ServerState{}
 	for _, s := range states {
-		byKey[s.Backend+"/"+s.Name] = s
+		byKey[s.Key()] = s
 	}
 	for _, t := range targets {
 		if st, ok := byKey[t.key()]; ok {

@@ -103,11 +103,9 @@ func reached(t *target, s haproxy.Stat, want haproxy.AdminState) (bool, string, 
 		return false, fmt.Sprintf("%s has %s, %d queued", t.key(), plural(s.Sessions, "session"), s.Queued), nil
 	}
 	switch {
-	case s.Status == "UP" || s.Status == "no check":
-		// Not "UP 1/3": that is a server failing checks, or one that left
-		// maintenance without a check yet.
+	case s.Up():
 		return true, "", nil
-	case strings.HasPrefix(s.Status, "MAINT"):
+	case s.InMaint():
 		// Someone else put it back in maintenance, or it follows a tracked
 		// server that is in maintenance: it will not come up by waiting.
 		return false, "", fmt.Errorf("%s is %s while waiting for it to come UP; if it tracks another server, make that one ready", t.key(), s.Status)

@@ -25,6 +25,15 @@ type Stat struct {
 // Key is "backend/server".
 func (s Stat) Key() string { return s.Backend + "/" + s.Server }
 
+// Up reports whether the server is UP with its checks passed, or has no
+// check. "UP 1/3" is not up: a server failing its checks, or one that left
+// maintenance before its first check.
+func (s Stat) Up() bool { return s.Status == "UP" || s.Status == "no check" }
+
+// InMaint reports whether the server is in maintenance, its own or that of
+// a server it tracks ("MAINT (via www/web0)").
+func (s Stat) InMaint() bool { return strings.HasPrefix(s.Status, "MAINT") }
+
 // Stats reads the server rows of "show stat" for all backends.
 func (c *Client) Stats(ctx context.Context) ([]Stat, error) {
 	out, err := c.Exec(ctx, "show stat -1 4 -1")

@@ -29,3 +29,25 @@ www,BACKEND,0,0,2,3,,14,UP,1,1,,,
 		}
 	}
 }
+
+func TestStatUpInMaint(t *testing.T) {
+	cases := []struct {
+		status      string
+		up, inMaint bool
+	}{
+		{"UP", true, false},
+		{"no check", true, false},
+		{"UP 1/3", false, false},
+		{"DOWN", false, false},
+		{"DRAIN", false, false},
+		{"MAINT", false, true},
+		{"MAINT (via www/web0)", false, true},
+		{"MAINT (resolution)", false, true},
+	}
+	for _, tc := range cases {
+		s := Stat{Status: tc.status}
+		if s.Up() != tc.up || s.InMaint() != tc.inMaint {
+			t.Errorf("%q: Up %v InMaint %v, want %v %v", tc.status, s.Up(), s.InMaint(), tc.up, tc.inMaint)
+		}
+	}
+}

@@ -91,6 +91,9 @@ type ServerState struct {
 	AgentState    int
 }
 
+// Key is "backend/server", as Stat.Key.
+func (s ServerState) Key() string { return s.Backend + "/" + s.Name }
+
 // HasCheck reports a configured health check.
 func (s ServerState) HasCheck() bool { return s.CheckState&checkConfigured != 0 }
 
