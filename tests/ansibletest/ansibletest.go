@@ -374,6 +374,17 @@ func (r *Run) Task(name string) map[string]map[string]any {
 	return nil
 }
 
+// Localhost is localhost's result of the first task named name; it fails
+// the test when there is none.
+func (r *Run) Localhost(t testing.TB, name string) map[string]any {
+	t.Helper()
+	hosts := r.Task(name)
+	if hosts == nil || hosts["localhost"] == nil {
+		t.Fatalf("no result for task %q", name)
+	}
+	return hosts["localhost"]
+}
+
 // Tasks returns the results of every task named name, in order, per host.
 func (r *Run) Tasks(name string) []map[string]map[string]any {
 	var out []map[string]map[string]any

@@ -19,6 +19,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/zerodowntime/rolling/tests/childproc"
 	"github.com/zerodowntime/rolling/tests/rollout"
 )
 
@@ -246,7 +247,7 @@ func (r *runner) run(ctx context.Context, inventory string, vars map[string]any,
 	cmd.Env = r.env
 	// Its own group, so a kill can take the forks and modules too; and it
 	// dies with the test binary, so a crashed test leaves no rollout going.
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
+	childproc.DieWithParent(cmd)
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	start := time.Now()

@@ -3,36 +3,21 @@ package rollout
 import (
 	"context"
 	"fmt"
-	"io"
-	"net"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
-	"sync"
-	"syscall"
-	"time"
 
-	"github.com/zerodowntime/rolling/tests/syncbuf"
+	"github.com/zerodowntime/rolling/tests/integration/haproxy/haproxytest"
 )
-
-// HAProxyBinary is the HAProxy executable; ZDT_HAPROXY overrides it.
-var HAProxyBinary = "/usr/sbin/haproxy"
-
-func init() {
-	if b := os.Getenv("ZDT_HAPROXY"); b != "" {
-		HAProxyBinary = b
-	}
-}
 
 // HAProxyBackend is the backend the harness puts the app hosts in.
 const HAProxyBackend = "app"
 
 // HAProxy is a running HAProxy with one HTTP frontend on 127.0.0.1 and the
 // backend "app" holding one server per host, health-checked on /healthz.
-// Unlike modules/internal/haproxy/haproxytest it does not need a testing.T,
-// so make demo can use it.
+// Unlike haproxytest.Start it does not need a testing.T, so make demo can
+// use it.
 type HAProxy struct {
 	// Frontend is host:port of the frontend.
 	Frontend string
@@ -41,10 +26,7 @@ type HAProxy struct {
 	// ConfigPath is the generated haproxy.cfg.
 	ConfigPath string
 
-	cmd      *exec.Cmd
-	out      *syncbuf.Buffer
-	done     chan struct{}
-	stopOnce sync.Once
+	proc *haproxytest.Proc
 }
 
 // haproxyConfig is the configuration text for hosts; the frontend binds the
@@ -80,97 +62,40 @@ backend ` + HAProxyBackend + `
 // foreground; it returns once the stats socket answers. dir's path must be
 // short enough for a unix socket (about 100 bytes).
 func StartHAProxy(ctx context.Context, dir string, hosts []Host) (*HAProxy, error) {
-	if _, err := os.Stat(HAProxyBinary); err != nil {
-		return nil, fmt.Errorf("HAProxy not found at %s (install haproxy or set ZDT_HAPROXY): %w", HAProxyBinary, err)
+	if _, err := os.Stat(haproxytest.Binary); err != nil {
+		return nil, fmt.Errorf("HAProxy not found at %s (install haproxy or set ZDT_HAPROXY): %w", haproxytest.Binary, err)
 	}
 	h := &HAProxy{
 		Socket:     filepath.Join(dir, "admin.sock"),
 		ConfigPath: filepath.Join(dir, "haproxy.cfg"),
-		out:        &syncbuf.Buffer{},
-		done:       make(chan struct{}),
 	}
 	if len(h.Socket) > 100 {
 		return nil, fmt.Errorf("HAProxy socket path %s is too long for a unix socket; use a shorter temp dir (TMPDIR)", h.Socket)
 	}
-	// The frontend binds a listener we opened, so its port is known before
-	// HAProxy starts and nothing can take it in between.
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return nil, fmt.Errorf("listen for the HAProxy frontend: %w", err)
-	}
-	h.Frontend = l.Addr().String()
-	f, err := l.(*net.TCPListener).File()
-	l.Close()
+	addr, f, err := haproxytest.Listener()
 	if err != nil {
 		return nil, err
 	}
 	defer f.Close()
+	h.Frontend = addr
 	cfg := haproxyConfig(h.Socket, hosts)
-	if err := os.WriteFile(h.ConfigPath, []byte(cfg), 0o600); err != nil {
+	if h.proc, err = haproxytest.Launch(ctx, h.ConfigPath, cfg, nil, []*os.File{f}, haproxytest.Answers(h.Socket)); err != nil {
 		return nil, err
 	}
-	h.cmd = exec.Command(HAProxyBinary, "-f", h.ConfigPath, "-db")
-	h.cmd.ExtraFiles = []*os.File{f}
-	h.cmd.Stdout, h.cmd.Stderr = h.out, h.out
-	setPdeathsig(h.cmd)
-	if err := h.cmd.Start(); err != nil {
-		return nil, fmt.Errorf("start %s: %w", HAProxyBinary, err)
-	}
-	go func() {
-		_ = h.cmd.Wait()
-		close(h.done)
-	}()
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		out, err := h.Command("show info")
-		if err == nil && strings.Contains(out, "Version:") {
-			return h, nil
-		}
-		select {
-		case <-h.done:
-			return nil, fmt.Errorf("haproxy exited at start:\n%s\nconfig:\n%s", h.out.String(), cfg)
-		case <-ctx.Done():
-			h.Stop()
-			return nil, ctx.Err()
-		case <-time.After(20 * time.Millisecond):
-		}
-		if time.Now().After(deadline) {
-			h.Stop()
-			return nil, fmt.Errorf("haproxy did not answer on %s within 10s (last error %v):\n%s", h.Socket, err, h.out.String())
-		}
-	}
+	return h, nil
 }
 
 // Log is what HAProxy wrote so far (server state changes, alerts).
-func (h *HAProxy) Log() string { return h.out.String() }
+func (h *HAProxy) Log() string { return h.proc.Log() }
+
+// Pid is HAProxy's process id.
+func (h *HAProxy) Pid() int { return h.proc.Pid() }
 
 // Stop stops HAProxy (SIGTERM, SIGKILL after 3s) and waits for it.
-func (h *HAProxy) Stop() {
-	h.stopOnce.Do(func() {
-		_ = h.cmd.Process.Signal(syscall.SIGTERM)
-		select {
-		case <-h.done:
-		case <-time.After(3 * time.Second):
-			_ = h.cmd.Process.Kill()
-			<-h.done
-		}
-	})
-}
+func (h *HAProxy) Stop() { h.proc.Stop() }
 
 // Command sends one command line to the stats socket and returns the answer.
-func (h *HAProxy) Command(line string) (string, error) {
-	conn, err := net.DialTimeout("unix", h.Socket, time.Second)
-	if err != nil {
-		return "", err
-	}
-	defer conn.Close()
-	_ = conn.SetDeadline(time.Now().Add(5 * time.Second))
-	if _, err := io.WriteString(conn, line+"\n"); err != nil {
-		return "", err
-	}
-	b, err := io.ReadAll(conn)
-	return strings.TrimSpace(string(b)), err
-}
+func (h *HAProxy) Command(line string) (string, error) { return haproxytest.Command(h.Socket, line) }
 
 // ServerState is one server's row of "show servers state".
 type ServerState struct {

@@ -7,14 +7,13 @@ import (
 	"time"
 
 	"github.com/zerodowntime/rolling/tests/lbsim/sim"
+	"github.com/zerodowntime/rolling/tests/lbsim/sim/simtest"
 )
 
 // Names of the simulated cloud objects; the role gets them as variables.
 const (
-	hetznerLB    = "web-lb"
-	hetznerToken = "rollout-hcloud-token-000000000000000000000000000000000000000000000000000000000"
-	awsTG        = "web-tg"
-	awsTGARN     = "arn:aws:elasticloadbalancing:eu-central-1:123456789012:targetgroup/web-tg/0123456789abcdef"
+	hetznerLB = simtest.LBName
+	awsTG     = simtest.TGName
 )
 
 // The simulated load balancers' timing, the same for both kinds: health
@@ -38,61 +37,24 @@ const (
 // rollout takes seconds; the AWS deregistration delay stays longer than the
 // slowest request, as it must in production.
 func simConfig(kind string, hosts []Host) (*sim.Config, error) {
-	cfg := &sim.Config{}
-	port := hosts[0].Port()
+	cfg := simtest.World{
+		HetznerToken: "rollout-hcloud-token-000000000000000000000000000000000000000000000000000000000",
+		AWSKeyID:     "AKIAROLLOUTEXAMPLE01", AWSSecret: "rolloutSecretAccessKeyExample000000000001",
+		CheckInterval: SimCheckInterval, CheckTimeout: time.Second, Retries: SimCheckThreshold,
+		ActionDelay: SimActionDelay, DeregistrationDelay: SimDeregistrationDelay,
+	}.Config(hosts[0].Port())
+	cfg.AWS.TargetGroups[0].HealthCheck.HealthyThreshold = SimCheckThreshold
+	ips := make([]string, len(hosts))
+	for i, h := range hosts {
+		ips[i] = h.IP()
+	}
+	// Setup names the hosts as AddTargets does.
+	simtest.AddTargets(cfg, ips)
 	switch kind {
 	case "hetzner":
-		lb := sim.LoadBalancer{
-			ID:   1,
-			Name: hetznerLB,
-			Services: []sim.Service{{
-				Protocol:        "http",
-				ListenPort:      0,
-				DestinationPort: port,
-				HealthCheck: sim.HealthCheck{
-					Protocol: "http",
-					Port:     port,
-					Interval: sim.Duration(SimCheckInterval),
-					Timeout:  sim.Duration(1 * time.Second),
-					Retries:  SimCheckThreshold,
-					HTTP:     &sim.HealthCheckHTTP{Path: "/healthz"},
-				},
-			}},
-		}
-		for _, h := range hosts {
-			lb.Targets = append(lb.Targets, sim.Target{Type: "server", Server: &sim.TargetServer{ID: h.ServerID}})
-			cfg.Hetzner.Servers = append(cfg.Hetzner.Servers, sim.Server{ID: h.ServerID, Name: h.Name, Address: h.IP()})
-		}
-		cfg.Hetzner.Token = hetznerToken
-		cfg.Hetzner.ActionDelay = sim.Duration(SimActionDelay)
-		cfg.Hetzner.LoadBalancers = []sim.LoadBalancer{lb}
+		cfg.AWS = sim.AWS{}
 	case "aws":
-		delay := sim.Duration(SimDeregistrationDelay)
-		tg := sim.TargetGroup{
-			ARN:      awsTGARN,
-			Name:     awsTG,
-			Port:     port,
-			Protocol: "HTTP",
-			HealthCheck: sim.AWSHealthCheck{
-				Protocol:           "HTTP",
-				Path:               "/healthz",
-				Interval:           sim.Duration(SimCheckInterval),
-				Timeout:            sim.Duration(1 * time.Second),
-				HealthyThreshold:   SimCheckThreshold,
-				UnhealthyThreshold: 2,
-				Matcher:            "200",
-			},
-			DeregistrationDelay: &delay,
-		}
-		for _, h := range hosts {
-			tg.Targets = append(tg.Targets, sim.AWSTarget{ID: h.InstanceID})
-			cfg.AWS.Instances = append(cfg.AWS.Instances, sim.Instance{ID: h.InstanceID, Address: h.IP()})
-		}
-		cfg.AWS.Region = "eu-central-1"
-		cfg.AWS.AccessKeyID = "AKIAROLLOUTEXAMPLE01"
-		cfg.AWS.SecretAccessKey = "rolloutSecretAccessKeyExample000000000001"
-		cfg.AWS.TargetGroups = []sim.TargetGroup{tg}
-		cfg.AWS.Listeners = []sim.Listener{{Address: "127.0.0.1:0", TargetGroup: awsTG}}
+		cfg.Hetzner = sim.Hetzner{}
 	default:
 		return nil, fmt.Errorf("lbsim has no load balancer kind %q (want hetzner or aws)", kind)
 	}

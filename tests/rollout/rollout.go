@@ -32,6 +32,7 @@ import (
 	"time"
 
 	"github.com/zerodowntime/rolling/tests/lbsim/sim"
+	"github.com/zerodowntime/rolling/tests/lbsim/sim/simtest"
 	"github.com/zerodowntime/rolling/tests/progress"
 	"gopkg.in/yaml.v3"
 )
@@ -220,13 +221,13 @@ func Setup(ctx context.Context, opts Options) (s *Scenario, err error) {
 		}
 	}
 	for i := range opts.Hosts {
-		name := fmt.Sprintf("app-%d", i+1)
+		name := simtest.ServerName(i)
 		s.Hosts = append(s.Hosts, Host{
 			Name:       name,
 			Addr:       fmt.Sprintf("127.0.%d.%d:%d", opts.Net, 11+i, opts.Port),
 			Dir:        filepath.Join(s.dir, name),
-			InstanceID: fmt.Sprintf("i-%016x", i+1),
-			ServerID:   int64(101 + i),
+			InstanceID: simtest.InstanceID(i),
+			ServerID:   simtest.ServerID(i),
 		})
 	}
 	addrs := make([]string, len(s.Hosts))

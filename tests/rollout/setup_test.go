@@ -67,7 +67,7 @@ func TestSetupAndClose(t *testing.T) {
 					t.Errorf("demoapp pid %d still running after Close", pid)
 				}
 			}
-			if s.HAProxy != nil && alive(s.HAProxy.cmd.Process.Pid) {
+			if s.HAProxy != nil && alive(s.HAProxy.Pid()) {
 				t.Errorf("haproxy still running after Close")
 			}
 			if _, err := os.Stat(dir); !os.IsNotExist(err) {

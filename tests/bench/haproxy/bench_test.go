@@ -5,7 +5,6 @@ package haproxy
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"os"
 	"sort"
@@ -14,6 +13,7 @@ import (
 	"time"
 
 	"github.com/zerodowntime/rolling/tests/ansibletest"
+	"github.com/zerodowntime/rolling/tests/bench/benchkit"
 	"github.com/zerodowntime/rolling/tests/integration/haproxy/haproxytest"
 )
 
@@ -127,32 +127,17 @@ func inFlightLag(t *testing.T, coll *ansibletest.Collection, h *haproxytest.HAPr
 	return taskTimes(t, run.Stdout)["drain"][0][1].Sub(end)
 }
 
-// taskTimes reads each task's start and end from the json callback's document.
+// taskTimes is each task's start and end, by name, from the json
+// callback's document.
 func taskTimes(t *testing.T, stdout string) map[string][][2]time.Time {
 	t.Helper()
-	var doc struct {
-		Plays []struct {
-			Tasks []struct {
-				Task struct {
-					Name     string `json:"name"`
-					Duration struct {
-						Start, End time.Time
-					} `json:"duration"`
-				} `json:"task"`
-			} `json:"tasks"`
-		} `json:"plays"`
-	}
-	if i := strings.Index(stdout, "{"); i > 0 {
-		stdout = stdout[i:]
-	}
-	if err := json.Unmarshal([]byte(stdout), &doc); err != nil {
+	tasks, err := benchkit.Tasks(stdout)
+	if err != nil {
 		t.Fatalf("json callback output: %v", err)
 	}
 	out := map[string][][2]time.Time{}
-	for _, p := range doc.Plays {
-		for _, task := range p.Tasks {
-			out[task.Task.Name] = append(out[task.Task.Name], [2]time.Time{task.Task.Duration.Start, task.Task.Duration.End})
-		}
+	for _, task := range tasks {
+		out[task.Name] = append(out[task.Name], [2]time.Time{task.Start, task.End})
 	}
 	return out
 }

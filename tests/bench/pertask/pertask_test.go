@@ -35,7 +35,6 @@ import (
 	"github.com/zerodowntime/rolling/tests/bench/benchkit"
 	"github.com/zerodowntime/rolling/tests/bench/sshd"
 	"github.com/zerodowntime/rolling/tests/integration/haproxy/haproxytest"
-	"github.com/zerodowntime/rolling/tests/lbsim/sim"
 	"github.com/zerodowntime/rolling/tests/lbsim/sim/simtest"
 )
 
@@ -45,7 +44,6 @@ const (
 	hzToken  = "lbsim-bench-token-0000000000000000000000000000000000000000000000000000000000"
 	awsKeyID = "AKIALBSIMBENCH000001"
 	awsKey   = "lbsimBenchSecretKey000000000000000000001"
-	tgARN    = "arn:aws:elasticloadbalancing:eu-central-1:123456789012:targetgroup/web-tg/0123456789abcdef"
 )
 
 // variant is one way of doing steps A and B; each step is one or more
@@ -320,33 +318,13 @@ func verifyPair(t *testing.T) pair {
 // lbPairs starts one lbsim world (Hetzner LB and AWS target group in front
 // of the same three backends) and returns the AWS and Hetzner pairs.
 func lbPairs(t *testing.T) (pair, pair) {
-	hosts := simtest.Hosts(3)
-	_, port := simtest.Backends(t, hosts...)
-	interval := sim.Duration(250 * time.Millisecond)
-	delay := sim.Duration(5 * time.Second)
-	cfg := &sim.Config{
-		Hetzner: sim.Hetzner{
-			Token: hzToken, ActionDelay: sim.Duration(250 * time.Millisecond),
-			LoadBalancers: []sim.LoadBalancer{{ID: 1, Name: "web-lb", Services: []sim.Service{{
-				Protocol: "http", DestinationPort: port,
-				HealthCheck: sim.HealthCheck{Protocol: "http", Port: port, Interval: interval, Timeout: sim.Duration(time.Second),
-					Retries: 2, HTTP: &sim.HealthCheckHTTP{Path: "/healthz"}},
-			}}}},
-		},
-		AWS: sim.AWS{
-			Region: "eu-central-1", AccessKeyID: awsKeyID, SecretAccessKey: awsKey,
-			TargetGroups: []sim.TargetGroup{{
-				ARN: tgARN, Name: "web-tg", Port: port, DeregistrationDelay: &delay,
-				HealthCheck: sim.AWSHealthCheck{Path: "/healthz", Interval: interval, Timeout: sim.Duration(time.Second),
-					HealthyThreshold: 2, UnhealthyThreshold: 2, Matcher: "200"},
-			}},
-			Listeners: []sim.Listener{{TargetGroup: "web-tg"}},
-		},
-	}
-	simtest.AddTargets(cfg, hosts)
-	s := simtest.Start(t, cfg)
-	ep := s.Endpoints()
-	simtest.WaitHealthy(t, s, 15*time.Second)
+	r := simtest.World{
+		HetznerToken: hzToken, AWSKeyID: awsKeyID, AWSSecret: awsKey,
+		CheckInterval: 250 * time.Millisecond, CheckTimeout: time.Second, Retries: 2,
+		ActionDelay: 250 * time.Millisecond, DeregistrationDelay: 5 * time.Second,
+		Healthy: 15 * time.Second,
+	}.Start(t, simtest.Hosts(3))
+	s, ep := r.Sim, r.Endpoints
 	api := func(prefix string) func() map[string]int64 {
 		return func() map[string]int64 {
 			out := map[string]int64{}

@@ -14,6 +14,7 @@
 package sshd
 
 import (
+	"context"
 	"fmt"
 	"io"
 	"net"
@@ -26,6 +27,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/zerodowntime/rolling/tests/childproc"
 	"github.com/zerodowntime/rolling/tests/syncbuf"
 )
 
@@ -163,13 +165,14 @@ func StartWith(t testing.TB, k *Keys, opts Options) *Server {
 		// client, such as Ansible's ControlPersist master (60 s): stop
 		// must not wait for the pipe once sshd itself has exited.
 		cmd.WaitDelay = time.Second
-		setPdeathsig(cmd)
+		childproc.DieWithParent(cmd)
 		if err := cmd.Start(); err != nil {
 			t.Fatalf("start %s: %v", Binary, err)
 		}
 		done := make(chan struct{})
 		go func() { _ = cmd.Wait(); close(done) }()
-		if lastErr = waitListening(port, done); lastErr == nil {
+		addr := fmt.Sprintf("127.0.0.1:%d", port)
+		if lastErr = childproc.WaitReady(context.Background(), "sshd on "+addr, 5*time.Second, done, childproc.Listening(addr)); lastErr == nil {
 			s.cmd, s.done, s.SSHDPort, s.Port = cmd, done, port, port
 			break
 		}
@@ -249,24 +252,6 @@ func freePort() (int, error) {
 	}
 	defer l.Close()
 	return l.Addr().(*net.TCPAddr).Port, nil
-}
-
-func waitListening(port int, exited <-chan struct{}) error {
-	deadline := time.Now().Add(5 * time.Second)
-	for time.Now().Before(deadline) {
-		select {
-		case <-exited:
-			return fmt.Errorf("sshd exited")
-		default:
-		}
-		c, err := net.DialTimeout("tcp", fmt.Sprintf("127.0.0.1:%d", port), 200*time.Millisecond)
-		if err == nil {
-			c.Close()
-			return nil
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-	return fmt.Errorf("sshd not listening on port %d after 5s", port)
 }
 
 // Proxy is a TCP proxy to one address that counts the bytes each way.

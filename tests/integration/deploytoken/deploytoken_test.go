@@ -13,15 +13,6 @@ import (
 	"github.com/zerodowntime/rolling/tests/ansibletest"
 )
 
-func result(t *testing.T, run *ansibletest.Run, task string) map[string]any {
-	t.Helper()
-	hosts := run.Task(task)
-	if hosts == nil || hosts["localhost"] == nil {
-		t.Fatalf("no result for task %q", task)
-	}
-	return hosts["localhost"]
-}
-
 const lifecycle = `
 - hosts: localhost
   gather_facts: false
@@ -66,17 +57,17 @@ func TestLifecycle(t *testing.T) {
 		t.Fatalf("exit %d", run.ExitCode)
 	}
 
-	missing := result(t, run, "missing path")
+	missing := run.Localhost(t, "missing path")
 	if msg, _ := missing["msg"].(string); missing["failed"] != true || !strings.Contains(msg, "missing required arguments: path") {
 		t.Errorf("missing path: %v", missing)
 	}
 
-	checked := result(t, run, "check mode")
+	checked := run.Localhost(t, "check mode")
 	if checked["changed"] != true || checked["skipped"] == true || !tokenRE.MatchString(str(checked["token"])) {
 		t.Errorf("check mode: want changed, not skipped, with a 32-character token; got %v", checked)
 	}
 
-	generated := result(t, run, "generate")
+	generated := run.Localhost(t, "generate")
 	token := str(generated["token"])
 	if generated["changed"] != true || !tokenRE.MatchString(token) || generated["path"] != path || generated["mode"] != "0640" {
 		t.Fatalf("generate: %v", generated)
@@ -99,7 +90,7 @@ func TestLifecycle(t *testing.T) {
 		t.Errorf("mode %04o, want 0640", st.Mode().Perm())
 	}
 
-	again := result(t, run, "same token again")
+	again := run.Localhost(t, "same token again")
 	if again["changed"] != false || again["token"] != token {
 		t.Errorf("the same token again: want changed=false and the same token; got %v", again)
 	}
@@ -118,7 +109,7 @@ func TestLifecycle(t *testing.T) {
         token: "{{ token }}"
         mode: '0640'
 `, ansibletest.Vars(map[string]any{"path": path, "token": token}))
-	res := result(t, rerun, "re-apply")
+	res := rerun.Localhost(t, "re-apply")
 	if rerun.ExitCode != 0 || res["changed"] != false {
 		t.Errorf("re-apply: exit %d, %v", rerun.ExitCode, res)
 	}
@@ -143,7 +134,7 @@ func TestCheckModeDiff(t *testing.T) {
         path: "{{ path }}"
         token: new-token
 `, ansibletest.Vars(map[string]any{"path": path}), ansibletest.Check(), ansibletest.Diff())
-	res := result(t, run, "token")
+	res := run.Localhost(t, "token")
 	if run.ExitCode != 0 || res["changed"] != true {
 		t.Fatalf("exit %d, %v", run.ExitCode, res)
 	}

@@ -27,15 +27,6 @@ func startPair(t *testing.T) (*haproxytest.HAProxy, *haproxytest.HAProxy) {
 	return haproxytest.Start(t, cfg), haproxytest.Start(t, cfg)
 }
 
-func result(t *testing.T, run *ansibletest.Run, task string) map[string]any {
-	t.Helper()
-	hosts := run.Task(task)
-	if hosts == nil || hosts["localhost"] == nil {
-		t.Fatalf("no result for task %q", task)
-	}
-	return hosts["localhost"]
-}
-
 const lifecycle = `
 - hosts: localhost
   gather_facts: false
@@ -77,7 +68,7 @@ func TestLifecycle(t *testing.T) {
 
 	t.Run("check mode", func(t *testing.T) {
 		run := coll.Playbook(t, lifecycle, ansibletest.Vars(map[string]any{"sock": h.Socket}), ansibletest.Check(), ansibletest.Diff())
-		res := result(t, run, "drain")
+		res := run.Localhost(t, "drain")
 		if res["changed"] != true || res["failed"] == true {
 			t.Errorf("check mode drain: %v", res)
 		}
@@ -96,19 +87,19 @@ func TestLifecycle(t *testing.T) {
 		if run.ExitCode != 0 {
 			t.Fatalf("exit %d", run.ExitCode)
 		}
-		missing := result(t, run, "missing state")
+		missing := run.Localhost(t, "missing state")
 		if missing["failed"] != true || !strings.Contains(missing["msg"].(string), "missing required arguments: state") {
 			t.Errorf("missing state: %v", missing)
 		}
-		drain := result(t, run, "drain")
+		drain := run.Localhost(t, "drain")
 		rows, _ := drain["backends"].([]any)
 		if drain["changed"] != true || len(rows) != 1 || rows[0].(map[string]any)["admin_state_after"] != "drain" {
 			t.Errorf("drain: %v", drain)
 		}
-		if again := result(t, run, "drain again"); again["changed"] != false {
+		if again := run.Localhost(t, "drain again"); again["changed"] != false {
 			t.Errorf("drain again: changed=%v", again["changed"])
 		}
-		ready := result(t, run, "ready")
+		ready := run.Localhost(t, "ready")
 		rows, _ = ready["backends"].([]any)
 		if ready["changed"] != true || rows[0].(map[string]any)["status_after"] != "UP" {
 			t.Errorf("ready: %v", ready)
@@ -149,19 +140,19 @@ func TestNotFoundAndPeerNames(t *testing.T) {
         host: web1
         state: enabled
 `, ansibletest.Vars(map[string]any{"sock": h.Socket}))
-	res := result(t, run, "unknown server")
+	res := run.Localhost(t, "unknown server")
 	if res["failed"] != true || !strings.Contains(res["msg"].(string), `server "web9" not found in any backend`) {
 		t.Errorf("unknown server: %v", res)
 	}
-	res = result(t, run, "unknown server skipped")
+	res = run.Localhost(t, "unknown server skipped")
 	if res["failed"] == true || res["changed"] != false || res["warnings"] == nil {
 		t.Errorf("unknown server skipped: %v", res)
 	}
-	res = result(t, run, "peer names")
+	res = run.Localhost(t, "peer names")
 	if rows, _ := res["backends"].([]any); res["changed"] != true || len(rows) != 2 {
 		t.Errorf("peer names: want web1 in maint in www and api, got %v", res)
 	}
-	res = result(t, run, "peer names back")
+	res = run.Localhost(t, "peer names back")
 	if res["failed"] == true || h.ServerStat(t, "www", "web1")["status"] != "UP" {
 		t.Errorf("peer names back: %v, web1 %s", res, h.ServerStat(t, "www", "web1")["status"])
 	}
@@ -194,7 +185,7 @@ func TestActiveActive(t *testing.T) {
 			t.Errorf("node %d: web1 is %s, want DRAIN", i+1, st)
 		}
 	}
-	res := result(t, run, "drain on every node")
+	res := run.Localhost(t, "drain on every node")
 	if items, _ := res["results"].([]any); len(items) != 2 {
 		t.Errorf("want 2 loop results, got %v", res)
 	}
@@ -244,7 +235,7 @@ func TestInjectedBackendRefused(t *testing.T) {
         label: "{{ item.name }}"
       ignore_errors: true
 `, ansibletest.Inventory(string(inv)), ansibletest.Vars(map[string]any{"sock": h.Socket, "master_sock": h.MasterSocket}))
-	items, _ := result(t, run, "injected backend")["results"].([]any)
+	items, _ := run.Localhost(t, "injected backend")["results"].([]any)
 	if len(items) != len(backends) {
 		t.Fatalf("want %d loop results, got %d", len(backends), len(items))
 	}

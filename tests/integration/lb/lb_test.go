@@ -21,7 +21,6 @@ const (
 	hzToken  = "lbsim-integration-token-7f3a9c0e51d2"
 	awsKeyID = "AKIALBSIMINTEG00001"
 	awsKey   = "lbsimIntegrationSecretKey0000000001"
-	tgARN    = "arn:aws:elasticloadbalancing:eu-central-1:123456789012:targetgroup/web-tg/0123456789abcdef"
 )
 
 var hosts = []string{"127.0.0.11", "127.0.0.12", "127.0.0.13"}
@@ -34,31 +33,12 @@ type world struct {
 
 func startWorld(t *testing.T) *world {
 	t.Helper()
-	bs, port := simtest.Backends(t, hosts...)
-	delay := sim.Duration(5 * time.Second)
-	fast := sim.Duration(200 * time.Millisecond)
-	cfg := &sim.Config{
-		Hetzner: sim.Hetzner{
-			Token: hzToken, ActionDelay: sim.Duration(100 * time.Millisecond),
-			LoadBalancers: []sim.LoadBalancer{{ID: 1, Name: "web-lb", Services: []sim.Service{{
-				Protocol: "http", DestinationPort: port,
-				HealthCheck: sim.HealthCheck{Protocol: "http", Port: port, Interval: fast, Timeout: fast, Retries: 2, HTTP: &sim.HealthCheckHTTP{Path: "/healthz"}},
-			}}}},
-		},
-		AWS: sim.AWS{
-			Region: "eu-central-1", AccessKeyID: awsKeyID, SecretAccessKey: awsKey,
-			TargetGroups: []sim.TargetGroup{{
-				ARN: tgARN, Name: "web-tg", Port: port, DeregistrationDelay: &delay,
-				HealthCheck: sim.AWSHealthCheck{Path: "/healthz", Interval: fast, Timeout: fast, HealthyThreshold: 2, UnhealthyThreshold: 2, Matcher: "200"},
-			}},
-			Listeners: []sim.Listener{{TargetGroup: "web-tg"}},
-		},
-	}
-	simtest.AddTargets(cfg, hosts)
-	s := simtest.Start(t, cfg)
-	w := &world{sim: s, ep: s.Endpoints(), backends: bs}
-	simtest.WaitHealthy(t, s, 10*time.Second)
-	return w
+	r := simtest.World{
+		HetznerToken: hzToken, AWSKeyID: awsKeyID, AWSSecret: awsKey,
+		CheckInterval: 200 * time.Millisecond, CheckTimeout: 200 * time.Millisecond, Retries: 2,
+		ActionDelay: 100 * time.Millisecond, DeregistrationDelay: 5 * time.Second,
+	}.Start(t, hosts)
+	return &world{sim: r.Sim, ep: r.Endpoints, backends: r.Backends}
 }
 
 // results merges a task's per-host results over all serial batches.
@@ -132,7 +112,7 @@ func TestRollingAWSWithAutoTargets(t *testing.T) {
 	}
 	l := simtest.StartLoad(w.ep.Listeners[0].URL, 6, 300*time.Millisecond)
 	run := coll.Playbook(t, awsPlay, ansibletest.Inventory(inv.String()), ansibletest.Vars(map[string]any{
-		"aws_api": w.ep.AWSAPI, "aws_key_id": awsKeyID, "aws_secret": awsKey, "admin": w.ep.Admin, "tg_arn": tgARN,
+		"aws_api": w.ep.AWSAPI, "aws_key_id": awsKeyID, "aws_secret": awsKey, "admin": w.ep.Admin, "tg_arn": simtest.TGARN,
 	}))
 	l.Finish(t)
 	if run.ExitCode != 0 {

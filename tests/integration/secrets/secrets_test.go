@@ -43,7 +43,6 @@ const (
 	urlPass    = "zdtSECRET-pass-8Jm/g+h=i&j"
 	bearer     = "zdtSECRET-bearer-4Nc/d+e=f"
 	typoSecret = "zdtSECRET-typo-6Bx/p+q=r"
-	tgARN      = "arn:aws:elasticloadbalancing:eu-central-1:123456789012:targetgroup/web-tg/0123456789abcdef"
 )
 
 // noAWSConfig keeps the AWS SDK from reading this machine's AWS
@@ -102,32 +101,13 @@ type world struct {
 // secrets above.
 func startWorld(t *testing.T) *world {
 	t.Helper()
-	hosts := simtest.Hosts(3)
-	_, port := simtest.Backends(t, hosts...)
-	fast := sim.Duration(150 * time.Millisecond)
-	delay := sim.Duration(time.Second)
-	cfg := &sim.Config{
-		Hetzner: sim.Hetzner{
-			Token: hzToken, ActionDelay: sim.Duration(50 * time.Millisecond), LockDuringActions: new(bool),
-			LoadBalancers: []sim.LoadBalancer{{ID: 1, Name: "web-lb", Services: []sim.Service{{
-				Protocol: "http", DestinationPort: port,
-				HealthCheck: sim.HealthCheck{Protocol: "http", Port: port, Interval: fast, Timeout: fast, Retries: 1, HTTP: &sim.HealthCheckHTTP{Path: "/healthz"}},
-			}}}},
-		},
-		AWS: sim.AWS{
-			Region: "eu-central-1", AccessKeyID: awsKeyID, SecretAccessKey: awsSecret,
-			TargetGroups: []sim.TargetGroup{{
-				ARN: tgARN, Name: "web-tg", Port: port, DeregistrationDelay: &delay,
-				HealthCheck: sim.AWSHealthCheck{Path: "/healthz", Interval: fast, Timeout: fast, HealthyThreshold: 2, UnhealthyThreshold: 2, Matcher: "200"},
-			}},
-			Listeners: []sim.Listener{{TargetGroup: "web-tg"}},
-		},
-	}
-	simtest.AddTargets(cfg, hosts)
-	s := simtest.Start(t, cfg)
-	w := &world{sim: s, ep: s.Endpoints(), hosts: hosts, port: port}
-	simtest.WaitHealthy(t, s, 10*time.Second)
-	return w
+	r := simtest.World{
+		HetznerToken: hzToken, AWSKeyID: awsKeyID, AWSSecret: awsSecret,
+		CheckInterval: 150 * time.Millisecond, CheckTimeout: 150 * time.Millisecond, Retries: 1,
+		ActionDelay: 50 * time.Millisecond, DeregistrationDelay: time.Second,
+		Change: func(c *sim.Config) { c.Hetzner.LockDuringActions = new(bool) },
+	}.Start(t, simtest.Hosts(3))
+	return &world{sim: r.Sim, ep: r.Endpoints, hosts: r.Hosts, port: r.Port}
 }
 
 // authServer answers 200 "ok" to Basic urlUser:urlPass or Bearer bearer,

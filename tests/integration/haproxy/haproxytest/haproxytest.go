@@ -4,19 +4,14 @@
 package haproxytest
 
 import (
+	"context"
 	"fmt"
-	"io"
-	"net"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
-
-	"github.com/zerodowntime/rolling/tests/syncbuf"
 )
 
 // Binary is the HAProxy executable; override with ZDT_HAPROXY.
@@ -73,10 +68,7 @@ type HAProxy struct {
 
 	frontends map[string]string
 	order     []string
-	cmd       *exec.Cmd
-	stderr    *syncbuf.Buffer
-	done      chan struct{}
-	stopOnce  sync.Once
+	proc      *Proc
 }
 
 // Start starts HAProxy and waits until its socket answers. It skips the test
@@ -91,8 +83,6 @@ func Start(t testing.TB, c Config) *HAProxy {
 		Socket:     filepath.Join(dir, "admin.sock"),
 		ConfigPath: filepath.Join(dir, "haproxy.cfg"),
 		frontends:  map[string]string{},
-		stderr:     &syncbuf.Buffer{},
-		done:       make(chan struct{}),
 	}
 	level := c.SocketLevel
 	if level == "" {
@@ -104,29 +94,21 @@ func Start(t testing.TB, c Config) *HAProxy {
 		h.AdminSocket = filepath.Join(dir, "admin-for-tests.sock")
 	}
 
-	// Frontends bind inherited listeners (bind fd@N), so the port is known
-	// before HAProxy starts and nothing can take it in between.
 	var files []*os.File
-	for i, b := range c.Backends {
-		l, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			t.Fatalf("listen for frontend %s: %v", b.Name, err)
-		}
-		f, err := l.(*net.TCPListener).File()
-		l.Close()
-		if err != nil {
-			t.Fatalf("listener file: %v", err)
-		}
-		files = append(files, f)
-		h.frontends[b.Name] = l.Addr().String()
-		h.order = append(h.order, b.Name)
-		_ = i
-	}
 	defer func() {
 		for _, f := range files {
 			f.Close()
 		}
 	}()
+	for _, b := range c.Backends {
+		addr, f, err := Listener()
+		if err != nil {
+			t.Fatalf("frontend %s: %v", b.Name, err)
+		}
+		files = append(files, f)
+		h.frontends[b.Name] = addr
+		h.order = append(h.order, b.Name)
+	}
 
 	mode := c.Mode
 	if mode == "" {
@@ -159,51 +141,35 @@ func Start(t testing.TB, c Config) *HAProxy {
 			fmt.Fprintf(&cfg, "    server %s %s %s\n", s.Name, s.Addr, s.Params)
 		}
 	}
-	if err := os.WriteFile(h.ConfigPath, []byte(cfg.String()), 0o600); err != nil {
-		t.Fatal(err)
-	}
 
-	args := []string{"-f", h.ConfigPath, "-db"}
+	var args []string
+	ready := Answers(h.AdminSocket)
 	if c.MasterWorker {
 		h.MasterSocket = filepath.Join(dir, "master.sock")
-		args = append([]string{"-W", "-S", h.MasterSocket}, args...)
+		args = []string{"-W", "-S", h.MasterSocket}
+		admin := ready
+		ready = func() error {
+			if err := admin(); err != nil {
+				return err
+			}
+			return h.masterReady()
+		}
 	}
-	h.cmd = exec.Command(Binary, args...)
-	h.cmd.ExtraFiles = files
-	h.cmd.Stdout = h.stderr
-	h.cmd.Stderr = h.stderr
-	setPdeathsig(h.cmd)
-	if err := h.cmd.Start(); err != nil {
-		t.Fatalf("start haproxy: %v", err)
+	p, err := Launch(context.Background(), h.ConfigPath, cfg.String(), args, files, ready)
+	if err != nil {
+		t.Fatal(err)
 	}
-	go func() {
-		h.cmd.Wait()
-		close(h.done)
-	}()
+	h.proc = p
 	t.Cleanup(h.Stop)
-
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		out, err := h.command(h.AdminSocket, "show info")
-		if err == nil && strings.Contains(out, "Version:") && (!c.MasterWorker || h.masterReady()) {
-			break
-		}
-		select {
-		case <-h.done:
-			t.Fatalf("haproxy exited at start: %s\nconfig:\n%s", h.stderr.String(), cfg.String())
-		default:
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("haproxy did not answer on %s within 10s (last error %v): %s", h.AdminSocket, err, h.stderr.String())
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
 	return h
 }
 
-func (h *HAProxy) masterReady() bool {
-	out, err := h.command(h.MasterSocket, "@1 show info;quit")
-	return err == nil && strings.Contains(out, "Version:")
+func (h *HAProxy) masterReady() error {
+	out, err := Command(h.MasterSocket, "@1 show info;quit")
+	if err == nil && !strings.Contains(out, "Version:") {
+		err = fmt.Errorf("master CLI show info: %q", out)
+	}
+	return err
 }
 
 // Addr is the address of the frontend in front of backend.
@@ -218,29 +184,16 @@ func (h *HAProxy) Frontend() string {
 }
 
 // Log is what HAProxy wrote to stdout and stderr so far.
-func (h *HAProxy) Log() string { return h.stderr.String() }
+func (h *HAProxy) Log() string { return h.proc.Log() }
 
 // Stop stops HAProxy (SIGTERM, then SIGKILL after 3 s) and waits for it.
-func (h *HAProxy) Stop() {
-	h.stopOnce.Do(func() {
-		if h.cmd == nil || h.cmd.Process == nil {
-			return
-		}
-		h.cmd.Process.Signal(os.Interrupt)
-		select {
-		case <-h.done:
-		case <-time.After(3 * time.Second):
-			h.cmd.Process.Kill()
-			<-h.done
-		}
-	})
-}
+func (h *HAProxy) Stop() { h.proc.Stop() }
 
 // Command sends a command line to the admin socket and returns the answer;
 // it fails the test on a socket error.
 func (h *HAProxy) Command(t testing.TB, line string) string {
 	t.Helper()
-	out, err := h.command(h.AdminSocket, line)
+	out, err := Command(h.AdminSocket, line)
 	if err != nil {
 		t.Fatalf("haproxy command %q: %v", line, err)
 	}
@@ -254,7 +207,7 @@ func (h *HAProxy) MasterReloads(t testing.TB) int {
 	t.Helper()
 	deadline := time.Now().Add(10 * time.Second)
 	for {
-		out, err := h.command(h.MasterSocket, "show proc;quit")
+		out, err := Command(h.MasterSocket, "show proc;quit")
 		for _, l := range strings.Split(out, "\n") {
 			if f := strings.Fields(l); err == nil && len(f) > 2 && f[1] == "master" {
 				n, err := strconv.Atoi(f[2])
@@ -271,20 +224,6 @@ func (h *HAProxy) MasterReloads(t testing.TB) int {
 	}
 }
 
-func (h *HAProxy) command(path, line string) (string, error) {
-	conn, err := net.DialTimeout("unix", path, time.Second)
-	if err != nil {
-		return "", err
-	}
-	defer conn.Close()
-	conn.SetDeadline(time.Now().Add(5 * time.Second))
-	if _, err := io.WriteString(conn, line+"\n"); err != nil {
-		return "", err
-	}
-	b, err := io.ReadAll(conn)
-	return strings.TrimSpace(string(b)), err
-}
-
 // ServerStat is one server's row of "show stat", by column name.
 func (h *HAProxy) ServerStat(t testing.TB, backend, server string) map[string]string {
 	t.Helper()
@@ -298,7 +237,7 @@ func (h *HAProxy) ServerStat(t testing.TB, backend, server string) map[string]st
 // ServerStatus is one server's status in "show stat" (UP, MAINT, DRAIN,
 // DOWN, "UP 1/3"...). It takes no testing.TB, so a goroutine can watch.
 func (h *HAProxy) ServerStatus(backend, server string) (string, error) {
-	out, err := h.command(h.AdminSocket, "show stat "+backend+" 4 -1")
+	out, err := Command(h.AdminSocket, "show stat "+backend+" 4 -1")
 	if err != nil {
 		return "", err
 	}

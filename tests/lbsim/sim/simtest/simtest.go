@@ -30,12 +30,12 @@ func Start(t testing.TB, cfg *sim.Config) *sim.Sim {
 }
 
 // AddTargets puts each host behind every load balancer and target group in
-// cfg: as Hetzner server app-N (ID 100+N) and, when cfg has target groups,
-// as AWS instance i-<N in 16 hex digits>.
+// cfg: as Hetzner server ServerName(i) and, when cfg has target groups, as
+// AWS instance InstanceID(i).
 func AddTargets(cfg *sim.Config, hosts []string) {
 	for i, h := range hosts {
-		id := int64(101 + i)
-		cfg.Hetzner.Servers = append(cfg.Hetzner.Servers, sim.Server{ID: id, Name: fmt.Sprintf("app-%d", i+1), Address: h})
+		id := ServerID(i)
+		cfg.Hetzner.Servers = append(cfg.Hetzner.Servers, sim.Server{ID: id, Name: ServerName(i), Address: h})
 		for j := range cfg.Hetzner.LoadBalancers {
 			lb := &cfg.Hetzner.LoadBalancers[j]
 			lb.Targets = append(lb.Targets, sim.Target{Type: "server", Server: &sim.TargetServer{ID: id}})
@@ -43,7 +43,7 @@ func AddTargets(cfg *sim.Config, hosts []string) {
 		if len(cfg.AWS.TargetGroups) == 0 {
 			continue
 		}
-		iid := fmt.Sprintf("i-%016x", i+1)
+		iid := InstanceID(i)
 		cfg.AWS.Instances = append(cfg.AWS.Instances, sim.Instance{ID: iid, Address: h})
 		for j := range cfg.AWS.TargetGroups {
 			tg := &cfg.AWS.TargetGroups[j]

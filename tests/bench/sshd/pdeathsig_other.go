@@ -1,7 +1,0 @@
-//go:build !linux
-
-package sshd
-
-import "os/exec"
-
-func setPdeathsig(*exec.Cmd) {}

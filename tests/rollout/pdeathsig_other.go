@@ -1,7 +1,0 @@
-//go:build !linux
-
-package rollout
-
-import "os/exec"
-
-func setPdeathsig(*exec.Cmd) {}
