@@ -57,7 +57,7 @@ func startFuzzWorld(f *testing.F, spec ansible.Spec) *fuzzWorld {
 		token:   randomSecret("zdtfuzzhztoken"),
 		secret:  randomSecret("zdtfuzzawssecret"),
 		session: randomSecret("zdtfuzzawssession"),
-		tgARN:   "arn:aws:elasticloadbalancing:eu-central-1:123456789012:targetgroup/web-tg/0123456789abcdef",
+		tgARN:   simtest.TGARN,
 		tmp:     f.TempDir(),
 		noLog:   map[string]bool{},
 	}
@@ -80,7 +80,7 @@ func startFuzzWorld(f *testing.F, spec ansible.Spec) *fuzzWorld {
 			ActionDelay:       sim.Duration(time.Millisecond),
 			LockDuringActions: new(bool),
 			RateLimit:         sim.RateLimit{Limit: 1 << 30, Window: sim.Duration(time.Hour)},
-			LoadBalancers: []sim.LoadBalancer{{ID: 1, Name: "web-lb",
+			LoadBalancers: []sim.LoadBalancer{{ID: 1, Name: simtest.LBName,
 				Network:  &sim.PrivateNet{ID: 1, IP: "10.0.0.2"},
 				Services: []sim.Service{{Protocol: "http", DestinationPort: 8081, HealthCheck: hc}},
 				Targets: []sim.Target{
@@ -90,11 +90,11 @@ func startFuzzWorld(f *testing.F, spec ansible.Spec) *fuzzWorld {
 				}}},
 		},
 		AWS: sim.AWS{
-			Region: "eu-central-1", AccessKeyID: fuzzKeyID, SecretAccessKey: w.secret,
-			TargetGroups: []sim.TargetGroup{{ARN: w.tgARN, Name: "web-tg", Port: 8081, DeregistrationDelay: &zero,
+			Region: simtest.Region, AccessKeyID: fuzzKeyID, SecretAccessKey: w.secret,
+			TargetGroups: []sim.TargetGroup{{ARN: w.tgARN, Name: simtest.TGName, Port: 8081, DeregistrationDelay: &zero,
 				HealthCheck: sim.AWSHealthCheck{Path: "/healthz", Interval: sim.Duration(time.Hour), Timeout: sim.Duration(time.Second)},
-				Targets:     []sim.AWSTarget{{ID: "i-0000000000000001"}, {ID: "i-0000000000000002"}}}},
-			Listeners: []sim.Listener{{TargetGroup: "web-tg"}},
+				Targets:     []sim.AWSTarget{{ID: simtest.InstanceID(0)}, {ID: simtest.InstanceID(1)}}}},
+			Listeners: []sim.Listener{{TargetGroup: simtest.TGName}},
 		},
 	}
 	for i, h := range hosts {
@@ -102,8 +102,8 @@ func startFuzzWorld(f *testing.F, spec ansible.Spec) *fuzzWorld {
 		if i == 2 {
 			labels["role"] = "extra"
 		}
-		cfg.Hetzner.Servers = append(cfg.Hetzner.Servers, sim.Server{ID: int64(101 + i), Name: fmt.Sprintf("app-%d", i+1), Address: h, Labels: labels, PrivateIP: fmt.Sprintf("10.0.0.%d", 11+i)})
-		cfg.AWS.Instances = append(cfg.AWS.Instances, sim.Instance{ID: fmt.Sprintf("i-000000000000000%d", i+1), Address: h})
+		cfg.Hetzner.Servers = append(cfg.Hetzner.Servers, sim.Server{ID: simtest.ServerID(i), Name: simtest.ServerName(i), Address: h, Labels: labels, PrivateIP: fmt.Sprintf("10.0.0.%d", 11+i)})
+		cfg.AWS.Instances = append(cfg.AWS.Instances, sim.Instance{ID: simtest.InstanceID(i), Address: h})
 	}
 	s, err := sim.Start(context.Background(), cfg)
 	if err != nil {

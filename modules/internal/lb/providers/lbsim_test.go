@@ -6,7 +6,6 @@ import (
 	"time"
 
 	"github.com/zerodowntime/rolling/modules/internal/lb/lbtest"
-	"github.com/zerodowntime/rolling/tests/lbsim/sim"
 	"github.com/zerodowntime/rolling/tests/lbsim/sim/simtest"
 )
 
@@ -14,7 +13,6 @@ const (
 	simToken  = "lbsim-test-token-0123456789abcdef"
 	simKeyID  = "AKIALBSIMTEST0001"
 	simSecret = "lbsimTestSecretAccessKey000000001"
-	simTGARN  = "arn:aws:elasticloadbalancing:eu-central-1:123456789012:targetgroup/web-tg/0123456789abcdef"
 )
 
 func TestLbsimDrainAndRegister(t *testing.T) {
@@ -148,22 +146,7 @@ func TestLbsimTwoHetznerLoadBalancers(t *testing.T) {
 	if testing.Short() {
 		t.Skip("lbsim: a few seconds of real health checks")
 	}
-	hosts := simtest.Hosts(2)
-	_, port := simtest.Backends(t, hosts...)
-	cfg := &sim.Config{Hetzner: sim.Hetzner{Token: simToken, ActionDelay: sim.Duration(300 * time.Millisecond)}}
-	lbs := []string{"web-lb", "int-lb"}
-	for i, name := range lbs {
-		cfg.Hetzner.LoadBalancers = append(cfg.Hetzner.LoadBalancers, sim.LoadBalancer{
-			ID: int64(i + 1), Name: name,
-			Services: []sim.Service{{Protocol: "http", DestinationPort: port, HealthCheck: sim.HealthCheck{
-				Protocol: "http", Port: port, Interval: sim.Duration(time.Second), Timeout: sim.Duration(500 * time.Millisecond),
-				Retries: 2, HTTP: &sim.HealthCheckHTTP{Path: "/healthz"},
-			}}},
-		})
-	}
-	simtest.AddTargets(cfg, hosts)
-	s := simtest.Start(t, cfg)
-	simtest.WaitHealthy(t, s, 10*time.Second)
+	s, hosts, lbs := twoLBs(t, 300*time.Millisecond, time.Second, 500*time.Millisecond)
 	ep := s.Endpoints()
 	args := func(lbs ...string) map[string]any {
 		l := make([]any, len(lbs))

@@ -17,8 +17,9 @@ import (
 )
 
 // twoLBs starts lbsim with two Hetzner load balancers over two servers,
-// their actions taking actionDelay, and waits until all are healthy.
-func twoLBs(t *testing.T, actionDelay time.Duration) (*sim.Sim, []string, []string) {
+// their actions taking actionDelay and their health checks every interval
+// (timeout after timeout), and waits until all are healthy.
+func twoLBs(t *testing.T, actionDelay, interval, timeout time.Duration) (*sim.Sim, []string, []string) {
 	t.Helper()
 	hosts := simtest.Hosts(2)
 	_, port := simtest.Backends(t, hosts...)
@@ -28,7 +29,7 @@ func twoLBs(t *testing.T, actionDelay time.Duration) (*sim.Sim, []string, []stri
 		cfg.Hetzner.LoadBalancers = append(cfg.Hetzner.LoadBalancers, sim.LoadBalancer{
 			ID: int64(i + 1), Name: name,
 			Services: []sim.Service{{Protocol: "http", DestinationPort: port, HealthCheck: sim.HealthCheck{
-				Protocol: "http", Port: port, Interval: sim.Duration(200 * time.Millisecond), Timeout: sim.Duration(200 * time.Millisecond),
+				Protocol: "http", Port: port, Interval: sim.Duration(interval), Timeout: sim.Duration(timeout),
 				Retries: 2, HTTP: &sim.HealthCheckHTTP{Path: "/healthz"},
 			}}},
 		})
@@ -75,7 +76,7 @@ func TestLbsimDrainPartialFailure(t *testing.T) {
 	if testing.Short() {
 		t.Skip("lbsim")
 	}
-	s, _, lbs := twoLBs(t, 200*time.Millisecond)
+	s, _, lbs := twoLBs(t, 200*time.Millisecond, 200*time.Millisecond, 200*time.Millisecond)
 	// The first action to start fails; which load balancer's is not known.
 	if err := s.SetFaults(sim.Faults{Actions: sim.ActionFaults{FailNext: 1}}); err != nil {
 		t.Fatal(err)
@@ -123,7 +124,7 @@ func TestLbsimDrainInterrupted(t *testing.T) {
 	}
 	// The provider looks at an action 0.2, 0.5 and 0.95 s after it starts:
 	// one that takes 0.6 s is seen done some 0.35 s after it is.
-	s, _, lbs := twoLBs(t, 600*time.Millisecond)
+	s, _, lbs := twoLBs(t, 600*time.Millisecond, 200*time.Millisecond, 200*time.Millisecond)
 	ctx, signal := context.WithCancel(context.Background())
 	defer signal()
 	go func() {

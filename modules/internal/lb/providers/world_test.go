@@ -30,37 +30,12 @@ type world struct {
 // group in front of three fake backends, and waits until all are healthy.
 func startWorld(t *testing.T) *world {
 	t.Helper()
-	hosts := simtest.Hosts(3)
-	bs, port := simtest.Backends(t, hosts...)
-	delay := sim.Duration(5 * time.Second)
-	cfg := &sim.Config{
-		Hetzner: sim.Hetzner{
-			Token:       simToken,
-			ActionDelay: sim.Duration(100 * time.Millisecond),
-			LoadBalancers: []sim.LoadBalancer{{
-				ID: 1, Name: "web-lb",
-				Services: []sim.Service{{Protocol: "http", DestinationPort: port, HealthCheck: sim.HealthCheck{
-					Protocol: "http", Port: port, Interval: sim.Duration(200 * time.Millisecond), Timeout: sim.Duration(200 * time.Millisecond),
-					Retries: 2, HTTP: &sim.HealthCheckHTTP{Path: "/healthz"},
-				}}},
-			}},
-		},
-		AWS: sim.AWS{
-			Region: "eu-central-1", AccessKeyID: simKeyID, SecretAccessKey: simSecret,
-			TargetGroups: []sim.TargetGroup{{
-				ARN: simTGARN, Name: "web-tg", Port: port,
-				HealthCheck: sim.AWSHealthCheck{Path: "/healthz", Interval: sim.Duration(200 * time.Millisecond), Timeout: sim.Duration(200 * time.Millisecond),
-					HealthyThreshold: 2, UnhealthyThreshold: 2, Matcher: "200"},
-				DeregistrationDelay: &delay,
-			}},
-			Listeners: []sim.Listener{{TargetGroup: "web-tg"}},
-		},
-	}
-	simtest.AddTargets(cfg, hosts)
-	s := simtest.Start(t, cfg)
-	w := &world{sim: s, ep: s.Endpoints(), hosts: hosts, backends: bs, port: port}
-	simtest.WaitHealthy(t, s, 10*time.Second)
-	return w
+	r := simtest.World{
+		HetznerToken: simToken, AWSKeyID: simKeyID, AWSSecret: simSecret,
+		CheckInterval: 200 * time.Millisecond, CheckTimeout: 200 * time.Millisecond, Retries: 2,
+		ActionDelay: 100 * time.Millisecond, DeregistrationDelay: 5 * time.Second,
+	}.Start(t, simtest.Hosts(3))
+	return &world{sim: r.Sim, ep: r.Endpoints, hosts: r.Hosts, backends: r.Backends, port: r.Port}
 }
 
 func (w *world) healthyCount(kind string) int {
@@ -167,9 +142,9 @@ func (w *world) url(kind string) string {
 func (w *world) args(kind string, host int, extra map[string]any) map[string]any {
 	a := map[string]any{"target": "auto", "metadata_url": w.ep.Metadata[w.hosts[host]], "timeout": 30}
 	if kind == "hetzner" {
-		a["provider"], a["api_token"], a["endpoint"], a["load_balancer"] = "hetzner", simToken, w.ep.HetznerAPI, "web-lb"
+		a["provider"], a["api_token"], a["endpoint"], a["load_balancer"] = "hetzner", simToken, w.ep.HetznerAPI, simtest.LBName
 	} else {
-		a["provider"], a["region"], a["endpoint_url"], a["target_group_names"] = "aws", "eu-central-1", w.ep.AWSAPI, []any{"web-tg"}
+		a["provider"], a["region"], a["endpoint_url"], a["target_group_names"] = "aws", simtest.Region, w.ep.AWSAPI, []any{simtest.TGName}
 		a["access_key"], a["secret_key"] = simKeyID, simSecret
 	}
 	for k, v := range extra {
