@@ -47,3 +47,14 @@ func TestIdempotenceAndCheckMode(t *testing.T) {
 		t.Errorf("check mode after apply: changed=%v", res["changed"])
 	}
 }
+
+// With wait: false the timeout is not checked and may be 0; the commands
+// must still run, not meet a deadline that passed at the start.
+func TestNoWaitZeroTimeout(t *testing.T) {
+	h, _, _ := twoApps(t, "check inter 200 rise 1 fall 1", haproxytest.Config{})
+	res, _ := runModule(t, map[string]any{"socket": h.Socket, "server": "web1", "backend": "www", "state": "drain", "wait": false, "timeout": 0})
+	mustSucceed(t, res)
+	if row := backendRow(t, res, 0); res["changed"] != true || row["admin_state_after"] != "drain" {
+		t.Errorf("wait: false, timeout: 0: changed=%v, admin state after %v; want drain", res["changed"], row["admin_state_after"])
+	}
+}

@@ -16,9 +16,9 @@ import (
 // firstLook is the first delay of a wait; delays double up to interval.
 const firstLook = 20 * time.Millisecond
 
-// waitFor polls "show stat" until every target is drained (drain, maint) or
-// UP (ready), and applies shutdown_sessions on timeout.
-func waitFor(ctx context.Context, m *ansible.Module, c *haproxy.Client, targets []*target, want haproxy.AdminState, a args) (time.Duration, error) {
+// waitFor polls "show stat" for up to maxWait until every target is drained
+// (drain, maint) or UP (ready), and applies shutdown_sessions on timeout.
+func waitFor(ctx context.Context, m *ansible.Module, c *haproxy.Client, targets []*target, want haproxy.AdminState, a args, maxWait time.Duration) (time.Duration, error) {
 	start := time.Now()
 	var last map[string]haproxy.Stat
 	check := func(ctx context.Context) (wait.Outcome, string, error) {
@@ -61,7 +61,7 @@ func waitFor(ctx context.Context, m *ansible.Module, c *haproxy.Client, targets 
 	// 20 ms, then back off to interval, so a server left with a few
 	// short requests is done within tens of milliseconds.
 	interval := ansible.Seconds(a.Interval)
-	_, err := wait.New(check, wait.WithDelay(min(firstLook, interval), interval)).Wait(ctx, time.Duration(a.Timeout)*time.Second)
+	_, err := wait.New(check, wait.WithDelay(min(firstLook, interval), interval)).Wait(ctx, maxWait)
 	elapsed := time.Since(start)
 	var te *wait.TimeoutError
 	switch {

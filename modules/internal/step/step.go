@@ -53,6 +53,9 @@ type Limits struct {
 	Timeout int           // seconds, the timeout option; 0: Setup, then Plan's
 	Setup   time.Duration // default SetupTimeout
 	Start   time.Time     // when the module started
+	// Grace keeps the run's context alive this long past the deadline,
+	// for what Wait does once its own wait has timed out.
+	Grace time.Duration
 }
 
 // Run runs s through its phases.
@@ -77,7 +80,7 @@ func Run(ctx context.Context, m *ansible.Module, s Step, l Limits) (ansible.Resu
 		return s.Predict(), nil
 	}
 	deadline := l.Start.Add(timeout)
-	runCtx, cancelRun := context.WithDeadline(ctx, deadline)
+	runCtx, cancelRun := context.WithDeadline(ctx, deadline.Add(l.Grace))
 	defer cancelRun()
 	if err := s.Apply(runCtx); err != nil {
 		return s.Fail(ctx, err)

@@ -18,6 +18,7 @@ type phases struct {
 	timeout  time.Duration
 	setup    time.Duration // the lookup's deadline, from now
 	deadline time.Time     // as Wait got it
+	ctxEnd   time.Time     // Wait's context's deadline
 }
 
 func (p *phases) phase(name string) error {
@@ -39,8 +40,9 @@ func (p *phases) Predict() ansible.Result {
 	return ansible.Result{Msg: "predicted"}
 }
 func (p *phases) Apply(context.Context) error { return p.phase("apply") }
-func (p *phases) Wait(_ context.Context, deadline time.Time) error {
+func (p *phases) Wait(ctx context.Context, deadline time.Time) error {
 	p.deadline = deadline
+	p.ctxEnd, _ = ctx.Deadline()
 	return p.phase("wait")
 }
 func (p *phases) Report() ansible.Result {
@@ -88,6 +90,20 @@ func TestRunSetupDeadline(t *testing.T) {
 		Run(context.Background(), &ansible.Module{CheckMode: true}, p, Limits{Timeout: timeout, Start: time.Now()})
 		if p.setup > want || p.setup < want-time.Minute/2 {
 			t.Errorf("timeout %d: the lookup had %s, want about %s", timeout, p.setup, want)
+		}
+	}
+}
+
+func TestRunGrace(t *testing.T) {
+	start := time.Now()
+	for _, grace := range []time.Duration{0, 5 * time.Second} {
+		p := &phases{timeout: time.Minute}
+		Run(context.Background(), &ansible.Module{}, p, Limits{Start: start, Grace: grace})
+		if !p.deadline.Equal(start.Add(time.Minute)) {
+			t.Errorf("grace %s: wait deadline %v, want start + the planned timeout", grace, p.deadline.Sub(start))
+		}
+		if want := start.Add(time.Minute + grace); !p.ctxEnd.Equal(want) {
+			t.Errorf("grace %s: Wait's context ends at start + %v, want start + %v", grace, p.ctxEnd.Sub(start), want.Sub(start))
 		}
 	}
 }
