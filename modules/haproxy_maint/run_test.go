@@ -1,8 +1,11 @@
 package haproxymaint
 
 import (
+	"context"
 	"testing"
 	"time"
+
+	"github.com/zerodowntime/rolling/modules/internal/ansible"
 
 	"github.com/zerodowntime/rolling/tests/integration/haproxy/haproxytest"
 )
@@ -56,5 +59,24 @@ func TestNoWaitZeroTimeout(t *testing.T) {
 	mustSucceed(t, res)
 	if row := backendRow(t, res, 0); res["changed"] != true || row["admin_state_after"] != "drain" {
 		t.Errorf("wait: false, timeout: 0: changed=%v, admin state after %v; want drain", res["changed"], row["admin_state_after"])
+	}
+}
+
+// The timeout option bounds the wait, counted from the wait, while step
+// counts Plan's timeout from the module's start.
+func TestPlanTimeout(t *testing.T) {
+	spent := 10 * time.Second
+	for _, tc := range []struct {
+		a        args
+		min, max time.Duration
+	}{
+		{args{Wait: true, Timeout: 60}, spent + time.Minute, spent + time.Minute + time.Minute/2},
+		{args{Wait: false, Timeout: 0}, ansible.MaxSeconds * time.Second, ansible.MaxSeconds * time.Second},
+	} {
+		s := &maint{m: &ansible.Module{}, a: tc.a, start: time.Now().Add(-spent)}
+		got, err := s.Plan(context.Background())
+		if err != nil || got < tc.min || got > tc.max {
+			t.Errorf("wait %v, timeout %d, %s spent: Plan gave %s, %v; want %s to %s", tc.a.Wait, tc.a.Timeout, spent, got, err, tc.min, tc.max)
+		}
 	}
 }
