@@ -3,9 +3,6 @@ package lb
 import (
 	"fmt"
 	"maps"
-	"net/netip"
-	"slices"
-	"strings"
 
 	"github.com/zerodowntime/rolling/modules/internal/ansible"
 )
@@ -126,26 +123,45 @@ type Args struct {
 	TargetGroupNames []string `json:"target_group_names"`
 }
 
-// check validates what the spec cannot express and warns about options the
-// chosen provider ignores.
+// OptionRules are a provider's own option checks: which options it ignores
+// and what the spec cannot say about those it reads. They may also set
+// fields of a (aws forces method: remove).
+type OptionRules interface {
+	CheckOptions(m *ansible.Module, a *Args, given Given) error
+}
+
+// Given tells whether an option is set by the user (or an environment
+// fallback) to something other than its default.
+type Given func(name string) bool
+
+// WarnIgnored warns about each of names that is given, as ignored with the
+// provider.
+func (g Given) WarnIgnored(m *ansible.Module, provider string, names ...string) {
+	for _, n := range names {
+		if g(n) {
+			m.Warn("option %s is ignored with provider %s", n, provider)
+		}
+	}
+}
+
+// optionRules holds each provider's rules by name. The providers package
+// fills it when it is loaded, before any module runs.
+var optionRules = map[string]OptionRules{}
+
+// RegisterOptionRules makes r the option rules of provider name.
+func RegisterOptionRules(name string, r OptionRules) { optionRules[name] = r }
+
+// check validates what the spec cannot express, the provider's rules
+// included, and warns about options the chosen provider ignores.
 func (a *Args) check(m *ansible.Module) error {
-	// given: set by the user (or an environment fallback) to something
-	// other than the default.
-	given := func(name string) bool {
+	given := Given(func(name string) bool {
 		v, ok := m.Params[name]
 		if !ok {
 			return false
 		}
 		o := optionByName(name)
 		return o.Default == nil || fmt.Sprint(o.Default) != fmt.Sprint(v)
-	}
-	ignored := func(names ...string) {
-		for _, n := range names {
-			if given(n) {
-				m.Warn("option %s is ignored with provider %s", n, a.Provider)
-			}
-		}
-	}
+	})
 	if given("timeout") {
 		if err := ansible.CheckSeconds("timeout", float64(a.Timeout)); err != nil {
 			return err
@@ -162,50 +178,16 @@ func (a *Args) check(m *ansible.Module) error {
 	if a.TargetPort < 0 || a.TargetPort > 65535 {
 		return fmt.Errorf("target_port must be between 1 and 65535, got %d", a.TargetPort)
 	}
-	switch a.Provider {
-	case Hetzner:
-		ignored(slices.Sorted(maps.Keys(AWSOptions))...)
-		if err := checkLoadBalancers(a.LoadBalancers); err != nil {
-			return err
-		}
-		ignored("target_port")
-		if a.TargetType == TypeIP && a.Target != Auto {
-			if _, err := netip.ParseAddr(a.Target); err != nil {
-				return fmt.Errorf("target %q is not an IP address, but target_type is ip: give the IP, or use target_type: server for a server name or id", a.Target)
-			}
-		}
-		if a.Target == Auto && a.TargetType == TypeIP {
-			return fmt.Errorf("target: auto reads the server id from the metadata service and needs target_type: server; give the IP itself for target_type: ip")
-		}
-	case AWS:
-		ignored("api_token", "endpoint", "load_balancer", "method")
-		if given("target_type") {
-			m.Warn("option target_type is ignored with provider aws: the target group's target type decides whether target is an instance id or an IP")
-		}
-		ignored("use_private_ip")
-		a.Method = MethodRemove
+	// Without its rules a provider would skip checks silently.
+	r, ok := optionRules[a.Provider]
+	if !ok {
+		return fmt.Errorf("provider %q has no option rules: is the providers package linked in?", a.Provider)
+	}
+	if err := r.CheckOptions(m, a, given); err != nil {
+		return err
 	}
 	if a.HealthFile != "" && a.Method != MethodHealth {
 		return fmt.Errorf("health_file is only used with method: health (provider hetzner); remove it or set method: health")
-	}
-	return nil
-}
-
-// checkLoadBalancers refuses an empty list, an empty name and a load
-// balancer named twice.
-func checkLoadBalancers(lbs []string) error {
-	if len(lbs) == 0 {
-		return fmt.Errorf("load_balancer is empty: give the name or id of a load balancer, or a list of them")
-	}
-	seen := map[string]bool{}
-	for _, l := range lbs {
-		switch {
-		case strings.TrimSpace(l) == "":
-			return fmt.Errorf("load_balancer %q holds an empty name: give names or ids of load balancers", strings.Join(lbs, ","))
-		case seen[l]:
-			return fmt.Errorf("load_balancer names %q twice: give each load balancer once", l)
-		}
-		seen[l] = true
 	}
 	return nil
 }

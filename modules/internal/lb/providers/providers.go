@@ -19,6 +19,12 @@ import (
 	"github.com/zerodowntime/rolling/modules/internal/parallel"
 )
 
+// The option rules of each provider Open knows, for lb's option checks.
+func init() {
+	lb.RegisterOptionRules(lb.Hetzner, hetzner.OptionRules{})
+	lb.RegisterOptionRules(lb.AWS, awselb.OptionRules{})
+}
+
 // Open is an lb.Opener for provider hetzner and aws.
 var Open = New(Options{})
 
