@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
-	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -77,18 +76,11 @@ func readState(path string) (fileState, error) {
 // readFile reads at most maxRead bytes of the regular file found as st,
 // without following a link or blocking on a FIFO put there since.
 func readFile(path string, st fs.FileInfo) ([]byte, error) {
-	f, err := os.OpenFile(path, os.O_RDONLY|syscall.O_NOFOLLOW|syscall.O_NONBLOCK, 0)
-	if err != nil {
-		return nil, err
-	}
-	defer f.Close()
-	if now, err := f.Stat(); err != nil {
-		return nil, err
-	} else if !os.SameFile(st, now) {
+	b, now, err := ansible.ReadRegularFile(path, maxRead, false)
+	switch {
+	case now != nil && !os.SameFile(st, now):
 		return nil, errors.New("it was replaced while being read; run the task again")
-	}
-	b, err := io.ReadAll(io.LimitReader(f, maxRead+1))
-	if err == nil && len(b) > maxRead {
+	case errors.Is(err, ansible.ErrTooLarge):
 		return nil, errors.New("it grew while being read; run the task again")
 	}
 	return b, err

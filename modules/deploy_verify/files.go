@@ -1,10 +1,8 @@
 package deployverify
 
 import (
+	"errors"
 	"fmt"
-	"io"
-	"os"
-	"syscall"
 
 	"github.com/zerodowntime/rolling/modules/internal/ansible"
 )
@@ -18,24 +16,14 @@ const maxPEMFile = 1 << 20
 // O_NONBLOCK keeps the open of a FIFO from waiting for a writer, so that
 // the type check below can refuse it.
 func readPEMFile(option, path string) ([]byte, error) {
-	f, err := os.OpenFile(path, os.O_RDONLY|syscall.O_NONBLOCK, 0)
-	if err != nil {
-		return nil, fmt.Errorf("%s: cannot read %s: %v", option, path, err)
-	}
-	defer f.Close()
-	fi, err := f.Stat()
-	if err != nil {
-		return nil, fmt.Errorf("%s: cannot read %s: %v", option, path, err)
-	}
-	if !fi.Mode().IsRegular() {
+	b, fi, err := ansible.ReadRegularFile(path, maxPEMFile, true)
+	switch {
+	case errors.Is(err, ansible.ErrNotRegular):
 		return nil, fmt.Errorf("%s: %s is not a regular file but %s; give the path of a PEM file", option, path, ansible.FileKind(fi.Mode()))
-	}
-	b, err := io.ReadAll(io.LimitReader(f, maxPEMFile+1))
-	if err != nil {
-		return nil, fmt.Errorf("%s: cannot read %s: %v", option, path, err)
-	}
-	if len(b) > maxPEMFile {
+	case errors.Is(err, ansible.ErrTooLarge):
 		return nil, fmt.Errorf("%s: %s is larger than %d KiB, which no PEM file needs; give the path of a PEM file", option, path, maxPEMFile>>10)
+	case err != nil:
+		return nil, fmt.Errorf("%s: cannot read %s: %v", option, path, err)
 	}
 	return b, nil
 }

@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"io/fs"
 	"os"
 	"os/signal"
 	"sort"
@@ -94,47 +93,16 @@ func dispatch(args []string, stdin io.Reader, stdout, stderr io.Writer, entries 
 // followed through a final symbolic link, of at most maxArgsSize bytes. A
 // FIFO or a device there would block or never end the read.
 func readArgsFile(path string) ([]byte, error) {
-	f, err := os.OpenFile(path, os.O_RDONLY|syscall.O_NOFOLLOW|syscall.O_NONBLOCK, 0)
-	if errors.Is(err, syscall.ELOOP) {
-		return nil, fmt.Errorf("%s is a symbolic link; give the arguments file itself", path)
-	}
-	if err != nil {
-		return nil, err
-	}
-	defer f.Close()
-	st, err := f.Stat()
-	if err != nil {
-		return nil, err
-	}
-	if !st.Mode().IsRegular() {
-		return nil, fmt.Errorf("%s is not a regular file but %s", path, FileKind(st.Mode()))
-	}
-	if st.Size() > maxArgsSize {
-		return nil, fmt.Errorf("%s holds %d bytes, more than the %d the arguments may", path, st.Size(), maxArgsSize)
-	}
-	return readBounded(f, path)
-}
-
-// FileKind names the kind of file m describes, with its article ("a named
-// pipe"), for messages about a path where a regular file is wanted.
-func FileKind(m fs.FileMode) string {
+	data, fi, err := ReadRegularFile(path, maxArgsSize, false)
 	switch {
-	case m.IsDir():
-		return "a directory"
-	case m&fs.ModeSymlink != 0:
-		return "a symbolic link"
-	case m&fs.ModeNamedPipe != 0:
-		return "a named pipe"
-	case m&fs.ModeSocket != 0:
-		return "a socket"
-	case m&fs.ModeCharDevice != 0:
-		return "a character device"
-	case m&fs.ModeDevice != 0:
-		return "a device"
-	case m.IsRegular():
-		return "a regular file"
+	case errors.Is(err, syscall.ELOOP):
+		return nil, fmt.Errorf("%s is a symbolic link; give the arguments file itself", path)
+	case errors.Is(err, ErrNotRegular):
+		return nil, fmt.Errorf("%s is not a regular file but %s", path, FileKind(fi.Mode()))
+	case errors.Is(err, ErrTooLarge):
+		return nil, fmt.Errorf("%s holds %d bytes, more than the %d the arguments may", path, fi.Size(), maxArgsSize)
 	}
-	return "a special file"
+	return data, err
 }
 
 // readBounded reads r to its end, failing rather than cutting the
