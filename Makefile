@@ -30,9 +30,9 @@ WITH_219    := PATH="$(ANSIBLE_CORE_219)/usr/bin:$$PATH" PYTHONPATH="$(ANSIBLE_C
 # What runs under 2.14 as well: every module through its action plugin
 # (local, SSH, become, delegate_to, check mode, diff, no_log, environment,
 # the fallbacks, arm64 under qemu), the secrets tests, the role's own tests,
-# and a rollout behind each load balancer kind.
+# a rollout behind each load balancer kind and the role's --check run.
 COMPAT_PKGS := ./tests/integration/... ./tests/ansibletest/ ./tests/progress/
-COMPAT_ROLLOUTS := ^TestRollout$$/^(haproxy|hetzner|aws)$$
+COMPAT_ROLLOUTS := ^(TestRollout|TestCheckMode)$$/^(haproxy|hetzner|aws)$$
 
 .PHONY: all build binaries collection install ansible-core-2.19 test test-go test-go-2.14 test-long test-unit test-python lint sanity sanity-2.14 vet demo lbsim bench fuzz fuzz-short fuzz-long clean help
 

@@ -46,6 +46,15 @@ func excerpt(b []byte, n int) string {
 	return strings.ToValidUTF8(string(b[:n]), "\uFFFD") + fmt.Sprintf("... (%d more bytes)", len(b)-n)
 }
 
+// fetchShown is fetch with the body scrubbed for messages: scrubbed before
+// any excerpt cuts it, so that no cut leaves the first characters of an
+// echoed secret.
+func fetchShown(ctx context.Context, m *ansible.Module, c *http.Client, method, target string, reqBody *string, a args) observation {
+	o := fetch(ctx, c, method, target, reqBody, a)
+	o.shown = []byte(m.Scrub(string(o.body)))
+	return o
+}
+
 // fetch sends one request with the headers, credentials and request_timeout
 // of a. A request gets no more than timeout either: the last one, sent as
 // the timeout runs out, would otherwise keep the module until the run's

@@ -111,6 +111,10 @@ func run(ctx context.Context, m *ansible.Module, a args) (ansible.Result, error)
 		}
 	}
 
+	if m.CheckMode {
+		return dryRun(ctx, m, client, exp, a, tokenURL), nil
+	}
+
 	var last observation
 	passes := 0
 	// With a token, the url's checks start once token_url serves it: only
@@ -118,11 +122,7 @@ func run(ctx context.Context, m *ansible.Module, a args) (ansible.Result, error)
 	tokenSeen, tokenAttempts := a.Token == "", 0
 	attempts := 0
 	get := func(ctx context.Context, method, target string, body *string) observation {
-		o := fetch(ctx, client, method, target, body, a)
-		// Scrubbed before any excerpt cuts it, so that no cut leaves the
-		// first characters of an echoed secret.
-		o.shown = []byte(m.Scrub(string(o.body)))
-		return o
+		return fetchShown(ctx, m, client, method, target, body, a)
 	}
 	check := func(ctx context.Context) (wait.Outcome, string, error) {
 		attempts++

@@ -192,16 +192,6 @@ func TestHeadersAndMethod(t *testing.T) {
 	wantFields(t, res, map[string]any{"failed": false, "status": 202})
 }
 
-func TestCheckModeRuns(t *testing.T) {
-	t.Parallel()
-	srv, n := server(t, body("v2"))
-	res, _ := verify(t, context.Background(), map[string]any{"url": srv.URL, "expect_body": "v2", "_ansible_check_mode": true})
-	wantFields(t, res, map[string]any{"failed": false, "changed": false})
-	if n.Load() != 1 || res["skipped"] != nil {
-		t.Errorf("check mode must verify as usual (read-only): %d requests, %v", n.Load(), res)
-	}
-}
-
 // TestBadInput: mistakes are reported at once, naming the option.
 func TestBadInput(t *testing.T) {
 	t.Parallel()

@@ -82,7 +82,9 @@ func (s *maint) Predict() ansible.Result {
 	for _, t := range s.targets {
 		t.after = predict(t, s.g.state)
 	}
-	return s.result(0)
+	res := s.result(0)
+	res.Msg = s.planMsg()
+	return res
 }
 
 // Apply sends each server's commands.

@@ -135,7 +135,11 @@ options:
 attributes:
   check_mode:
     support: full
-    description: The module only reads; it polls in check mode too.
+    description: >-
+      Waits for nothing: in a dry run the token was not written and the app not restarted, so there is nothing to wait for.
+      C(msg) says what a run would verify (I(url), I(token_url), the expectations, I(timeout)). With a
+      C(GET) or C(HEAD), one request to I(url) shows in C(msg), C(status) and C(body_excerpt) what answers
+      now, and never fails the task; I(token_url) is not asked. Other methods send nothing.
   diff_mode:
     support: none
     description: It changes nothing, so there is nothing to show.
@@ -192,7 +196,7 @@ url:
   returned: always
   type: str
 attempts:
-  description: Requests made.
+  description: Requests made (in check mode 0 or 1).
   returned: always
   type: int
   sample: 5
@@ -220,7 +224,7 @@ token_url:
   returned: when I(token) is set
   type: str
 token_verified:
-  description: Whether I(token_url) served the token.
+  description: Whether I(token_url) served the token (false in check mode, which does not ask it).
   returned: when I(token) is set
   type: bool
 token_attempts:

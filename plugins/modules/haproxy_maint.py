@@ -113,7 +113,9 @@ options:
 attributes:
   check_mode:
     support: full
-    description: Reads the state and reports what would change, without changing or waiting.
+    description: >-
+      Reads the state and reports what would change, without changing or waiting; C(msg) says what a run
+      would set on each server and what it would wait for.
   diff_mode:
     support: full
     description: State, weight and sessions of each server acted on, before and after.

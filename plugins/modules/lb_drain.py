@@ -38,7 +38,10 @@ options:
 attributes:
   check_mode:
     support: partial
-    description: Looks up the load balancer and the target and reports what would change (and refuses on I(min_healthy)), without changing or waiting.
+    description: >-
+      Looks up the load balancer and the target and reports what would change (and refuses on I(min_healthy)),
+      without changing or waiting; C(msg) says what a run would remove from which load balancer or target group,
+      how many other targets are healthy there, and what it would wait for.
   diff_mode:
     support: full
     description: Shows the target's membership and health in each load balancer or target group, before and after.

@@ -33,7 +33,9 @@ options:
 attributes:
   check_mode:
     support: partial
-    description: Looks up the load balancer and the target and reports what would change, without changing or waiting.
+    description: >-
+      Looks up the load balancer and the target and reports what would change, without changing or waiting;
+      C(msg) says what a run would register where and what it would wait for.
   diff_mode:
     support: full
     description: Shows the target's membership and health in each load balancer or target group, before and after.

@@ -89,8 +89,9 @@ func AnsibleEnv(collectionsPath string) []string {
 }
 
 // ExecPlaybook runs ansible-playbook with the collection installed at
-// collectionsPath, writing the inventory into dir.
-func ExecPlaybook(collectionsPath, dir string) Playbook {
+// collectionsPath, writing the inventory into dir; args (such as --check)
+// go before the playbook's name.
+func ExecPlaybook(collectionsPath, dir string, args ...string) Playbook {
 	return func(ctx context.Context, inventory string, vars map[string]any) (PlaybookRun, error) {
 		inv := filepath.Join(dir, "inventory.yml")
 		if err := os.WriteFile(inv, []byte(inventory), 0o644); err != nil {
@@ -100,7 +101,8 @@ func ExecPlaybook(collectionsPath, dir string) Playbook {
 		if err != nil {
 			return PlaybookRun{}, err
 		}
-		cmd := exec.CommandContext(ctx, "ansible-playbook", "-i", inv, "-e", string(ev), DeployPlaybook)
+		argv := append([]string{"-i", inv, "-e", string(ev)}, args...)
+		cmd := exec.CommandContext(ctx, "ansible-playbook", append(argv, DeployPlaybook)...)
 		cmd.Dir = dir
 		cmd.Env = append(AnsibleEnv(collectionsPath), progress.Environ(filepath.Join(dir, progress.FileName))...)
 		// A Ctrl-C reaches ansible-playbook through the terminal anyway;

@@ -52,7 +52,9 @@ func (s *runState) Predict() ansible.Result {
 		pr.acted = len(pr.calls) > 0
 	}
 	s.fileMade, s.fileGone = s.makeFile, s.dropFile
-	return s.result(true)
+	res := s.result(true)
+	res.Msg = s.planMsg()
+	return res
 }
 
 // Report is the result of a run that reached its goal.

@@ -129,7 +129,8 @@ type runState struct {
 	dropFile bool
 	fileMade bool // done
 	fileGone bool
-	actStart time.Time // waits are measured from the first change
+	actStart time.Time     // waits are measured from the first change
+	planned  time.Duration // the timeout Plan chose, for check mode's msg
 }
 
 var _ step.Step = (*runState)(nil)
@@ -218,7 +219,9 @@ func (s *runState) Plan(ctx context.Context) (time.Duration, error) {
 	if err := s.act.plan(s); err != nil {
 		return 0, err
 	}
-	return s.timeout(ctx)
+	d, err := s.timeout(ctx)
+	s.planned = d
+	return d, err
 }
 
 // timeout is the timeout option, or the default: a drain from DrainTimer
