@@ -26,15 +26,23 @@ func TestCheckMode(t *testing.T) {
 		name string
 		opts Options
 		want func(h Host) []string // in the host's plan
+		// fail is what the run must fail with on app-1 instead
+		fail string
 	}{
 		{"haproxy", Options{LB: "haproxy", Net: 160}, func(h Host) []string {
 			return []string{"drain on lb1: check mode: would set " + HAProxyBackend + "/" + h.Name + " to maint",
 				"then wait", "register on lb1: check mode: " + HAProxyBackend + "/" + h.Name + " is ready already"}
-		}},
+		}, ""},
 		{"hetzner", Options{LB: "hetzner", Net: 161}, func(Host) []string {
 			return []string{"check mode: would deregister server", "from load balancer " + hetznerLB,
 				"min_healthy 1", "is registered already in load balancer " + hetznerLB}
-		}},
+		}, ""},
+		// A drain that min_healthy would refuse fails as it would in a
+		// run, at once, and the message says nothing was changed.
+		{"hetzner-min-healthy", Options{LB: "hetzner", Net: 162, Vars: map[string]any{"deploy_min_healthy": 3}}, nil,
+			"app-1: the drain step failed (Drain): refusing to drain app-1 (101): min_healthy is 3 but " +
+				"load balancer " + hetznerLB + " has 2 other healthy targets (of 2); bring another target up first, or lower min_healthy. " +
+				"Check mode: nothing was changed."},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			t.Parallel()
@@ -50,6 +58,7 @@ func TestCheckMode(t *testing.T) {
 			timeout := int((bound + 30*time.Second) / time.Second)
 			s.Opts.Vars = map[string]any{"deploy_verify_timeout": timeout, "deploy_register_timeout": timeout,
 				"deploy_drain_timeout": timeout}
+			maps.Copy(s.Opts.Vars, c.opts.Vars)
 
 			lbBefore, err := s.LBStates()
 			if err != nil {
@@ -68,7 +77,10 @@ func TestCheckMode(t *testing.T) {
 			}
 			t.Logf("%s --check: exit %d in %.1fs (bound %s); %d requests, %d failed",
 				c.name, r.ExitCode, took.Seconds(), bound.Round(time.Second), r.Requests, r.Failed)
-			if r.ExitCode != 0 {
+			switch {
+			case c.fail != "" && (r.ExitCode == 0 || !strings.Contains(r.FailedMsg, c.fail)):
+				t.Errorf("exit %d, %s: %s; want a failure saying %q", r.ExitCode, r.FailedHost, r.FailedMsg, c.fail)
+			case c.fail == "" && r.ExitCode != 0:
 				t.Errorf("exit %d, want 0: %s: %s", r.ExitCode, r.FailedHost, r.FailedMsg)
 			}
 			if took > bound {
@@ -78,6 +90,9 @@ func TestCheckMode(t *testing.T) {
 
 			plans := r.TaskResults("Plan (check mode)")
 			for _, h := range s.Hosts {
+				if c.want == nil {
+					break
+				}
 				var lines []string
 				if rs := plans[h.Name]; len(rs) == 1 {
 					for _, l := range asList(rs[0]["msg"]) {
