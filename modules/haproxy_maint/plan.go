@@ -48,6 +48,10 @@ type target struct {
 	waited    time.Duration
 	done      bool
 	cut       bool // sessions shut down on timeout
+
+	countFrom   time.Time // failed checks count from here (failFast)
+	checkHealth int       // check_health at the last look; -1 before it
+	failed      int       // failed checks counted
 }
 
 func (t *target) key() string { return t.st.Key() }

@@ -26,6 +26,8 @@ var spec = ansible.Spec{
 		"health":            {Type: ansible.Bool},
 		"agent":             {Type: ansible.Bool},
 		"fail_on_not_found": {Type: ansible.Bool, Default: true},
+		"fail_after_checks": {Type: ansible.Int, Default: 3},
+		"check_interval":    {Type: ansible.Float, Default: 2},
 	},
 	SupportsCheckMode: true,
 	TimeoutOption:     "timeout",
@@ -49,6 +51,8 @@ type args struct {
 	Health           *bool   `json:"health"`
 	Agent            *bool   `json:"agent"`
 	FailOnNotFound   bool    `json:"fail_on_not_found"`
+	FailAfterChecks  int     `json:"fail_after_checks"`
+	CheckInterval    float64 `json:"check_interval"`
 }
 
 // Shutdown policies for sessions still open when the wait ends.
@@ -90,9 +94,15 @@ func checkArgs(m *ansible.Module, a args) (goal, error) {
 		if err == nil {
 			err = ansible.CheckSeconds("interval", a.Interval)
 		}
+		if err == nil {
+			err = ansible.CheckSeconds("check_interval", a.CheckInterval)
+		}
 		if err != nil {
 			return goal{}, fmt.Errorf("%w (with wait: true)", err)
 		}
+	}
+	if a.FailAfterChecks < 0 {
+		return goal{}, fmt.Errorf("fail_after_checks must be 0 (never fail early) or more, got %d", a.FailAfterChecks)
 	}
 	if err := haproxy.CheckWorker(a.Worker); err != nil {
 		return goal{}, fmt.Errorf("worker must be a worker number such as 1 or !<pid>, got %q", a.Worker)

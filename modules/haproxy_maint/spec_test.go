@@ -20,6 +20,8 @@ func TestBadOptions(t *testing.T) {
 		{map[string]any{"server": "web1", "state": "drain", "timeout": 0}, "timeout must be a positive number of seconds, got 0 (with wait: true)"},
 		{map[string]any{"server": "web1", "state": "drain", "interval": 1e12}, "interval must be at most 31536000 seconds (a year), got 1000000000000 (with wait: true)"},
 		{map[string]any{"server": "web1", "state": "drain", "worker": "first"}, "worker must be a worker number"},
+		{map[string]any{"server": "web1", "state": "ready", "fail_after_checks": -1}, "fail_after_checks must be 0 (never fail early) or more, got -1"},
+		{map[string]any{"server": "web1", "state": "ready", "check_interval": 0}, "check_interval must be a positive number of seconds, got 0 (with wait: true)"},
 		{map[string]any{"server": "web1", "state": "drain", "socket": "/nonexistent/haproxy.sock"}, "is HAProxy running"},
 	}
 	for _, tc := range cases {

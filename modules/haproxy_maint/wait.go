@@ -20,6 +20,10 @@ const firstLook = 20 * time.Millisecond
 // (drain, maint) or UP (ready), and applies shutdown_sessions on timeout.
 func waitFor(ctx context.Context, m *ansible.Module, c *haproxy.Client, targets []*target, want haproxy.AdminState, a args, maxWait time.Duration) (time.Duration, error) {
 	start := time.Now()
+	ff := failFast{after: a.FailAfterChecks, every: ansible.Seconds(a.CheckInterval)}
+	for _, t := range targets {
+		ff.start(t, start)
+	}
 	var last map[string]haproxy.Stat
 	check := func(ctx context.Context) (wait.Outcome, string, error) {
 		stats, err := statsByKey(ctx, c)
@@ -47,6 +51,11 @@ func waitFor(ctx context.Context, m *ansible.Module, c *haproxy.Client, targets 
 			if ok {
 				t.done, t.waited = true, time.Since(start)
 				continue
+			}
+			if want == haproxy.StateReady {
+				if err := ff.observe(t, s, time.Now()); err != nil {
+					return wait.Failure, why, err
+				}
 			}
 			pending = append(pending, why)
 		}

@@ -110,6 +110,23 @@ options:
       - Fail when the backend or the server does not exist. With C(false) the task is skipped with a warning.
     type: bool
     default: true
+  fail_after_checks:
+    description:
+      - With O(state=ready) and O(wait=true), fail once the server has failed this many health checks in a row,
+        with HAProxy's reason (for example C(L7STS/500)), instead of waiting for O(timeout). C(0) never fails early.
+      - HAProxy's runtime API does not count the checks of a DOWN server, so the module counts O(check_interval)s
+        through which the last check stays failed. The first O(check_interval) after the task is the first pass of
+        checks and is not counted, and a passed check or progress toward C(rise) (C(DOWN 1/3)) starts the count
+        again; a server that boots slowly but then passes is not failed. The default of 3 fails a server that
+        never turns healthy about 4 check intervals after the task, 8 s with HAProxy's default C(inter 2s).
+    type: int
+    default: 3
+  check_interval:
+    description:
+      - Seconds between two health checks of the server, its C(inter) in C(haproxy.cfg) (C(downinter) if set),
+        which the runtime API does not report. Only used to count O(fail_after_checks).
+    type: float
+    default: 2
 attributes:
   check_mode:
     support: full

@@ -30,6 +30,23 @@ options:
     description: Hetzner only. Add a server target with its private network IP.
     type: bool
     default: false
+  fail_after_checks:
+    description:
+      - Fail once the target has failed this many health checks in a row after the first pass of checks, with the
+        load balancer's reason, instead of waiting for O(timeout). C(0) never fails early.
+      - Hetzner reports a verdict per service (C(healthy), C(unhealthy) with a detail such as
+        C(unexpected_http_status)), not the checks behind it. So a failed check is a C(health_check.interval), as the
+        API reports it, through which the service's port stays C(unhealthy), beyond the C(retries - 1) intervals a
+        recovering target stays unhealthy while it passes. The first pass (one interval and the check's timeout after
+        the register) is not counted, and a port that turns C(healthy) or C(unknown) starts the count again. With
+        Hetzner's default interval of 15 s, timeout 10 s and 3 retries, the default of 3 fails a target that never
+        turns healthy about 100 s after the register (25 s first pass, then 2 + 3 intervals).
+      - AWS counts its own checks and reports a target C(unhealthy) after the group's C(UnhealthyThresholdCount)
+        failed ones; the task fails as soon as it does, whatever the value, except C(0), which waits for O(timeout).
+      - A slow boot is not taken for a failure because the first pass is not counted and a passed check starts
+        again; in the deploy role, the verify step has also seen the app answer before the register.
+    type: int
+    default: 3
 attributes:
   check_mode:
     support: partial

@@ -16,6 +16,8 @@ type Stat struct {
 	CheckStatus string // L4OK, L7STS, ... without the "* " of a running check
 	CheckDesc   string // "Layer4 connection problem"
 	CheckInfo   string // last_chk: "Connection refused", "HTTP status check returned code <3C>503<3E>"
+	CheckCode   string // check_code: the HTTP status of an L7 check, "500"
+	CheckHealth int    // check_health: passed checks toward rise while DOWN ("DOWN 1/3")
 	Sessions    int    // scur
 	Queued      int    // qcur
 	Total       int    // stot
@@ -29,6 +31,36 @@ func (s Stat) Key() string { return s.Backend + "/" + s.Server }
 // check. "UP 1/3" is not up: a server failing its checks, or one that left
 // maintenance before its first check.
 func (s Stat) Up() bool { return s.Status == "UP" || s.Status == "no check" }
+
+// CheckFailed reports whether the last health check failed: a status
+// other than the L4OK/L6OK/L7OK/L7OKC of a pass, INI (not run yet) or
+// UNK/none (no check).
+func (s Stat) CheckFailed() bool {
+	switch s.CheckStatus {
+	case "", "L4OK", "L6OK", "L7OK", "L7OKC", "INI", "UNK":
+		return false
+	}
+	return true
+}
+
+// CheckReason is the last check's result in HAProxy's words: "L7STS/500",
+// "L4CON", with its description and detail when given.
+func (s Stat) CheckReason() string {
+	r := s.CheckStatus
+	if s.CheckCode != "" {
+		r += "/" + s.CheckCode
+	}
+	var more []string
+	for _, x := range []string{s.CheckDesc, s.CheckInfo} {
+		if x != "" {
+			more = append(more, x)
+		}
+	}
+	if len(more) > 0 {
+		r += " (" + strings.Join(more, ": ") + ")"
+	}
+	return r
+}
 
 // InMaint reports whether the server is in maintenance, its own or that of
 // a server it tracks ("MAINT (via www/web0)").
@@ -88,6 +120,8 @@ func parseStat(out string) ([]Stat, error) {
 			CheckStatus: strings.TrimPrefix(get("check_status"), "* "),
 			CheckDesc:   get("check_desc"),
 			CheckInfo:   get("last_chk"),
+			CheckCode:   get("check_code"),
+			CheckHealth: num("check_health"),
 			Sessions:    num("scur"),
 			Queued:      num("qcur"),
 			Total:       num("stot"),

@@ -156,10 +156,13 @@ type HealthJudge interface {
 }
 
 // Verdict is a HealthJudge's answer. Msg says why on wait.Failure; on
-// wait.Success it is a warning for the user, if not empty.
+// wait.Success it is a warning for the user, if not empty. Checks marks a
+// failure that rests on failed health checks, which fail_after_checks: 0
+// turns into waiting on.
 type Verdict struct {
 	Outcome wait.Outcome
 	Msg     string
+	Checks  bool
 }
 
 // LateChecker is implemented by pools where a target cannot be healthy

@@ -71,7 +71,8 @@ var DrainOptions = map[string]ansible.Option{
 
 // RegisterOptions are lb_register's own options.
 var RegisterOptions = map[string]ansible.Option{
-	"use_private_ip": {Type: ansible.Bool, Default: false},
+	"use_private_ip":    {Type: ansible.Bool, Default: false},
+	"fail_after_checks": {Type: ansible.Int, Default: 3},
 }
 
 // NewSpec builds a module spec from the shared options and the module's own.
@@ -108,6 +109,8 @@ type Args struct {
 	HealthFile    string  `json:"health_file"`
 	MinHealthy    int     `json:"min_healthy"`
 	UsePrivateIP  bool    `json:"use_private_ip"`
+	// FailAfterChecks is lb_register's fail_after_checks.
+	FailAfterChecks int `json:"fail_after_checks"`
 
 	APIToken      string   `json:"api_token"`
 	Endpoint      string   `json:"endpoint"`
@@ -174,6 +177,9 @@ func (a *Args) check(m *ansible.Module) error {
 	}
 	if a.MinHealthy < 0 {
 		return fmt.Errorf("min_healthy must be 0 or more, got %d", a.MinHealthy)
+	}
+	if a.FailAfterChecks < 0 {
+		return fmt.Errorf("fail_after_checks must be 0 (never fail early) or more, got %d", a.FailAfterChecks)
 	}
 	if a.TargetPort < 0 || a.TargetPort > 65535 {
 		return fmt.Errorf("target_port must be between 1 and 65535, got %d", a.TargetPort)

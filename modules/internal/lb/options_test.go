@@ -23,12 +23,17 @@ func TestOptionChecks(t *testing.T) {
 		{"load_balancer names each once", map[string]any{"provider": "hetzner", "target": "x", "load_balancer": []any{"a", "b", "a"}, "api_token": "tok-abcdefgh"}, `load_balancer names "a" twice`},
 		{"timeout must be positive", map[string]any{"provider": "hetzner", "target": "x", "load_balancer": "l", "api_token": "tok-abcdefgh", "timeout": 0}, "timeout must be a positive number"},
 		{"timeout at most a year", map[string]any{"provider": "aws", "target": "i-1", "target_group_names": []string{"tg"}, "region": "eu-central-1", "timeout": 10000000000}, "timeout must be at most 31536000 seconds (a year), got 10000000000"},
+		{"fail_after_checks not negative", map[string]any{"provider": "hetzner", "target": "x", "load_balancer": "l", "api_token": "tok-abcdefgh", "fail_after_checks": -2}, "fail_after_checks must be 0 (never fail early) or more, got -2"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Setenv("HCLOUD_TOKEN", "")
 			os.Unsetenv("HCLOUD_TOKEN")
-			r := lbtest.RunModule(t, "lb_drain", tc.args)
+			module := "lb_drain"
+			if _, ok := tc.args["fail_after_checks"]; ok {
+				module = "lb_register"
+			}
+			r := lbtest.RunModule(t, module, tc.args)
 			if r.Out["failed"] != true || !strings.Contains(r.Out["msg"].(string), tc.msg) {
 				t.Errorf("got %v, want msg containing %q", r.Out["msg"], tc.msg)
 			}

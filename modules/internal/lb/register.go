@@ -63,11 +63,20 @@ func (register) accept(s *runState, pr *poolRun, st State) (wait.Outcome, string
 	if st.Registered && st.AllPorts(StateHealthy) {
 		return wait.Success, ""
 	}
+	if ct, ok := pr.pool.(CheckTimer); ok && st.Registered {
+		pr.fails.after = s.a.FailAfterChecks
+		if msg := pr.fails.observe(ct, s.target, pr.label(), s.actStart, s.now(), st); msg != "" {
+			return wait.Failure, msg
+		}
+	}
 	j, ok := pr.pool.(HealthJudge)
 	if !st.Registered || !ok {
 		return wait.Retry, ""
 	}
 	v := j.Judge(s.target, pr.prev, st)
+	if v.Outcome == wait.Failure && v.Checks && s.a.FailAfterChecks == 0 {
+		return wait.Retry, "" // fail_after_checks: 0 waits for the timeout
+	}
 	if v.Outcome == wait.Success && v.Msg != "" {
 		s.m.Warn("%s", v.Msg)
 		return wait.Success, ""

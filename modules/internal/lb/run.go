@@ -102,6 +102,7 @@ type poolRun struct {
 	done    bool
 	waited  time.Duration
 	prev    State // last observation, for "turned unhealthy"
+	fails   failCount
 
 	drainDelay time.Duration // DrainTimer's delay, when delayRead
 	delayRead  bool

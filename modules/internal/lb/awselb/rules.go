@@ -46,7 +46,7 @@ func (p *Pool) Judge(t lb.Target, prev, st lb.State) lb.Verdict {
 		turned := prev.Health[port] != state
 		switch {
 		case state == lb.StateUnhealthy && turned:
-			return lb.Verdict{Outcome: wait.Failure, Msg: fmt.Sprintf("target %s turned unhealthy in %s on port %s (%s); the load balancer's health check fails: check the application and the group's health check settings",
+			return lb.Verdict{Outcome: wait.Failure, Checks: true, Msg: fmt.Sprintf("target %s turned unhealthy in %s on port %s (%s); the load balancer's health check fails: check the application and the group's health check settings",
 				t, lb.Label(p), port, orUnknown(reason))}
 		case state == lb.StateUnused && !strings.HasPrefix(reason, "Target.NotRegistered"):
 			return lb.Verdict{Outcome: wait.Failure, Msg: fmt.Sprintf("target %s is registered in %s but unused on port %s (%s); it will not become healthy until that is fixed",

@@ -137,6 +137,9 @@ type Pool struct {
 	// Members call uses it instead of asking again a moment later; every
 	// later call (the waits) reads the current state.
 	looked *hcloud.LoadBalancer
+	// checks are the services' health checks by listen port, as the last
+	// Members call read them (CheckTiming).
+	checks map[int]lb.CheckTiming
 }
 
 // Name implements lb.Pool.
@@ -169,6 +172,9 @@ func (p *Pool) Members(ctx context.Context) ([]lb.Member, error) {
 				"load balancer %s (%d) disappeared while the module ran", p.name, p.id)
 		}
 	}
+	p.mu.Lock()
+	p.checks = checkTimings(l.Services)
+	p.mu.Unlock()
 	var out []lb.Member
 	for _, t := range l.Targets {
 		switch t.Type {

@@ -4,12 +4,17 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/hetznercloud/hcloud-go/v2/hcloud"
+
 	"github.com/zerodowntime/rolling/modules/internal/lb"
 	"github.com/zerodowntime/rolling/modules/internal/wait"
 )
 
 // How Hetzner target states read during a wait.
-var _ lb.HealthJudge = (*Pool)(nil)
+var (
+	_ lb.HealthJudge = (*Pool)(nil)
+	_ lb.CheckTimer  = (*Pool)(nil)
+)
 
 // APIName names the API in messages.
 const APIName = "Hetzner Cloud API"
@@ -29,4 +34,23 @@ func (p *Pool) Judge(t lb.Target, _, st lb.State) lb.Verdict {
 			Msg: fmt.Sprintf("load balancer %s reports no health for %s (it has no services?); not waiting for health", p.Name(), t)}
 	}
 	return lb.Verdict{Outcome: wait.Retry}
+}
+
+// CheckTiming is the health check of the service listening on port. The
+// API reports each target's verdict per service, never the checks behind
+// it, so fail_after_checks counts by the check's interval and retries.
+func (p *Pool) CheckTiming(port int) (lb.CheckTiming, bool) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	t, ok := p.checks[port]
+	return t, ok
+}
+
+func checkTimings(services []hcloud.LoadBalancerService) map[int]lb.CheckTiming {
+	m := make(map[int]lb.CheckTiming, len(services))
+	for _, s := range services {
+		hc := s.HealthCheck
+		m[s.ListenPort] = lb.CheckTiming{Interval: hc.Interval, Timeout: hc.Timeout, Retries: hc.Retries}
+	}
+	return m
 }
