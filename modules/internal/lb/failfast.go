@@ -31,14 +31,14 @@ type CheckTiming struct {
 // it passes. The first pass of checks (one interval and timeout after the
 // register) does not count; a port that is not unhealthy starts again.
 type failCount struct {
-	after int                  // fail_after_checks; 0 = never fail early
 	since map[string]time.Time // port -> start of its unhealthy streak
 }
 
 // observe counts st's unhealthy ports at now and, once a port has failed
-// fail_after_checks checks, returns the message that ends the wait.
-func (f *failCount) observe(ct CheckTimer, target Target, pool string, registered, now time.Time, st State) string {
-	if f.after <= 0 {
+// after (fail_after_checks; 0 = never) checks, returns the message that
+// ends the wait.
+func (f *failCount) observe(after int, ct CheckTimer, target Target, pool string, registered, now time.Time, st State) string {
+	if after <= 0 {
 		return ""
 	}
 	if f.since == nil {
@@ -68,7 +68,7 @@ func (f *failCount) observe(ct CheckTimer, target Target, pool string, registere
 			continue
 		}
 		failed := int(now.Sub(from)/timing.Interval) - max(timing.Retries-1, 0)
-		if failed < f.after {
+		if failed < after {
 			continue
 		}
 		return fmt.Sprintf("target %s failed %s in a row in %s on port %s (%s): unhealthy for %s after the first pass of checks, "+

@@ -39,11 +39,11 @@ func TestFailCount(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			f := failCount{after: tc.after}
+			var f failCount
 			reg := time.Unix(5000, 0)
 			failedAt, msg := -1.0, ""
 			for _, l := range tc.looks {
-				if msg = f.observe(check, Target{ID: "42", Name: "web-1"}, "load balancer web-lb", reg, reg.Add(time.Duration(l.at*float64(time.Second))), l.st); msg != "" {
+				if msg = f.observe(tc.after, check, Target{ID: "42", Name: "web-1"}, "load balancer web-lb", reg, reg.Add(time.Duration(l.at*float64(time.Second))), l.st); msg != "" {
 					failedAt = l.at
 					break
 				}

@@ -64,8 +64,7 @@ func (register) accept(s *runState, pr *poolRun, st State) (wait.Outcome, string
 		return wait.Success, ""
 	}
 	if ct, ok := pr.pool.(CheckTimer); ok && st.Registered {
-		pr.fails.after = s.a.FailAfterChecks
-		if msg := pr.fails.observe(ct, s.target, pr.label(), s.actStart, s.now(), st); msg != "" {
+		if msg := pr.fails.observe(s.a.FailAfterChecks, ct, s.target, pr.label(), s.actStart, s.now(), st); msg != "" {
 			return wait.Failure, msg
 		}
 	}

@@ -81,3 +81,32 @@ func strs(v any) []string {
 	}
 	return out
 }
+
+// fail_after_checks: 0 turns a judge's failure on failed health checks
+// (AWS's unhealthy) into waiting; other failures still end the wait.
+func TestRegisterFailAfterChecksZero(t *testing.T) {
+	states := [][]lb.Member{{}, {member("1", lb.StateUnhealthy)}}
+	judged := func(checks bool) *judgedPool {
+		return &judgedPool{fakePool: &fakePool{name: "web-tg", states: states}, judge: func(lb.Target, lb.State, lb.State) lb.Verdict {
+			return lb.Verdict{Outcome: wait.Failure, Checks: checks, Msg: "target 1 turned unhealthy"}
+		}}
+	}
+	cases := []struct {
+		name   string
+		checks bool
+		after  int
+		code   string
+	}{
+		{"checks, default", true, 3, "unhealthy"},
+		{"checks, 0 waits", true, 0, "timeout"},
+		{"not checks, 0 still fails", false, 0, "unhealthy"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			res := runFake(t, false, map[string]any{"timeout": 2, "fail_after_checks": tc.after}, judged(tc.checks))
+			if got := failureCode(res); got != tc.code {
+				t.Errorf("failure code %q, want %q: %v", got, tc.code, res["msg"])
+			}
+		})
+	}
+}
