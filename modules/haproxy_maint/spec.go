@@ -26,6 +26,9 @@ var spec = ansible.Spec{
 		"health":            {Type: ansible.Bool},
 		"agent":             {Type: ansible.Bool},
 		"fail_on_not_found": {Type: ansible.Bool, Default: true},
+		"min_healthy":       {Type: ansible.Int, Default: 0},
+		// Unset, the action plugin sets it from the play's strategy.
+		"wait_for_capacity": {Type: ansible.Bool},
 	},
 	SupportsCheckMode: true,
 	TimeoutOption:     "timeout",
@@ -49,6 +52,8 @@ type args struct {
 	Health           *bool   `json:"health"`
 	Agent            *bool   `json:"agent"`
 	FailOnNotFound   bool    `json:"fail_on_not_found"`
+	MinHealthy       int     `json:"min_healthy"`
+	WaitForCapacity  bool    `json:"wait_for_capacity"`
 }
 
 // Shutdown policies for sessions still open when the wait ends.
@@ -93,6 +98,9 @@ func checkArgs(m *ansible.Module, a args) (goal, error) {
 		if err != nil {
 			return goal{}, fmt.Errorf("%w (with wait: true)", err)
 		}
+	}
+	if a.MinHealthy < 0 {
+		return goal{}, fmt.Errorf("min_healthy must be 0 or more, got %d", a.MinHealthy)
 	}
 	if err := haproxy.CheckWorker(a.Worker); err != nil {
 		return goal{}, fmt.Errorf("worker must be a worker number such as 1 or !<pid>, got %q", a.Worker)

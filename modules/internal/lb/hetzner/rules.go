@@ -9,7 +9,14 @@ import (
 )
 
 // How Hetzner target states read during a wait.
-var _ lb.HealthJudge = (*Pool)(nil)
+var (
+	_ lb.HealthJudge = (*Pool)(nil)
+	_ lb.Identifier  = (*Pool)(nil)
+)
+
+// Identity names the load balancer for min_healthy's lock: ids are unique
+// per API endpoint (one per project token, and a test endpoint).
+func (p *Pool) Identity() string { return p.c.endpoint + "/load_balancers/" + p.ID() }
 
 // APIName names the API in messages.
 const APIName = "Hetzner Cloud API"
