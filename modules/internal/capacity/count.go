@@ -114,16 +114,20 @@ func (g Gate) Enter(ctx context.Context, maxWait time.Duration, attempt Attempt)
 	}
 	opts := append([]wait.Option{wait.WithDelay(min(200*time.Millisecond, g.Interval), g.Interval), wait.WithFactor(1.25)}, g.Options...)
 	res, err := wait.New(check, opts...).Wait(ctx, max(maxWait, time.Millisecond))
+	waited := res.Elapsed
+	if res.Attempts <= 1 {
+		waited = 0 // the count itself is no wait
+	}
 	var fe *wait.FailureError
 	var te *wait.TimeoutError
 	switch {
 	case err == nil:
-		return held, res.Elapsed, nil
+		return held, waited, nil
 	case errors.As(err, &fe):
-		return nil, res.Elapsed, fe.Err
+		return nil, waited, fe.Err
 	case errors.As(err, &te) && last != nil:
-		last.Waited = res.Elapsed
-		return nil, res.Elapsed, last
+		last.Waited = waited
+		return nil, waited, last
 	}
-	return nil, res.Elapsed, err
+	return nil, waited, err
 }
