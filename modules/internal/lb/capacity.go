@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"strings"
 	"time"
 
 	"github.com/zerodowntime/rolling/modules/internal/capacity"
@@ -60,16 +61,22 @@ func (s *runState) lock(ctx context.Context) error {
 			return fmt.Errorf("min_healthy needs a lock per pool on this host: %w", err)
 		}
 	}
-	owner := fmt.Sprintf("pid %d, lb_drain of target %s", os.Getpid(), s.target.String())
-	if s.target.ID == "" {
-		owner = fmt.Sprintf("pid %d, lb_drain of target %s", os.Getpid(), s.a.Target)
-	}
+	owner := fmt.Sprintf("pid %d, lb_drain of target %s", os.Getpid(), s.target)
+	s.m.Progress("nothing changed yet: taking the lock of %s for min_healthy", s.poolLabels())
 	h, err := capacity.Lock(ctx, dir, owner, s.lockKeys()...)
 	if err != nil {
 		return err
 	}
 	s.held = h
 	return nil
+}
+
+func (s *runState) poolLabels() string {
+	var l []string
+	for _, pr := range s.pools {
+		l = append(l, pr.label())
+	}
+	return strings.Join(l, ", ")
 }
 
 // unlock releases the pools' locks, once the load balancer no longer

@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/zerodowntime/rolling/modules/internal/capacity"
 	"github.com/zerodowntime/rolling/modules/internal/lb"
 )
 
@@ -184,5 +185,30 @@ func TestDrainCheckModeCountsWithoutWaiting(t *testing.T) {
 	}
 	if p.reads != 1 {
 		t.Errorf("%d reads in check mode, want 1", p.reads)
+	}
+}
+
+// A drain waits for another drain's lock of the same pool up to its
+// timeout, and then says whose lock it waited for.
+func TestDrainWaitsForTheLockAndNamesItsHolder(t *testing.T) {
+	dir := t.TempDir()
+	// The key of a pool without an Identifier: provider, kind and name.
+	key := capacity.NewKey("load balancer web-lb", "hetzner", "load_balancer\x00web-lb")
+	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+	defer cancel()
+	h, err := capacity.Lock(ctx, dir, "pid 7, lb_drain of target 2", key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer h.Release()
+	p := &fakePool{name: "web-lb", states: [][]lb.Member{{member("1", lb.StateHealthy), member("2", lb.StateHealthy)}}}
+	res := runFakeIn(t, dir, true, map[string]any{"timeout": 1}, p)
+	msg, _ := res["msg"].(string)
+	if failureCode(res) != "timeout" || !strings.Contains(msg, "for the lock of load balancer web-lb on this host, held by pid 7, lb_drain of target 2") {
+		t.Fatalf("code %q msg %q", failureCode(res), msg)
+	}
+	wantCalls(t, p)
+	if p.reads != 0 {
+		t.Errorf("%d reads before the lock, want 0", p.reads)
 	}
 }
