@@ -48,6 +48,8 @@ options:
         targets together than I(min_healthy) allows.
       - The lock does not cover drains run from other machines or by other users, nor other
         tools changing the pool; run them from one host, or keep a margin in I(min_healthy).
+        A Hetzner load balancer is locked by I(load_balancer) as given (before its lookup, which
+        reads the targets), so name it the same way, by name or by id, in every task.
       - When the pool could never satisfy it (fewer other targets, in any state, than
         I(min_healthy)), the module fails at once, before changing anything.
     type: int

@@ -13,6 +13,15 @@ import (
 	"github.com/zerodowntime/rolling/modules/internal/parallel"
 )
 
+// PoolRefs is implemented by providers whose lookup of the pools already
+// reads their targets (Hetzner): PoolRefs names each pool as the options
+// do (with the API endpoint), so that a drain locks before the lookup and
+// counts from that read. Two tasks naming one load balancer differently
+// (by name and by id) take different locks.
+type PoolRefs interface {
+	PoolRefs() []string
+}
+
 // Identifier is implemented by pools that can name themselves uniquely
 // across accounts and API endpoints (Hetzner: endpoint and id; AWS: the
 // target group ARN), for the lock of min_healthy.
@@ -39,7 +48,13 @@ func (s *runState) guarded() bool {
 }
 
 func (s *runState) lockKeys() []capacity.Key {
-	keys := make([]capacity.Key, 0, len(s.pools))
+	var keys []capacity.Key
+	if r, ok := s.prov.(PoolRefs); ok {
+		for i, ref := range r.PoolRefs() {
+			keys = append(keys, capacity.NewKey("load balancer "+s.a.LoadBalancers[i], s.provider, ref))
+		}
+		return keys
+	}
 	for _, pr := range s.pools {
 		id := pr.kind + "\x00" + pr.pool.Name()
 		if i, ok := pr.pool.(Identifier); ok {
@@ -61,22 +76,19 @@ func (s *runState) lock(ctx context.Context) error {
 			return fmt.Errorf("min_healthy needs a lock per pool on this host: %w", err)
 		}
 	}
-	owner := fmt.Sprintf("pid %d, lb_drain of target %s", os.Getpid(), s.target)
-	s.m.Progress("nothing changed yet: taking the lock of %s for min_healthy", s.poolLabels())
-	h, err := capacity.Lock(ctx, dir, owner, s.lockKeys()...)
+	owner := fmt.Sprintf("pid %d, lb_drain of target %s", os.Getpid(), s.a.Target)
+	keys := s.lockKeys()
+	var what []string
+	for _, k := range keys {
+		what = append(what, k.What)
+	}
+	s.m.Progress("nothing changed yet: taking the lock of %s for min_healthy", strings.Join(what, ", "))
+	h, err := capacity.Lock(ctx, dir, owner, keys...)
 	if err != nil {
 		return err
 	}
 	s.held = h
 	return nil
-}
-
-func (s *runState) poolLabels() string {
-	var l []string
-	for _, pr := range s.pools {
-		l = append(l, pr.label())
-	}
-	return strings.Join(l, ", ")
 }
 
 // unlock releases the pools' locks, once the load balancer no longer

@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/zerodowntime/rolling/modules/internal/ansible"
 	"github.com/zerodowntime/rolling/modules/internal/capacity"
 	"github.com/zerodowntime/rolling/modules/internal/lb"
 )
@@ -211,4 +212,44 @@ func TestDrainWaitsForTheLockAndNamesItsHolder(t *testing.T) {
 	if p.reads != 0 {
 		t.Errorf("%d reads before the lock, want 0", p.reads)
 	}
+}
+
+// refsProvider names its pools before the lookup, as Hetzner does, whose
+// lookup reads the targets: Pools checks that the lock is held by then.
+type refsProvider struct {
+	fakeProvider
+	t       *testing.T
+	dir     string
+	checked bool
+}
+
+func (p *refsProvider) PoolRefs() []string {
+	return []string{"https://api.example/v1/load_balancers/web-lb"}
+}
+
+func (p *refsProvider) Pools(ctx context.Context) ([]lb.Pool, error) {
+	key := capacity.NewKey("load balancer web-lb", "hetzner", p.PoolRefs()[0])
+	lctx, cancel := context.WithTimeout(ctx, 50*time.Millisecond)
+	defer cancel()
+	if h, err := capacity.Lock(lctx, p.dir, "test", key); err == nil {
+		h.Release()
+		p.t.Errorf("the pool was not locked before its lookup")
+	}
+	p.checked = true
+	return p.fakeProvider.Pools(ctx)
+}
+
+func TestDrainLocksBeforeALookupThatReadsTargets(t *testing.T) {
+	dir := t.TempDir()
+	p := &fakePool{name: "web-lb", states: [][]lb.Member{
+		{member("1", lb.StateHealthy), member("2", lb.StateHealthy)},
+		{member("2", lb.StateHealthy)},
+	}}
+	prov := &refsProvider{fakeProvider: fakeProvider{pools: []lb.Pool{p}}, t: t, dir: dir}
+	open := func(context.Context, *ansible.Module, lb.Args, lb.Env) (lb.Provider, error) { return prov, nil }
+	res := runOpener(t, dir, open, map[string]any{"min_healthy": 1})
+	if res["failed"] != false || !prov.checked {
+		t.Fatalf("failed=%v checked=%v: %v", res["failed"], prov.checked, res["msg"])
+	}
+	wantCalls(t, p, "deregister 1")
 }

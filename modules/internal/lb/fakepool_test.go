@@ -96,12 +96,23 @@ func runFakeIn(t *testing.T, lockDir string, drain bool, extra map[string]any, p
 // runFakeOut runs the module as runFakeIn does and returns its output and
 // exit code; it may run in any goroutine.
 func runFakeOut(lockDir string, drain bool, extra map[string]any, pools ...lb.Pool) (string, int) {
-	args := map[string]any{"provider": "hetzner", "load_balancer": "web-lb", "api_token": "fake-token-3f9a1c", "target": "1"}
-	maps.Copy(args, extra)
-	data, _ := json.Marshal(args) // plain values only
 	open := func(context.Context, *ansible.Module, lb.Args, lb.Env) (lb.Provider, error) {
 		return fakeProvider{pools: pools}, nil
 	}
+	return runOut(lockDir, open, drain, extra)
+}
+
+// runOpener runs lb_drain with the provider open gives.
+func runOpener(t *testing.T, lockDir string, open lb.Opener, extra map[string]any) map[string]any {
+	t.Helper()
+	out, code := runOut(lockDir, open, true, extra)
+	return checkResult(t, out, code)
+}
+
+func runOut(lockDir string, open lb.Opener, drain bool, extra map[string]any) (string, int) {
+	args := map[string]any{"provider": "hetzner", "load_balancer": "web-lb", "api_token": "fake-token-3f9a1c", "target": "1"}
+	maps.Copy(args, extra)
+	data, _ := json.Marshal(args) // plain values only
 	r := lb.NewRunner(open, lb.WithWaitOptions(virtualClock(), wait.WithoutJitter()), lb.WithLockDir(lockDir))
 	name, own, run := "lb_register", lb.RegisterOptions, r.Register
 	if drain {

@@ -166,6 +166,14 @@ func (s *runState) Lookup(ctx context.Context) error {
 		return err
 	}
 	s.prov, s.provider = p, p.Name()
+	// min_healthy is counted from the first read of the pools, made under
+	// their locks: before the lookup where it reads the targets.
+	_, early := p.(PoolRefs)
+	if early && s.guarded() {
+		if err := s.lock(ctx); err != nil {
+			return err
+		}
+	}
 	pools, err := p.Pools(ctx)
 	if err != nil {
 		return err
@@ -182,8 +190,7 @@ func (s *runState) Lookup(ctx context.Context) error {
 		return err
 	}
 	s.target = t
-	// min_healthy is counted from this read: under the pools' locks.
-	if s.guarded() {
+	if !early && s.guarded() {
 		if err := s.lock(ctx); err != nil {
 			return err
 		}

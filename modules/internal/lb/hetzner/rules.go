@@ -9,14 +9,14 @@ import (
 )
 
 // How Hetzner target states read during a wait.
-var (
-	_ lb.HealthJudge = (*Pool)(nil)
-	_ lb.Identifier  = (*Pool)(nil)
-)
+var _ lb.HealthJudge = (*Pool)(nil)
 
-// Identity names the load balancer for min_healthy's lock: ids are unique
-// per API endpoint (one per project token, and a test endpoint).
-func (p *Pool) Identity() string { return p.c.endpoint + "/load_balancers/" + p.ID() }
+// LoadBalancerRef names load balancer ref (a name or an id, as the options
+// give it) for min_healthy's lock: names and ids are unique per API
+// endpoint and project, and the lock is taken before the lookup.
+func (c *Client) LoadBalancerRef(ref string) string {
+	return c.endpoint + "/load_balancers/" + ref
+}
 
 // APIName names the API in messages.
 const APIName = "Hetzner Cloud API"
