@@ -176,3 +176,30 @@ func TestMinHealthyAcrossRunsWaits(t *testing.T) {
 		t.Errorf("%d runs waited for capacity, want 2: %v", waitedSome, res)
 	}
 }
+
+// Check mode counts and refuses as a real run would, and says when a real
+// run would wait instead; it changes nothing.
+func TestMinHealthyCheckMode(t *testing.T) {
+	t.Setenv("XDG_CACHE_HOME", t.TempDir())
+	h := threeApps(t)
+	h.Command(t, "set server www/web2 state maint")
+	args := map[string]any{"socket": h.Socket, "server": "web1", "backend": "www", "state": "drain", "min_healthy": 2, "_ansible_check_mode": true}
+	res, _ := runModule(t, args)
+	f, _ := res["failure"].(map[string]any)
+	if f["code"] != "min_healthy" || res["changed"] != false || !strings.Contains(fmt.Sprint(res["msg"]), "backend www has 1 other healthy targets (of 2), 1 draining") {
+		t.Errorf("check mode without waiting: %v", res)
+	}
+	args["wait_for_capacity"] = true
+	res, _ = runModule(t, args)
+	if res["failed"] == true || res["changed"] != true || !strings.Contains(fmt.Sprint(res["warnings"]), "would wait for capacity to come back") {
+		t.Errorf("check mode with waiting: %v", res)
+	}
+	if st := h.ServerStat(t, "www", "web1")["status"]; st != "no check" {
+		t.Errorf("check mode changed web1: %s", st)
+	}
+	// A server already out of rotation is never refused.
+	args = map[string]any{"socket": h.Socket, "server": "web2", "backend": "www", "state": "drain", "min_healthy": 2}
+	if res, _ := runModule(t, args); res["failed"] == true {
+		t.Errorf("re-draining web2 from maint: %v", res["msg"])
+	}
+}
