@@ -176,7 +176,8 @@ func TestDrainCheckModeCountsWithoutWaiting(t *testing.T) {
 	states := [][]lb.Member{{member("1", lb.StateHealthy), member("2", lb.StateDraining), member("3", lb.StateHealthy)}}
 	p := &fakePool{name: "web-lb", states: states}
 	res := runFake(t, true, map[string]any{"min_healthy": 2, "wait_for_capacity": true, "_ansible_check_mode": true}, p)
-	if res["failed"] != false || res["changed"] != true || !strings.Contains(fmt.Sprint(res["warnings"]), "would wait for capacity to come back") {
+	if res["failed"] != false || res["changed"] != true || !strings.Contains(fmt.Sprint(res["warnings"]), "would wait for capacity to come back") ||
+		!strings.Contains(fmt.Sprint(res["msg"]), "min_healthy 2 does not allow it now: a run would first wait for capacity") {
 		t.Fatalf("check mode with waiting: %v", res)
 	}
 	p = &fakePool{name: "web-lb", states: states}
