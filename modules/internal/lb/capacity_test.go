@@ -254,3 +254,35 @@ func TestDrainLocksBeforeALookupThatReadsTargets(t *testing.T) {
 	}
 	wantCalls(t, p, "deregister 1")
 }
+
+// What counts as healthy, for the others and for the target itself: only
+// a target healthy on every port. Any other state of another target leaves
+// min_healthy 1 unmet; the same state of the target itself means it is
+// no capacity to keep, and its drain is never refused.
+func TestDrainCountsOnlyTargetsHealthyOnEveryPort(t *testing.T) {
+	twoPorts := func(id string, a, b lb.Health) lb.Member {
+		return lb.Member{Target: lb.Target{Type: lb.TypeServer, ID: id}, Health: []lb.PortHealth{{Port: 80, State: a}, {Port: 443, State: b}}}
+	}
+	cases := map[string]func(id string) lb.Member{
+		"draining":                 func(id string) lb.Member { return member(id, lb.StateDraining) },
+		"initial":                  func(id string) lb.Member { return member(id, lb.StateInitial) },
+		"unused":                   func(id string) lb.Member { return member(id, lb.StateUnused) },
+		"unavailable":              func(id string) lb.Member { return member(id, lb.StateUnavailable) },
+		"unhealthy":                func(id string) lb.Member { return member(id, lb.StateUnhealthy) },
+		"unknown":                  func(id string) lb.Member { return member(id, lb.StateUnknown) },
+		"unhealthy on one service": func(id string) lb.Member { return twoPorts(id, lb.StateHealthy, lb.StateUnhealthy) },
+		"no health reported":       func(id string) lb.Member { return lb.Member{Target: lb.Target{Type: lb.TypeServer, ID: id}} },
+	}
+	for name, in := range cases {
+		t.Run(name, func(t *testing.T) {
+			p := &fakePool{name: "web-lb", states: [][]lb.Member{{member("1", lb.StateHealthy), in("2")}}}
+			if res := runFake(t, true, map[string]any{"min_healthy": 1}, p); failureCode(res) != "min_healthy" {
+				t.Errorf("another target %s counted as healthy: %v", name, res["msg"])
+			}
+			p = &fakePool{name: "web-lb", states: [][]lb.Member{{in("1"), member("2", lb.StateUnhealthy)}, {member("2", lb.StateUnhealthy)}}}
+			if res := runFake(t, true, map[string]any{"min_healthy": 1}, p); failureCode(res) == "min_healthy" {
+				t.Errorf("a target %s was refused: %v", name, res["msg"])
+			}
+		})
+	}
+}
