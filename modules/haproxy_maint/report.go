@@ -77,7 +77,7 @@ func report(res ansible.Result, targets []*target, want haproxy.AdminState, c *h
 // skippedData is the result's data when the server is not there and
 // fail_on_not_found is false.
 func skippedData(c *haproxy.Client, want haproxy.AdminState) map[string]any {
-	return map[string]any{"backends": []any{}, "waited": 0.0, "state": string(want), "haproxy_version": c.Version().String()}
+	return map[string]any{"backends": []any{}, "waited": 0.0, "capacity_wait": 0.0, "state": string(want), "haproxy_version": c.Version().String()}
 }
 
 func diffView(s snapshot) map[string]any {

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/zerodowntime/rolling/modules/internal/ansible"
+	"github.com/zerodowntime/rolling/modules/internal/capacity"
 	"github.com/zerodowntime/rolling/modules/internal/haproxy"
 	"github.com/zerodowntime/rolling/modules/internal/step"
 )
@@ -22,6 +23,7 @@ func run(ctx context.Context, m *ansible.Module, a args) (ansible.Result, error)
 		return ansible.Result{}, err
 	}
 	s := &maint{m: m, a: a, g: g, start: time.Now()}
+	defer s.unlock()
 	return step.Run(ctx, m, s, step.Limits{Timeout: a.Timeout, Start: s.start, Grace: shutdownGrace})
 }
 
@@ -36,6 +38,9 @@ type maint struct {
 	notFound error // the server or backend is not there
 	changed  bool
 	waited   time.Duration
+
+	held         *capacity.Held // the backends' locks, for min_healthy
+	capacityWait time.Duration
 }
 
 var _ step.Step = (*maint)(nil)
@@ -66,10 +71,17 @@ func (s *maint) Lookup(ctx context.Context) error {
 // Plan decides what to change on each server. The wait's timeout counts
 // from the wait, so the time already spent is added to it; without a wait
 // the deadline only bounds the commands.
-func (s *maint) Plan(context.Context) (time.Duration, error) {
+func (s *maint) Plan(ctx context.Context) (time.Duration, error) {
 	for _, t := range s.targets {
 		plan(s.m, t, s.g.state, s.g.weight, s.a)
 		s.changed = s.changed || len(t.changes) > 0
+	}
+	// For real, Apply counts under the backends' locks.
+	if s.m.CheckMode {
+		if err := s.judgeCapacity(ctx); err != nil {
+			s.changed = false
+			return 0, err
+		}
 	}
 	if !s.a.Wait {
 		return ansible.MaxSeconds * time.Second, nil
@@ -89,11 +101,16 @@ func (s *maint) Predict() ansible.Result {
 
 // Apply sends each server's commands.
 func (s *maint) Apply(ctx context.Context) error {
+	if err := s.enterCapacity(ctx, time.Duration(s.a.Timeout)*time.Second); err != nil {
+		s.changed = false
+		return fail(err, keys(s.targets))
+	}
 	for _, t := range s.targets {
 		if err := apply(ctx, s.m, s.c, t, s.g.state); err != nil {
 			return fail(err, t.key())
 		}
 	}
+	s.releaseOnceOut(ctx)
 	return nil
 }
 
@@ -132,7 +149,9 @@ func (s *maint) Fail(ctx context.Context, err error) (ansible.Result, error) {
 }
 
 func (s *maint) result(waited time.Duration) ansible.Result {
-	return report(ansible.Result{Changed: s.changed}, s.targets, s.g.state, s.c, waited)
+	res := report(ansible.Result{Changed: s.changed}, s.targets, s.g.state, s.c, waited)
+	res.Data["capacity_wait"] = ansible.RoundSeconds(s.capacityWait)
+	return res
 }
 
 // connect opens the runtime API and checks that it can set a server's state.

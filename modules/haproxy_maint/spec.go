@@ -28,6 +28,9 @@ var spec = ansible.Spec{
 		"fail_on_not_found": {Type: ansible.Bool, Default: true},
 		"fail_after_checks": {Type: ansible.Int, Default: 3},
 		"check_interval":    {Type: ansible.Float, Default: 2},
+		"min_healthy":       {Type: ansible.Int, Default: 0},
+		// Unset, the action plugin sets it from the play's strategy.
+		"wait_for_capacity": {Type: ansible.Bool},
 	},
 	SupportsCheckMode: true,
 	TimeoutOption:     "timeout",
@@ -53,6 +56,8 @@ type args struct {
 	FailOnNotFound   bool    `json:"fail_on_not_found"`
 	FailAfterChecks  int     `json:"fail_after_checks"`
 	CheckInterval    float64 `json:"check_interval"`
+	MinHealthy       int     `json:"min_healthy"`
+	WaitForCapacity  bool    `json:"wait_for_capacity"`
 }
 
 // Shutdown policies for sessions still open when the wait ends.
@@ -103,6 +108,9 @@ func checkArgs(m *ansible.Module, a args) (goal, error) {
 	}
 	if a.FailAfterChecks < 0 {
 		return goal{}, fmt.Errorf("fail_after_checks must be 0 (never fail early) or more, got %d", a.FailAfterChecks)
+	}
+	if a.MinHealthy < 0 {
+		return goal{}, fmt.Errorf("min_healthy must be 0 or more, got %d", a.MinHealthy)
 	}
 	if err := haproxy.CheckWorker(a.Worker); err != nil {
 		return goal{}, fmt.Errorf("worker must be a worker number such as 1 or !<pid>, got %q", a.Worker)

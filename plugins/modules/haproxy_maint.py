@@ -127,12 +127,46 @@ options:
         which the runtime API does not report. Only used to count O(fail_after_checks).
     type: float
     default: 2
+  min_healthy:
+    description:
+      - Refuse C(drain) and C(maint) when fewer than this many other servers of the backend would
+        stay healthy. C(0) turns the check off. Set it (the role passes C(deploy_min_healthy)) when
+        several hosts of a batch are drained at once.
+      - A server counts as healthy when it is C(ready) (not MAINT or DRAIN, its own or inherited
+        through C(track)), UP with its checks passed (not DOWN, NOLB or C(UP 1/3)) and has a
+        weight above 0, as C(show servers state) and C(show stat) report it. A server that does
+        not count itself is never refused, so a failed host can always be drained again.
+      - The count is atomic across runs on the HAProxy host. The module takes a lock per backend
+        (keyed by the socket's path and the backend) in the user's cache directory on the host it
+        runs on (C(~/.cache/zerodowntime_rolling/locks) on Linux), counts, sets the state and holds
+        the lock until C(show servers state) reports the server in MAINT or DRAIN. So the parallel
+        forks of a playbook delegated to that host, and runs started by hand there by the same
+        user, never take out more servers together than I(min_healthy) allows.
+      - The lock does not cover runs by other users or from other hosts against another HAProxy
+        of an active/active pair (each node counts its own servers), nor other tools using the
+        runtime API.
+      - When the backend could never satisfy it (fewer other servers, in any state, than
+        I(min_healthy)), the module fails at once, before changing anything.
+    type: int
+    default: 0
+  wait_for_capacity:
+    description:
+      - When draining now would break I(min_healthy), wait for capacity to come back (another
+        server of the batch becoming ready and UP again), counting again every I(interval) under
+        the lock, up to I(timeout); then fail without changing anything, with the counts and what
+        to set. When C(false), fail at once with the same message.
+      - Waiting only helps when the hosts of a batch move on their own, under the C(free) or
+        C(host_pinned) strategy. Under the default C(linear) strategy no host of the batch can
+        come back while this task runs, so a wait would only use up the timeout. When not set,
+        the action plugin sets it from the play's strategy, C(true) for C(free) and
+        C(host_pinned), C(false) otherwise (and when the strategy cannot be found).
+    type: bool
 attributes:
   check_mode:
     support: full
     description: >-
-      Reads the state and reports what would change, without changing or waiting; C(msg) says what a run
-      would set on each server and what it would wait for.
+      Reads the state and reports what would change (and refuses on I(min_healthy)), without changing or
+      waiting; C(msg) says what a run would set on each server and what it would wait for.
   diff_mode:
     support: full
     description: State, weight and sessions of each server acted on, before and after.
@@ -322,6 +356,12 @@ state:
   returned: always
   type: str
   sample: drain
+capacity_wait:
+  description: Seconds the task waited for capacity to come back before changing the state
+    (I(wait_for_capacity)); C(0) when it did not wait.
+  returned: always
+  type: float
+  sample: 4.5
 haproxy_version:
   description: HAProxy's version from C(show info).
   returned: always
@@ -338,7 +378,7 @@ failure:
     code:
       description: >-
         C(socket_unreachable), C(permission_denied), C(backend_not_found), C(server_not_found),
-        C(version_too_old), C(timeout) or C(command_failed).
+        C(version_too_old), C(min_healthy), C(timeout) or C(command_failed).
       type: str
     resource:
       description: The backend/server concerned, when known.

@@ -18,7 +18,9 @@ description:
     creating I(health_file) first.
   - AWS deregisters the target from every target group and waits until it is no longer
     registered in any of them, i.e. until draining (C(deregistration_delay)) is over.
-  - Refuses to drain when fewer than I(min_healthy) other targets are healthy.
+  - Refuses to drain when fewer than I(min_healthy) other targets would stay healthy, counted
+    under a lock per load balancer or target group that also serializes the drains of one batch
+    (see I(min_healthy)), and can wait for capacity to come back (I(wait_for_capacity)).
   - An already drained target gives C(changed=false) without waiting.
   - Runs as a static Go binary picked for the host's platform; the host needs no Python
     packages, no SDK and no CLI.
@@ -31,10 +33,39 @@ options:
   min_healthy:
     description:
       - Refuse to drain when fewer than this many other targets are healthy in a load balancer or
-        target group the target is in rotation in, so a rollout never takes the last healthy
-        server out. C(0) turns the check off.
+        target group where the target itself counts as healthy, so a rollout never goes below it.
+        C(0) turns the check off.
+      - A target counts as healthy when it is registered and healthy on every port. Draining,
+        initial, unused, unavailable (AWS), unhealthy and unknown (Hetzner, on any service) do not
+        count. A target that does not count itself is never refused, so a failed host can always
+        be drained.
+      - The count is atomic across the drains of a batch on one host. The module takes a lock
+        per load balancer or target group in the user's cache directory on the host it runs on
+        (C(~/.cache/zerodowntime_rolling/locks) on Linux), counts, and holds the lock until the load
+        balancer's own read shows the target no longer healthy (AWS draining, Hetzner removed or,
+        with I(method=health), unhealthy). So the parallel forks of a playbook, tasks delegated to
+        the same host, and rollouts started by hand there by the same user never take out more
+        targets together than I(min_healthy) allows.
+      - The lock does not cover drains run from other machines or by other users, nor other
+        tools changing the pool; run them from one host, or keep a margin in I(min_healthy).
+        A Hetzner load balancer is locked by I(load_balancer) as given (before its lookup, which
+        reads the targets), so name it the same way, by name or by id, in every task.
+      - When the pool could never satisfy it (fewer other targets, in any state, than
+        I(min_healthy)), the module fails at once, before changing anything.
     type: int
     default: 1
+  wait_for_capacity:
+    description:
+      - When draining now would break I(min_healthy), wait for capacity to come back (another
+        target of the batch registering again), counting again every I(interval) under the lock,
+        up to I(timeout); then fail without changing anything, with the counts and what to set.
+      - When C(false), fail at once with the same message.
+      - Waiting only helps when the hosts of a batch move on their own, under the C(free) or
+        C(host_pinned) strategy. Under the default C(linear) strategy no host of the batch can
+        register again while this task runs, so a wait would only use up the timeout. When not
+        set, the action plugin sets it from the play's strategy, C(true) for C(free) and
+        C(host_pinned), C(false) otherwise (and when the strategy cannot be found).
+    type: bool
 attributes:
   check_mode:
     support: partial
@@ -181,6 +212,12 @@ waited:
   returned: always
   type: float
   sample: 12.4
+capacity_wait:
+  description: Seconds the drain waited for capacity to come back before taking the target out
+    (I(wait_for_capacity)); C(0) when it did not wait.
+  returned: always
+  type: float
+  sample: 8.2
 elapsed:
   description: Seconds the module ran.
   returned: always

@@ -19,7 +19,7 @@ func (s *runState) planMsg() string {
 		case pr.done:
 			done = append(done, label)
 			continue
-		case draining && inRotation(pr.before):
+		case draining && countsHealthy(pr.before):
 			label += fmt.Sprintf(" (%d of its %d other targets healthy)", pr.before.HealthyOthers, max(pr.before.Targets-1, 0))
 		}
 		if len(pr.calls) > 0 {
@@ -41,7 +41,10 @@ func (s *runState) planMsg() string {
 		}
 		do = append(do, "would "+fmt.Sprintf(verb, t, strings.Join(calls, ", ")))
 	}
-	if draining && len(pending) > 0 {
+	switch {
+	case draining && s.wouldWait:
+		do = append(do, fmt.Sprintf("min_healthy %d does not allow it now: a run would first wait for capacity (wait_for_capacity)", s.a.MinHealthy))
+	case draining && len(pending) > 0:
 		do = append(do, fmt.Sprintf("min_healthy %d allows it", s.a.MinHealthy))
 	}
 	if len(pending) > 0 {

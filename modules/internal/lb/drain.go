@@ -3,7 +3,6 @@ package lb
 import (
 	"context"
 	"fmt"
-	"strings"
 	"time"
 
 	"github.com/zerodowntime/rolling/modules/internal/failure"
@@ -21,11 +20,12 @@ func (drain) healthFile(exists bool) (makeFile, dropFile bool) { return !exists,
 
 func (drain) readsDelay() bool { return true }
 
+// plan may run again after a wait for capacity, on a fresh read.
 func (d drain) plan(s *runState) error {
 	health := s.a.Method == MethodHealth
-	var refuse []string
 	for _, pr := range s.pools {
 		st := pr.before
+		pr.calls, pr.done = nil, false
 		if d.drained(s, pr, st) {
 			pr.done = true
 			continue
@@ -35,9 +35,6 @@ func (d drain) plan(s *runState) error {
 				"target %s is in %s through its %s, and targets from a label selector cannot be removed on their own: drain it with method: health (and health_file), or change the server's labels",
 				s.target, pr.label(), via)
 		}
-		if inRotation(st) && st.HealthyOthers < s.a.MinHealthy {
-			refuse = append(refuse, fmt.Sprintf("%s has %d other healthy targets (of %d)", pr.label(), st.HealthyOthers, st.Targets-1))
-		}
 		if !health {
 			for _, mem := range pr.members {
 				if s.target.Matches(mem.Target) && mem.Via == "" && !allStates(mem, StateDraining) {
@@ -46,13 +43,11 @@ func (d drain) plan(s *runState) error {
 			}
 		}
 	}
-	if len(refuse) > 0 {
-		return failure.Errorf(s.provider, failure.MinHealthy, s.pools[0].label(), nil,
-			"refusing to drain %s: min_healthy is %d but %s; bring another target up first, or lower min_healthy",
-			s.target, s.a.MinHealthy, strings.Join(refuse, ", "))
-	}
 	return nil
 }
+
+// A drain keeps min_healthy: see capacity.go.
+func (drain) guardsCapacity() bool { return true }
 
 // drained is the done-check: method remove wants the target gone (or what
 // the pool's DrainJudge counts as drained), method health wants it
@@ -66,11 +61,6 @@ func (drain) drained(s *runState, pr *poolRun, st State) bool {
 	}
 	j, ok := pr.pool.(DrainJudge)
 	return ok && j.Drained(st)
-}
-
-// inRotation reports whether the target takes traffic, for min_healthy.
-func inRotation(st State) bool {
-	return st.Registered && !st.AllPorts(StateDraining) && !st.AllPorts(StateUnused) && !st.AllPorts(StateUnhealthy)
 }
 
 func selectorOf(t Target, members []Member) string {

@@ -83,23 +83,44 @@ func member(id string, state lb.Health) lb.Member {
 // result.
 func runFake(t *testing.T, drain bool, extra map[string]any, pools ...lb.Pool) map[string]any {
 	t.Helper()
-	args := map[string]any{"provider": "hetzner", "load_balancer": "web-lb", "api_token": "fake-token-3f9a1c", "target": "1"}
-	maps.Copy(args, extra)
-	data, err := json.Marshal(args)
-	if err != nil {
-		t.Fatal(err)
-	}
+	return runFakeIn(t, t.TempDir(), drain, extra, pools...)
+}
+
+// runFakeIn is runFake with the pools' locks in dir.
+func runFakeIn(t *testing.T, lockDir string, drain bool, extra map[string]any, pools ...lb.Pool) map[string]any {
+	t.Helper()
+	out, code := runFakeOut(lockDir, drain, extra, pools...)
+	return checkResult(t, out, code)
+}
+
+// runFakeOut runs the module as runFakeIn does and returns its output and
+// exit code; it may run in any goroutine.
+func runFakeOut(lockDir string, drain bool, extra map[string]any, pools ...lb.Pool) (string, int) {
 	open := func(context.Context, *ansible.Module, lb.Args, lb.Env) (lb.Provider, error) {
 		return fakeProvider{pools: pools}, nil
 	}
-	r := lb.NewRunner(open, lb.WithWaitOptions(virtualClock(), wait.WithoutJitter()))
+	return runOut(lockDir, open, drain, extra)
+}
+
+// runOpener runs lb_drain with the provider open gives.
+func runOpener(t *testing.T, lockDir string, open lb.Opener, extra map[string]any) map[string]any {
+	t.Helper()
+	out, code := runOut(lockDir, open, true, extra)
+	return checkResult(t, out, code)
+}
+
+func runOut(lockDir string, open lb.Opener, drain bool, extra map[string]any) (string, int) {
+	args := map[string]any{"provider": "hetzner", "load_balancer": "web-lb", "api_token": "fake-token-3f9a1c", "target": "1"}
+	maps.Copy(args, extra)
+	data, _ := json.Marshal(args) // plain values only
+	r := lb.NewRunner(open, lb.WithWaitOptions(virtualClock(), wait.WithoutJitter()), lb.WithLockDir(lockDir))
 	name, own, run := "lb_register", lb.RegisterOptions, r.Register
 	if drain {
 		name, own, run = "lb_drain", lb.DrainOptions, r.Drain
 	}
 	var buf bytes.Buffer
 	code := ansible.RunArgs(context.Background(), lb.NewSpec(name, own), data, &buf, run)
-	return checkResult(t, buf.String(), code)
+	return buf.String(), code
 }
 
 // failureCode is the result's failure.code, or "" when it has none.

@@ -67,6 +67,8 @@ var AWSOptions = map[string]ansible.Option{
 // DrainOptions are lb_drain's own options.
 var DrainOptions = map[string]ansible.Option{
 	"min_healthy": {Type: ansible.Int, Default: 1},
+	// Unset, the action plugin sets it from the play's strategy.
+	"wait_for_capacity": {Type: ansible.Bool},
 }
 
 // RegisterOptions are lb_register's own options.
@@ -111,6 +113,8 @@ type Args struct {
 	UsePrivateIP  bool    `json:"use_private_ip"`
 	// FailAfterChecks is lb_register's fail_after_checks.
 	FailAfterChecks int `json:"fail_after_checks"`
+	// WaitForCapacity lets a drain that would break min_healthy wait.
+	WaitForCapacity bool `json:"wait_for_capacity"`
 
 	APIToken      string   `json:"api_token"`
 	Endpoint      string   `json:"endpoint"`

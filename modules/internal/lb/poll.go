@@ -58,6 +58,7 @@ func (s *runState) Wait(ctx context.Context, deadline time.Time) error {
 			}
 			st := StateOf(s.target, ms)
 			pr.members, pr.after = ms, st
+			s.releaseOnceOut()
 			outcome, why := s.act.accept(s, pr, st)
 			pr.prev = st
 			switch outcome {

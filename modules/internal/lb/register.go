@@ -19,6 +19,8 @@ func (register) healthFile(exists bool) (makeFile, dropFile bool) { return false
 
 func (register) readsDelay() bool { return false }
 
+func (register) guardsCapacity() bool { return false }
+
 func (register) plan(s *runState) error {
 	for _, pr := range s.pools {
 		st := pr.before

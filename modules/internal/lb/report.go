@@ -100,6 +100,9 @@ func (s *runState) result(predicted bool) ansible.Result {
 	if s.a.HealthFile != "" {
 		data["health_file"] = s.a.HealthFile
 	}
+	if s.act.guardsCapacity() {
+		data["capacity_wait"] = ansible.RoundSeconds(s.capacityWait)
+	}
 	res := ansible.Result{Changed: changed, Data: data}
 	if len(s.pools) > 0 {
 		res.Diff = &ansible.Diff{Before: before, After: after, BeforeHeader: s.target.String() + " before", AfterHeader: s.target.String() + " after"}

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/zerodowntime/rolling/modules/internal/ansible"
+	"github.com/zerodowntime/rolling/modules/internal/capacity"
 	"github.com/zerodowntime/rolling/modules/internal/parallel"
 	"github.com/zerodowntime/rolling/modules/internal/step"
 	"github.com/zerodowntime/rolling/modules/internal/wait"
@@ -30,6 +31,7 @@ type Runner struct {
 	open     Opener
 	waitOpts []wait.Option
 	now      func() time.Time
+	lockDir  string
 }
 
 // RunnerOption configures a Runner.
@@ -132,6 +134,12 @@ type runState struct {
 	fileGone bool
 	actStart time.Time     // waits are measured from the first change
 	planned  time.Duration // the timeout Plan chose, for check mode's msg
+	deadline time.Time     // the start plus Plan's timeout
+
+	held          *capacity.Held // the pools' locks, while min_healthy needs them
+	awaitCapacity bool           // Apply waits for capacity first
+	wouldWait     bool           // check mode: a run would wait for it
+	capacityWait  time.Duration
 }
 
 var _ step.Step = (*runState)(nil)
@@ -141,6 +149,7 @@ func (r *Runner) run(ctx context.Context, m *ansible.Module, a Args, act action)
 		return ansible.Result{}, err
 	}
 	s := &runState{r: r, m: m, a: a, act: act, provider: a.Provider, total: &Counter{}, start: r.now(), now: r.now}
+	defer s.unlock()
 	return step.Run(ctx, m, s, step.Limits{Timeout: a.Timeout, Start: s.start})
 }
 
@@ -158,6 +167,14 @@ func (s *runState) Lookup(ctx context.Context) error {
 		return err
 	}
 	s.prov, s.provider = p, p.Name()
+	// min_healthy is counted from the first read of the pools, made under
+	// their locks: before the lookup where it reads the targets.
+	_, early := p.(PoolRefs)
+	if early && s.guarded() {
+		if err := s.lock(ctx); err != nil {
+			return err
+		}
+	}
 	pools, err := p.Pools(ctx)
 	if err != nil {
 		return err
@@ -174,6 +191,11 @@ func (s *runState) Lookup(ctx context.Context) error {
 		return err
 	}
 	s.target = t
+	if !early && s.guarded() {
+		if err := s.lock(ctx); err != nil {
+			return err
+		}
+	}
 
 	err = parallel.FirstError(eachPool(s.pools, func(_ int, pr *poolRun) error {
 		ms, err := pr.pool.Members(WithCounter(ctx, &pr.counter))
@@ -220,8 +242,11 @@ func (s *runState) Plan(ctx context.Context) (time.Duration, error) {
 	if err := s.act.plan(s); err != nil {
 		return 0, err
 	}
+	if err := s.judgeCapacity(); err != nil {
+		return 0, err
+	}
 	d, err := s.timeout(ctx)
-	s.planned = d
+	s.planned, s.deadline = d, s.start.Add(d)
 	return d, err
 }
 
@@ -324,10 +349,17 @@ type action interface {
 	hint(s *runState) string
 	// predict is the check-mode after-state of a pool not yet done.
 	predict(a Args, before State) State
+	// guardsCapacity reports whether min_healthy applies.
+	guardsCapacity() bool
 }
 
 // Apply makes the planned changes.
 func (s *runState) Apply(ctx context.Context) error {
+	if s.awaitCapacity {
+		if err := s.waitCapacity(ctx); err != nil {
+			return err
+		}
+	}
 	s.actStart = s.now()
 	if s.makeFile {
 		made, err := createHealthFile(s.a.HealthFile)

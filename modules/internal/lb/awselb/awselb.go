@@ -125,8 +125,9 @@ func LoadConfig(ctx context.Context, o ConfigOpts) (aws.Config, aws.Credentials,
 
 // Client works on target groups.
 type Client struct {
-	api    API
-	region string
+	api      API
+	region   string
+	endpoint string // WithEndpoint's, if any
 }
 
 // Option configures a Client.
@@ -144,10 +145,12 @@ func WithEndpoint(u string) Option {
 // New returns a client from an SDK config.
 func New(cfg aws.Config, opts ...Option) *Client {
 	fns := make([]func(*elbv2.Options), len(opts))
+	var seen elbv2.Options
 	for i, o := range opts {
 		fns[i] = o
+		o(&seen)
 	}
-	return &Client{api: elbv2.NewFromConfig(cfg, fns...), region: cfg.Region}
+	return &Client{api: elbv2.NewFromConfig(cfg, fns...), region: cfg.Region, endpoint: aws.ToString(seen.BaseEndpoint)}
 }
 
 // NewWithAPI returns a client over any implementation of API.

@@ -14,7 +14,12 @@ var (
 	_ lb.DrainJudge  = (*Pool)(nil)
 	_ lb.HealthJudge = (*Pool)(nil)
 	_ lb.LateChecker = (*Pool)(nil)
+	_ lb.Identifier  = (*Pool)(nil)
 )
+
+// Identity names the group for min_healthy's lock: its ARN holds the
+// region and the account; a custom endpoint (lbsim) is another world.
+func (p *Pool) Identity() string { return p.c.endpoint + " " + p.arn }
 
 // APIName names the API in messages.
 const APIName = "ELBv2 API"

@@ -16,6 +16,13 @@ var (
 	_ lb.CheckTimer  = (*Pool)(nil)
 )
 
+// LoadBalancerRef names load balancer ref (a name or an id, as the options
+// give it) for min_healthy's lock: names and ids are unique per API
+// endpoint and project, and the lock is taken before the lookup.
+func (c *Client) LoadBalancerRef(ref string) string {
+	return c.endpoint + "/load_balancers/" + ref
+}
+
 // APIName names the API in messages.
 const APIName = "Hetzner Cloud API"
 

@@ -83,6 +83,8 @@ type hetznerProvider struct {
 	a lb.Args
 }
 
+var _ lb.PoolRefs = (*hetznerProvider)(nil)
+
 func (p *hetznerProvider) Name() string            { return lb.Hetzner }
 func (p *hetznerProvider) API() string             { return hetzner.APIName }
 func (p *hetznerProvider) Interval() time.Duration { return hetzner.DefaultInterval }
@@ -101,6 +103,16 @@ func (p *hetznerProvider) Resolve(ctx context.Context, t lb.Target) (lb.Target, 
 		return t, nil
 	}
 	return p.c.Server(ctx, t.ID)
+}
+
+// PoolRefs names the load balancers as the options do: the lookup reads
+// their targets, so a drain locks them before it.
+func (p *hetznerProvider) PoolRefs() []string {
+	refs := make([]string, len(p.a.LoadBalancers))
+	for i, ref := range p.a.LoadBalancers {
+		refs[i] = p.c.LoadBalancerRef(ref)
+	}
+	return refs
 }
 
 // Pools looks up the load balancers at once, and returns them in the order
