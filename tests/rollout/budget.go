@@ -67,9 +67,16 @@ func (s *Scenario) Budget(startup, perTask time.Duration) Budget {
 	add("checks", checks)
 	add("actions", actions)
 	add("faults", o.ExtraPerHost)
+	// deploy_min_healthy lets at most hosts − min_healthy of a batch out at
+	// once; the rest of the batch waits for them to come back.
 	batches := (hosts + o.Serial - 1) / o.Serial
-	b.Waits = time.Duration(batches) * host
-	b.Terms = append(b.Terms, fmt.Sprintf("%d batches × (%s)", batches, strings.Join(each, " + ")))
+	rounds, per := batches, ""
+	if out := hosts - s.minHealthy(); out > 0 && out < o.Serial {
+		n := (o.Serial + out - 1) / out
+		rounds, per = batches*n, fmt.Sprintf(" × %d rounds", n)
+	}
+	b.Waits = time.Duration(rounds) * host
+	b.Terms = append(b.Terms, fmt.Sprintf("%d batches%s × (%s)", batches, per, strings.Join(each, " + ")))
 
 	// A broken host fails a step only once that step's timeout is up, and a
 	// rollback boots and verifies the old version again.
@@ -113,6 +120,17 @@ func (s *Scenario) lbTiming() (checks, actions time.Duration) {
 // a register: a dozen API requests between them.
 func faultLatency(f sim.Faults) time.Duration {
 	return 12 * max(time.Duration(f.Hetzner.Latency), time.Duration(f.AWS.Latency))
+}
+
+// minHealthy is the scenario's deploy_min_healthy (the role's default: 1).
+func (s *Scenario) minHealthy() int {
+	switch x := s.Opts.Vars["deploy_min_healthy"].(type) {
+	case int:
+		return x
+	case float64:
+		return int(x)
+	}
+	return 1
 }
 
 // varSeconds is a role timeout the harness sets, as the scenario's Vars

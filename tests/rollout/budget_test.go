@@ -69,6 +69,14 @@ func TestBudget(t *testing.T) {
 			wantTerms: []string{"2 batches × (drain 2s + boot 3s + checks 2.6s + actions 12s)"},
 		},
 		{
+			// min_healthy 2 of 3 lets one host out at a time: the batch
+			// of 3 takes three hosts' waits, as serial 1 does.
+			name:      "haproxy, serial 3, min_healthy 2",
+			opts:      Options{LB: "haproxy", Serial: 3, Vars: map[string]any{"deploy_min_healthy": 2}},
+			wantWaits: 3 * (2*time.Second + 3*time.Second + 400*time.Millisecond),
+			wantTerms: []string{"1 batches × 3 rounds × (drain 2s"},
+		},
+		{
 			// A broken host waits out the verify (8 s) and the register
 			// (30 s) timeouts the harness sets; with a rollback, a boot
 			// and a verify more.
