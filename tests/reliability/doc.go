@@ -6,22 +6,26 @@
 //
 // # min_healthy and parallel drains
 //
-// lb_drain checks min_healthy once, against the other targets' health as it
-// reads it at its own start, before it deregisters anything. It does not
-// coordinate with other lb_drain runs: with serial: N, the N drains of a
-// batch run at the same time and each may see the others still healthy.
-// What holds:
+// A drain (lb_drain, haproxy_maint) counts the other targets of each pool
+// under a lock per pool on the host it runs on, held from the count until
+// the load balancer shows the target out, so the drains of a batch count
+// one after the other and each sees the ones before it out. What holds:
 //
-//   - A drain never starts when, at its start, fewer than min_healthy other
-//     targets are healthy (the rollout stops with code min_healthy).
-//   - With serial: 1, min_healthy holds for the whole rollout (as far as the
-//     load balancer's health reports are current).
-//   - With serial: N, at most N hosts of a batch are out at once, so the
-//     healthy count never drops below (healthy before the batch) − N.
-//     Choose N ≤ healthy − min_healthy and min_healthy holds too.
+//   - Within one ansible-playbook run, and across runs and delegate_to on
+//     the same host as the same user, a pool never goes below min_healthy
+//     healthy targets through the drains (as far as the load balancer's
+//     health reports are current). Draining, unhealthy and not yet healthy
+//     targets do not count.
+//   - With serial: N above what the pool can spare (healthy − min_healthy),
+//     the drain that would break min_healthy waits, up to its timeout, for
+//     an earlier host of the batch to come back. That needs the strategy
+//     free of the collection's playbook: under linear an earlier host's
+//     register waits behind the batch's drain task, so there the drain
+//     fails at once, changing nothing, with advice.
 //
-// What does not hold: with N > healthy − min_healthy, parallel drains can
-// all pass their check and together take the pool below min_healthy, down
-// to zero. TestConcurrency's 3 hosts, serial 3, min_healthy 2 scenarios
-// show it.
+// Not covered: drains of the same pool run from other machines or as
+// other users, and other tools changing the pool. TestConcurrency's 3
+// hosts, serial 3, min_healthy 2 scenarios show the waiting on every load
+// balancer kind (0 lost, never fewer than 2 in rotation), and the fail-fast
+// path under a linear play of the test's own.
 package reliability

@@ -222,6 +222,8 @@ type runner struct {
 	dir    string
 	n      int
 	groups []int
+	// playbook is the playbook to run: the collection's by default.
+	playbook string
 }
 
 // close kills whatever is left in the runs' process groups. The apps run
@@ -242,7 +244,11 @@ func (r *runner) run(ctx context.Context, inventory string, vars map[string]any,
 	if err != nil {
 		return rollout.PlaybookRun{}, nil, err
 	}
-	cmd := exec.Command("ansible-playbook", "-i", inv, "-e", string(ev), rollout.DeployPlaybook)
+	pb := r.playbook
+	if pb == "" {
+		pb = rollout.DeployPlaybook
+	}
+	cmd := exec.Command("ansible-playbook", "-i", inv, "-e", string(ev), pb)
 	cmd.Dir = r.dir
 	cmd.Env = r.env
 	// Its own group, so a kill can take the forks and modules too; and it

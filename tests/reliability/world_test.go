@@ -6,6 +6,7 @@ import (
 	"flag"
 	"fmt"
 	"os"
+	"path/filepath"
 	"slices"
 	"sort"
 	"strings"
@@ -104,6 +105,9 @@ type scenario struct {
 	check func(t *testing.T, w *world, r *rollout.Report)
 	// long, if set, says why the scenario runs in make test-long only.
 	long longReason
+	// playbook, if set, is a play of the test's own (YAML) to run instead
+	// of the collection's playbook.
+	playbook string
 }
 
 // LongEnv set to 1 runs the scenarios of make test-long too.
@@ -263,6 +267,12 @@ func runOne(t *testing.T, c *ansibletest.Collection, sc scenario) {
 	env := append(c.Environ(), progress.Environ(s.ProgressFile())...)
 	w := &world{t: t, sc: sc, s: s, run: &runner{env: env, dir: s.Dir()}, start: time.Now()}
 	defer w.run.close()
+	if sc.playbook != "" {
+		w.run.playbook = filepath.Join(s.Dir(), "playbook.yml")
+		if err := os.WriteFile(w.run.playbook, []byte(sc.playbook), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
 
 	// The modules reach lbsim's API through a recorder that counts the
 	// answers by status.

@@ -82,6 +82,8 @@ func rolePlay(t *testing.T, coll *ansibletest.Collection, nodes []*haproxytest.H
 		"deploy_lb": "haproxy", "deploy_haproxy_hosts": []string{"lb1", "lb2"},
 		"deploy_haproxy_server": "web1", "deploy_haproxy_backend": "www",
 		"deploy_drain_timeout": 30, "deploy_register_timeout": 30,
+		// web1 is the backend's only server.
+		"deploy_min_healthy": 0,
 	}
 	start := time.Now()
 	run := coll.Playbook(t, play, ansibletest.Inventory(inv), ansibletest.Vars(vars))

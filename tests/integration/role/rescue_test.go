@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 
@@ -71,9 +72,10 @@ func renamed(t *testing.T, coll *ansibletest.Collection) *ansibletest.Collection
 // after a rollback), with every task of the role renamed.
 func TestRescueNamesTheFailedStep(t *testing.T) {
 	coll := renamed(t, ansibletest.Install(t))
-	app := haproxytest.StartApp(t, "web1")
+	// web2 keeps the backend above the role's default min_healthy (1).
+	app, app2 := haproxytest.StartApp(t, "web1"), haproxytest.StartApp(t, "web2")
 	lb := haproxytest.Start(t, haproxytest.Config{Backends: []haproxytest.Backend{{Name: "www",
-		Servers: []haproxytest.Server{{Name: "web1", Addr: app.Addr}}}}})
+		Servers: []haproxytest.Server{{Name: "web1", Addr: app.Addr}, {Name: "web2", Addr: app2.Addr}}}}})
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.URL.Path != "/ok" {
 			w.WriteHeader(http.StatusInternalServerError)
@@ -103,18 +105,22 @@ func TestRescueNamesTheFailedStep(t *testing.T) {
 		name string
 		vars map[string]any
 		want []string
+		// drains is the min_healthy of each drain that ran, in order.
+		drains []float64
 	}{
 		{"drain", map[string]any{"deploy_haproxy_backend": "gone"},
-			[]string{"the drain step failed (Drain (renamed))", `backend "gone" not found`, "It may be partly drained"}},
+			[]string{"the drain step failed (Drain (renamed))", `backend "gone" not found`, "It may be partly drained"}, nil},
 		{"verify", map[string]any{},
-			[]string{"the verify step failed (Verify (renamed))", "It was left out of rotation"}},
+			[]string{"the verify step failed (Verify (renamed))", "It was left out of rotation"}, nil},
 		{"register", map[string]any{"deploy_haproxy_backend": "{{ 'gone' if deployed | default(false) else 'www' }}",
 			"deploy_verify_url": srv.URL + "/ok"},
-			[]string{"the register step failed (Register (renamed))", "taking it out again failed too"}},
+			[]string{"the register step failed (Register (renamed))", "taking it out again failed too"},
+			// Taken out again without min_healthy: it is not healthy.
+			[]float64{1, 0}},
 		{"register after a rollback", map[string]any{"deploy_rollback_tasks_file": rollback,
 			"deploy_haproxy_backend": "{{ 'gone' if rolled_back | default(false) else 'www' }}",
 			"deploy_verify_url":      "{{ '" + srv.URL + "/' ~ ('ok' if rolled_back | default(false) else 'bad') }}"},
-			[]string{"the verify step failed (Verify (renamed))", "the rollback failed too", "taking it out again failed too"}},
+			[]string{"the verify step failed (Verify (renamed))", "the rollback failed too", "taking it out again failed too"}, nil},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			vars := map[string]any{
@@ -137,6 +143,29 @@ func TestRescueNamesTheFailedStep(t *testing.T) {
 					t.Errorf("the failure says\n%s\nwant it to say %q", msg, w)
 				}
 			}
+			if c.drains != nil {
+				if got := drainMinHealthy(r); !slices.Equal(got, c.drains) {
+					t.Errorf("the drains ran with min_healthy %v, want %v", got, c.drains)
+				}
+			}
 		})
 	}
+}
+
+// drainMinHealthy is the min_healthy each HAProxy drain of app1 ran with,
+// in order (from the items' invocations).
+func drainMinHealthy(r *ansibletest.Run) []float64 {
+	var out []float64
+	for _, hosts := range r.Tasks("zerodowntime.rolling.deploy : Drain (renamed)") {
+		items, _ := hosts["app1"]["results"].([]any)
+		for _, it := range items {
+			m, _ := it.(map[string]any)
+			inv, _ := m["invocation"].(map[string]any)
+			args, _ := inv["module_args"].(map[string]any)
+			if v, ok := args["min_healthy"].(float64); ok {
+				out = append(out, v)
+			}
+		}
+	}
+	return out
 }
