@@ -49,7 +49,7 @@ func (s *maint) counts(ctx context.Context, ts []*target) ([]capacity.Count, err
 	}
 	var cs []capacity.Count
 	for _, t := range ts {
-		c := capacity.Count{Pool: "backend " + t.st.Backend}
+		c := capacity.Count{Pool: "backend " + t.st.Backend, Complete: true}
 		for _, st := range states {
 			if st.Backend != t.st.Backend || st.Name == t.st.Name {
 				continue

@@ -15,6 +15,11 @@ type Count struct {
 	Pool    string // how messages name it: "load balancer web-lb"
 	Healthy int    // other targets that count as healthy
 	Others  int    // other targets in any state
+	// Complete says that Others counts every target that could come
+	// back: true where a target out of rotation stays listed (HAProxy,
+	// a health-check drain), false where a drain removes it from the
+	// pool (an earlier drain of the batch is then not counted).
+	Complete bool
 }
 
 // ShortError says that taking Target out would leave a pool with fewer
@@ -23,7 +28,7 @@ type ShortError struct {
 	Target     string
 	Min        int
 	Short      []Count // the pools that are short
-	Impossible bool    // a pool has fewer than Min other targets at all
+	Impossible bool    // a complete pool has fewer than Min other targets at all
 	Waited     time.Duration
 	Waits      bool // wait_for_capacity was true
 }
@@ -45,7 +50,7 @@ func (e *ShortError) Error() string {
 	case e.Waits:
 		msg += fmt.Sprintf("; capacity did not come back within %s (timeout)", e.Waited.Round(time.Second))
 	default:
-		msg += ", and wait_for_capacity is false (its default under the linear strategy, where no host of the batch comes back before this task ends)"
+		msg += ", and wait_for_capacity is false (its default under the linear strategy, where no host of the batch comes back before this task ends; under strategy free, as in the collection's playbook, a host waits for an earlier one of its batch)"
 	}
 	return msg + fmt.Sprintf("; nothing was changed. Bring the other targets back to health, take at most %d host(s) out at once (a smaller serial: the pool's targets minus min_healthy), or lower min_healthy", max(fewest+1-e.Min, 1))
 }
@@ -74,7 +79,7 @@ func (g Gate) Judge(counts []Count) *ShortError {
 	for _, c := range counts {
 		if c.Healthy < g.Min {
 			e.Short = append(e.Short, c)
-			e.Impossible = e.Impossible || c.Others < g.Min
+			e.Impossible = e.Impossible || (c.Complete && c.Others < g.Min)
 		}
 	}
 	if len(e.Short) == 0 {

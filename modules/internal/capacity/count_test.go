@@ -18,7 +18,7 @@ func virtualClock() wait.Option {
 
 func TestGateEnter(t *testing.T) {
 	pool := func(healthy, others int) []Count {
-		return []Count{{Pool: "load balancer web", Healthy: healthy, Others: others}}
+		return []Count{{Pool: "load balancer web", Healthy: healthy, Others: others, Complete: true}}
 	}
 	cases := map[string]struct {
 		wait     bool
@@ -29,7 +29,9 @@ func TestGateEnter(t *testing.T) {
 	}{
 		"enough": {counts: [][]Count{pool(2, 3)}, attempts: 1},
 		"short, no wait": {counts: [][]Count{pool(1, 3)}, attempts: 1,
-			want: "refusing to drain web1: min_healthy is 2 but load balancer web has 1 other healthy targets (of 3), 2 draining, unhealthy or not yet healthy, and wait_for_capacity is false (its default under the linear strategy, where no host of the batch comes back before this task ends); nothing was changed. Bring the other targets back to health, take at most 2 host(s) out at once (a smaller serial: the pool's targets minus min_healthy), or lower min_healthy"},
+			want: "refusing to drain web1: min_healthy is 2 but load balancer web has 1 other healthy targets (of 3), 2 draining, unhealthy or not yet healthy, and wait_for_capacity is false (its default under the linear strategy, where no host of the batch comes back before this task ends; under strategy free, as in the collection's playbook, a host waits for an earlier one of its batch); nothing was changed. Bring the other targets back to health, take at most 2 host(s) out at once (a smaller serial: the pool's targets minus min_healthy), or lower min_healthy"},
+		"a pool that may have lost targets to a drain waits": {wait: true, counts: [][]Count{{{Pool: "load balancer web", Healthy: 1, Others: 1}}},
+			waited: true, want: "capacity did not come back within 10s"},
 		"impossible, even waiting": {wait: true, counts: [][]Count{pool(1, 1)}, attempts: 1,
 			want: "the pool can never keep 2 other targets healthy while web1 is out: lower min_healthy to 1 or less, or add targets; nothing was changed"},
 		"capacity comes back": {wait: true, counts: [][]Count{pool(1, 3), pool(1, 3), pool(2, 3)}, attempts: 3, waited: true},

@@ -110,7 +110,8 @@ func (s *runState) counts() []capacity.Count {
 	var cs []capacity.Count
 	for _, pr := range s.pools {
 		if st := pr.before; countsHealthy(st) {
-			cs = append(cs, capacity.Count{Pool: pr.label(), Healthy: st.HealthyOthers, Others: st.Targets - 1})
+			cs = append(cs, capacity.Count{Pool: pr.label(), Healthy: st.HealthyOthers, Others: st.Targets - 1,
+				Complete: s.a.Method == MethodHealth})
 		}
 	}
 	return cs
