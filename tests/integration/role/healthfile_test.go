@@ -16,7 +16,8 @@ import (
 // so the host passes its health checks as before; a health file the role
 // may not touch (a symbolic link) stops the drain before anything changed
 // and is left as it was. The Hetzner API refuses the token, so lb_drain
-// fails at its first request.
+// fails at its first request. With another method, the file is passed on
+// to lb_drain, which refuses it.
 func TestHealthFileRescue(t *testing.T) {
 	coll := ansibletest.Install(t)
 	api := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -34,12 +35,16 @@ func TestHealthFileRescue(t *testing.T) {
 		"localhost ansible_connection=local ansible_python_interpreter=/usr/bin/python3\n"
 	play := "- hosts: app1\n  gather_facts: false\n  roles:\n    - zerodowntime.rolling.deploy\n"
 	for _, c := range []struct {
-		name, want string
-		link       bool
+		name, want, method string
+		link               bool
 	}{
 		{name: "drain fails", want: "unauthorized"},
 		{name: "link", want: "is a symbolic link", link: true},
+		{name: "method remove", want: "health_file is only used with method: health", method: "remove"},
 	} {
+		if c.method == "" {
+			c.method = "health"
+		}
 		t.Run(c.name, func(t *testing.T) {
 			file := filepath.Join(t.TempDir(), "down")
 			if c.link {
@@ -50,7 +55,7 @@ func TestHealthFileRescue(t *testing.T) {
 			r := coll.Playbook(t, play, ansibletest.Inventory(inv), ansibletest.Vars(map[string]any{
 				"deploy_lb": "hetzner", "deploy_hetzner_load_balancers": []string{"web-lb"},
 				"deploy_hetzner_endpoint": api.URL + "/v1", "deploy_hetzner_api_token": "wrong-token",
-				"deploy_hetzner_method": "health", "deploy_hetzner_health_file": file,
+				"deploy_hetzner_method": c.method, "deploy_hetzner_health_file": file,
 				"deploy_tasks_file": deploy, "deploy_drain_timeout": 10,
 			}))
 			msg, _ := r.Task("zerodowntime.rolling.deploy : Rollout failed")["app1"]["msg"].(string)
@@ -59,6 +64,12 @@ func TestHealthFileRescue(t *testing.T) {
 			}
 			made := r.Task("zerodowntime.rolling.deploy : Fail the health check")["app1"]
 			undone := r.Task("zerodowntime.rolling.deploy : Pass the health check again")["app1"]
+			if c.method != "health" {
+				if made["skipped"] != true || undone["skipped"] != true {
+					t.Errorf("method %s touched the health file: %v, %v", c.method, made, undone)
+				}
+				return
+			}
 			if c.link {
 				if dest, err := os.Readlink(file); err != nil || dest != filepath.Join(dir, "victim") {
 					t.Errorf("the link is now %q (%v)", dest, err)
