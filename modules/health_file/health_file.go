@@ -11,7 +11,6 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
-	"strings"
 
 	"github.com/zerodowntime/rolling/modules/internal/ansible"
 	hf "github.com/zerodowntime/rolling/modules/internal/healthfile"
@@ -36,7 +35,7 @@ type args struct {
 const content = "created by zerodowntime.rolling.health_file\n"
 
 func run(_ context.Context, m *ansible.Module, a args) (ansible.Result, error) {
-	if err := checkPath(a.Path); err != nil {
+	if err := ansible.CheckFilePath("path", a.Path, "the health file", "/srv/app/down"); err != nil {
 		return ansible.Result{}, err
 	}
 	exists, err := hf.Exists(a.Path)
@@ -89,20 +88,6 @@ func view(path string, exists bool) map[string]string {
 		return map[string]string{"path": path, "state": "file"}
 	}
 	return map[string]string{"path": path, "state": "absent"}
-}
-
-// checkPath refuses what cannot name the file.
-func checkPath(p string) error {
-	switch {
-	case p == "":
-		return fmt.Errorf("path: the value is empty; give the absolute path of the file the application's health check looks for")
-	case !filepath.IsAbs(p):
-		// A module's working directory on the host is nothing to rely on.
-		return fmt.Errorf("path: %q is relative; give an absolute path, such as /srv/app/%s", p, filepath.Base(p))
-	case strings.HasSuffix(p, "/"):
-		return fmt.Errorf("path: %q ends with /; give the path of the file itself, such as %sdown", p, p)
-	}
-	return nil
 }
 
 // checkDir makes sure the file can be created in dir: the application reads
