@@ -3,6 +3,7 @@ package rollout
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
 	"slices"
@@ -20,7 +21,8 @@ import (
 // would: the role must make the file on the app host, so that the app's own
 // health check fails and lbsim calls the host unhealthy before the deploy,
 // while the API waits run on the controller and the API token never goes to
-// an app host. Under load, not one request may fail.
+// an app host. Under load, not one request may fail. A --check run before
+// shows the file in each host's plan and makes none.
 func TestHetznerHealthFile(t *testing.T) {
 	if testing.Short() {
 		t.Skip("end-to-end rollout under load; skipped with -short")
@@ -35,6 +37,27 @@ func TestHetznerHealthFile(t *testing.T) {
 	}}
 	opts.Load.Clients, opts.Load.Pause = 20, 20*time.Millisecond
 	ctx, s := setUp(t, coll, opts)
+	file := filepath.Join(s.PrivateDir(), "down")
+
+	// A dry run first: each host's plan names the file it would get, and
+	// no file is made.
+	run := s.Opts.Playbook
+	s.Opts.Playbook = ExecPlaybook(coll.CollectionsPath, s.Dir(), "--check", "--diff")
+	dry, err := s.Run(ctx)
+	s.Opts.Playbook = run
+	if err != nil {
+		t.Fatal(err)
+	}
+	plans := dry.TaskResults("Plan (check mode)")
+	for _, h := range s.Hosts {
+		plan := fmt.Sprint(plans[h.Name])
+		if dry.ExitCode != 0 || !strings.Contains(plan, "drain on the host: would create "+file) {
+			t.Errorf("--check: exit %d (%s); the plan of %s does not say it would create %s: %s", dry.ExitCode, dry.FailedMsg, h.Name, file, plan)
+		}
+		if _, err := os.Lstat(h.HealthFile()); err == nil {
+			t.Errorf("--check made %s", h.HealthFile())
+		}
+	}
 
 	seen := watchHealthFile(ctx, s)
 	r, err := s.Run(ctx)
@@ -88,8 +111,8 @@ func TestHetznerHealthFile(t *testing.T) {
 					keys = append(keys, k)
 				}
 				slices.Sort(keys)
-				if !slices.Equal(keys, []string{"path", "state"}) || args["path"] != filepath.Join(s.PrivateDir(), "down") {
-					t.Errorf("%s: %q ran with %v, want only path %s and state", h.Name, task, args, filepath.Join(s.PrivateDir(), "down"))
+				if !slices.Equal(keys, []string{"path", "state"}) || args["path"] != file {
+					t.Errorf("%s: %q ran with %v, want only path %s and state", h.Name, task, args, file)
 				}
 				if b, _ := json.Marshal(one); strings.Contains(string(b), token) {
 					t.Errorf("%s: %q carries the API token: %s", h.Name, task, b)
