@@ -7,7 +7,6 @@ import (
 	"context"
 	"crypto/rand"
 	"fmt"
-	"path/filepath"
 	"strconv"
 	"strings"
 
@@ -71,7 +70,7 @@ func run(_ context.Context, m *ansible.Module, a args) (ansible.Result, error) {
 			return ansible.Result{}, err
 		}
 	}
-	if err := checkPath(a.Path); err != nil {
+	if err := ansible.CheckFilePath("path", a.Path, "the token file", "/srv/app/current/DEPLOY_TOKEN"); err != nil {
 		return ansible.Result{}, err
 	}
 	cur, err := readState(a.Path)
@@ -196,20 +195,6 @@ func describe(v any) string {
 		return "null"
 	}
 	return fmt.Sprintf("%v", v)
-}
-
-// checkPath refuses what cannot name the file to write.
-func checkPath(p string) error {
-	switch {
-	case p == "":
-		return fmt.Errorf("path: the value is empty; give the absolute path of the token file, such as /srv/app/current/DEPLOY_TOKEN")
-	case !filepath.IsAbs(p):
-		// A module's working directory on the host is nothing to rely on.
-		return fmt.Errorf("path: %q is relative; give an absolute path, such as /srv/app/current/%s", p, filepath.Base(p))
-	case strings.HasSuffix(p, "/"):
-		return fmt.Errorf("path: %q ends with /; give the path of the token file itself, such as %sDEPLOY_TOKEN", p, p)
-	}
-	return nil
 }
 
 // Module is zerodowntime.rolling.deploy_token.

@@ -83,6 +83,11 @@ options:
   health_file:
     description:
       - With I(method=health), a file the application's health check looks for. lb_drain creates it
-        before waiting; lb_register removes it. The module must then run on the target itself.
+        before waiting; lb_register removes it. A symbolic link there is refused.
+      - The module then creates or removes it on the host it runs on, so it must run on the target
+        itself, and the API credentials go there too.
+      - Without it, I(method=health) only waits, and someone else makes the application fail or pass its
+        health check, such as M(zerodowntime.rolling.health_file) on the app host while this module
+        runs where the credentials are (as the C(zerodowntime.rolling.deploy) role does).
     type: path
 '''

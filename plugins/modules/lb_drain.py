@@ -15,7 +15,7 @@ description:
     balancers and AWS ELBv2 target groups.
   - Hetzner, I(method=remove) (default) removes the target and waits for the action;
     I(method=health) keeps it and waits until every service's health check calls it unhealthy,
-    creating I(health_file) first.
+    creating I(health_file) first if given.
   - AWS deregisters the target from every target group and waits until it is no longer
     registered in any of them, i.e. until draining (C(deregistration_delay)) is over.
   - Refuses to drain when fewer than I(min_healthy) other targets would stay healthy, counted
@@ -96,6 +96,7 @@ notes:
     5xx answers are retried within I(timeout).
 seealso:
   - module: zerodowntime.rolling.lb_register
+  - module: zerodowntime.rolling.health_file
   - module: community.aws.elb_target
   - module: hetzner.hcloud.load_balancer_target
 '''
@@ -114,14 +115,26 @@ EXAMPLES = r'''
     load_balancer: [web-lb, internal-lb]
     target: auto
 
-- name: Let the health check drain a server that comes from a label selector
+- name: Make the app fail its health check, on the app host (no API token there)
+  zerodowntime.rolling.health_file:
+    path: /srv/app/maintenance
+
+- name: Wait until the load balancer calls it unhealthy, from the controller
   zerodowntime.rolling.lb_drain:
     provider: hetzner
     load_balancer: web-lb
     target: "{{ inventory_hostname }}"
     method: health
-    health_file: /srv/app/maintenance
     timeout: 120
+  delegate_to: localhost
+
+- name: Or create the file and wait in one task, run on the app host itself
+  zerodowntime.rolling.lb_drain:
+    provider: hetzner
+    load_balancer: web-lb
+    target: auto
+    method: health
+    health_file: /srv/app/maintenance
 
 - name: Deregister the instance from two target groups and wait out draining
   zerodowntime.rolling.lb_drain:

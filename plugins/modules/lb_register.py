@@ -14,7 +14,7 @@ description:
   - Puts a target back into rotation and waits until the load balancer calls it healthy, for
     Hetzner Cloud load balancers and AWS ELBv2 target groups.
   - Hetzner, I(method=remove) (default) adds the target, waits for the action, then waits until it
-    is healthy on every service; I(method=health) removes I(health_file) and waits for healthy.
+    is healthy on every service; I(method=health) removes I(health_file) if given and waits for healthy.
   - AWS registers the target in every target group and waits until it is healthy in all of them.
     A target that turns C(unhealthy) fails at once with AWS's reason, not at the timeout.
   - An already healthy target gives C(changed=false) without waiting.
@@ -67,6 +67,7 @@ notes:
     is honoured; AWS throttling and 5xx answers are retried within I(timeout).
 seealso:
   - module: zerodowntime.rolling.lb_drain
+  - module: zerodowntime.rolling.health_file
   - module: community.aws.elb_target
   - module: hetzner.hcloud.load_balancer_target
 '''
@@ -78,6 +79,19 @@ EXAMPLES = r'''
     load_balancer: web-lb
     target: auto
     use_private_ip: true
+
+- name: Let the app pass its health check again, on the app host
+  zerodowntime.rolling.health_file:
+    path: /srv/app/maintenance
+    state: absent
+
+- name: Wait until the load balancer calls it healthy, from the controller
+  zerodowntime.rolling.lb_register:
+    provider: hetzner
+    load_balancer: web-lb
+    target: "{{ inventory_hostname }}"
+    method: health
+  delegate_to: localhost
 
 - name: Register the instance and wait until healthy in every group
   zerodowntime.rolling.lb_register:

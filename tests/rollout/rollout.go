@@ -91,6 +91,10 @@ type Options struct {
 	// behind the load balancer, as when the network between the
 	// controller and a host is down.
 	Unreachable []string
+	// PrivateDir gives each app host its own view of one path,
+	// Scenario.PrivateDir(), which the controller sees apart
+	// (privatedir.go); the inventory names it app_private_dir.
+	PrivateDir bool
 	// Serial is the batch size (default 1).
 	Serial int
 	// Vars are extra role variables; they win over the harness's.
@@ -238,6 +242,11 @@ func Setup(ctx context.Context, opts Options) (s *Scenario, err error) {
 	stopLeftovers(addrs, s.dir)
 	for _, h := range s.Hosts {
 		if err := startApp(ctx, s.bin, h, opts.OldVersion); err != nil {
+			return s, err
+		}
+	}
+	if opts.PrivateDir {
+		if err := s.setupPrivateDir(); err != nil {
 			return s, err
 		}
 	}
@@ -463,6 +472,9 @@ func (s *Scenario) Inventory() string {
 			"deploy_token_file":       h.TokenFile(),
 			"deploy_verify_url":       "http://" + h.Addr + "/version",
 			"deploy_verify_token_url": "http://" + h.Addr + "/token",
+		}
+		if s.Opts.PrivateDir {
+			hv["app_private_dir"], hv["ansible_shell_executable"] = s.PrivateDir(), s.hostShell(h)
 		}
 		if slices.Contains(s.Opts.Unreachable, h.Name) {
 			hv["ansible_connection"], hv["ansible_host"], hv["ansible_port"] = "ssh", "127.0.0.1", closedPort()

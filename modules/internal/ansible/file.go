@@ -2,9 +2,12 @@ package ansible
 
 import (
 	"errors"
+	"fmt"
 	"io"
 	"io/fs"
 	"os"
+	"path/filepath"
+	"strings"
 	"syscall"
 )
 
@@ -63,4 +66,21 @@ func FileKind(m fs.FileMode) string {
 		return "a regular file"
 	}
 	return "a special file"
+}
+
+// CheckFilePath refuses a path option that cannot name a file: empty,
+// relative (a module's working directory on the host is nothing to rely
+// on) or ending with a slash. what names the file ("the token file") and
+// example is a path such as the option takes, for the messages.
+func CheckFilePath(option, p, what, example string) error {
+	dir, base := filepath.Split(example)
+	switch {
+	case p == "":
+		return fmt.Errorf("%s: the value is empty; give the absolute path of %s, such as %s", option, what, example)
+	case !filepath.IsAbs(p):
+		return fmt.Errorf("%s: %q is relative; give an absolute path, such as %s%s", option, p, dir, filepath.Base(p))
+	case strings.HasSuffix(p, "/"):
+		return fmt.Errorf("%s: %q ends with /; give the path of %s itself, such as %s%s", option, p, what, p, base)
+	}
+	return nil
 }

@@ -1,73 +1,39 @@
 package lb
 
 import (
-	"errors"
 	"fmt"
-	"io/fs"
-	"os"
-	"syscall"
 
-	"github.com/zerodowntime/rolling/modules/internal/ansible"
+	"github.com/zerodowntime/rolling/modules/internal/healthfile"
 )
 
-// The health file is created and removed by root in a directory the app's
-// user may own, so a symbolic link there is refused, never followed: a
-// dangling link would make the module create the file it names (say
-// /etc/nologin), and reading through a link would judge the wrong file.
+// With method health, health_file is created (drain) or removed (register)
+// on the host the module runs on. Without it the module only waits for the
+// health checks: someone else makes the application fail or pass them, as
+// the deploy role does with the health_file module on the app host while
+// the waits run where the credentials are.
 
 // healthFileExists tells whether health_file is there as a regular file.
 func healthFileExists(path string) (bool, error) {
-	st, err := os.Lstat(path)
-	switch {
-	case errors.Is(err, fs.ErrNotExist):
-		return false, nil
-	case err != nil:
-		return false, fmt.Errorf("health_file: cannot inspect %s: %v", path, err)
-	case st.Mode()&fs.ModeSymlink != 0:
-		dest, _ := os.Readlink(path)
-		return false, fmt.Errorf("health_file: %s is a symbolic link (to %s), which is neither followed nor removed: "+
-			"delete the link, or give the path of the file the application's health check looks for", path, dest)
-	case !st.Mode().IsRegular():
-		return false, fmt.Errorf("health_file: %s is %s, not a regular file; give the path of the file the application's health check looks for",
-			path, ansible.FileKind(st.Mode()))
-	}
-	return true, nil
+	ok, err := healthfile.Exists(path)
+	return ok, optionErr(err)
 }
 
 // createHealthFile creates health_file where nothing is; made is false when
 // a regular file appeared there meanwhile.
-func createHealthFile(path string) (made bool, err error) {
-	// O_EXCL fails on any existing name, a dangling link included, and
-	// O_NOFOLLOW says so for a link however the kernel reads O_EXCL.
-	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL|syscall.O_NOFOLLOW, 0o644)
-	if errors.Is(err, fs.ErrExist) || errors.Is(err, syscall.ELOOP) {
-		_, err := healthFileExists(path)
-		return false, err
-	}
-	if err != nil {
-		return false, fmt.Errorf("health_file: cannot create %s: %v", path, err)
-	}
-	_, err = f.WriteString("drained by zerodowntime.rolling.lb_drain\n")
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err != nil {
-		os.Remove(path) // ours, just made: no half-written file stays
-		return false, fmt.Errorf("health_file: cannot write %s: %v", path, err)
-	}
-	return true, nil
+func createHealthFile(path string) (bool, error) {
+	made, err := healthfile.Create(path, "drained by zerodowntime.rolling.lb_drain\n")
+	return made, optionErr(err)
 }
 
-// removeHealthFile removes health_file if it is a regular file. Should a
-// link replace it between the check and the removal, unlink removes the
-// link itself, never the file it names.
-func removeHealthFile(path string) (gone bool, err error) {
-	exists, err := healthFileExists(path)
-	if err != nil || !exists {
-		return false, err
+// removeHealthFile removes health_file if it is a regular file.
+func removeHealthFile(path string) (bool, error) {
+	gone, err := healthfile.Remove(path)
+	return gone, optionErr(err)
+}
+
+func optionErr(err error) error {
+	if err == nil {
+		return nil
 	}
-	if err := os.Remove(path); err != nil && !errors.Is(err, fs.ErrNotExist) {
-		return false, fmt.Errorf("health_file: cannot remove %s: %v", path, err)
-	}
-	return true, nil
+	return fmt.Errorf("health_file: %w", err)
 }

@@ -152,6 +152,23 @@ func TestHetzner(t *testing.T) {
 			},
 		},
 		{
+			// The role's way: the file is made on the app host, and
+			// lb_drain, run where the credentials are, only waits.
+			name:   "method health without health_file only waits until unhealthy",
+			module: "lb_drain",
+			args:   map[string]any{"method": "health"},
+			exchanges: lbtest.Concat(lbtest.HetznerLookups(lbtest.H42, lbtest.H43), []lbtest.Exchange{
+				lbtest.HetznerLBGet(lbtest.H42, lbtest.H43),
+				lbtest.HetznerLBGet(lbtest.H42Unhealthy, lbtest.H43),
+			}),
+			changed: true,
+			check: func(t *testing.T, r lbtest.Result) {
+				if _, ok := r.Out["health_file"]; ok || lbtest.Get(r.Pool(t, 0), "after", "health", "80") != "unhealthy" {
+					t.Errorf("health_file %v, after %v; want no health_file, unhealthy after", r.Out["health_file"], r.Pool(t, 0)["after"])
+				}
+			},
+		},
+		{
 			name:   "register adds the target and waits until healthy",
 			module: "lb_register",
 			args:   map[string]any{"use_private_ip": true},

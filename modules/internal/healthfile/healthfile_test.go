@@ -1,4 +1,4 @@
-package lb
+package healthfile
 
 import (
 	"os"
@@ -7,9 +7,9 @@ import (
 	"testing"
 )
 
-// TestHealthFileHelpers: at act time, after the plan looked, a link that
-// appeared at health_file is still neither followed nor removed.
-func TestHealthFileHelpers(t *testing.T) {
+// TestHelpers: a link at the path, dangling or not, is neither followed
+// nor removed, even when it appears after a caller looked.
+func TestHelpers(t *testing.T) {
 	for _, dangling := range []bool{true, false} {
 		dir := t.TempDir()
 		victim := filepath.Join(dir, "sudoers")
@@ -22,11 +22,11 @@ func TestHealthFileHelpers(t *testing.T) {
 		if err := os.Symlink(victim, path); err != nil {
 			t.Fatal(err)
 		}
-		if made, err := createHealthFile(path); made || err == nil || !strings.HasPrefix(err.Error(), "health_file: "+path+" is a symbolic link") {
-			t.Errorf("dangling %v: create: made %v, err %v; want a health_file error", dangling, made, err)
+		if made, err := Create(path, "down\n"); made || err == nil || !strings.HasPrefix(err.Error(), path+" is a symbolic link") {
+			t.Errorf("dangling %v: create: made %v, err %v; want a link error", dangling, made, err)
 		}
-		if gone, err := removeHealthFile(path); gone || err == nil || !strings.HasPrefix(err.Error(), "health_file: "+path+" is a symbolic link") {
-			t.Errorf("dangling %v: remove: gone %v, err %v; want a health_file error", dangling, gone, err)
+		if gone, err := Remove(path); gone || err == nil || !strings.HasPrefix(err.Error(), path+" is a symbolic link") {
+			t.Errorf("dangling %v: remove: gone %v, err %v; want a link error", dangling, gone, err)
 		}
 		b, err := os.ReadFile(victim)
 		if dangling && err == nil || !dangling && string(b) != "keep\n" {
@@ -38,16 +38,16 @@ func TestHealthFileHelpers(t *testing.T) {
 	}
 	// A regular file is created once, and removed.
 	path := filepath.Join(t.TempDir(), "maintenance")
-	if made, err := createHealthFile(path); !made || err != nil {
+	if made, err := Create(path, "down\n"); !made || err != nil {
 		t.Fatalf("create: made %v, err %v", made, err)
 	}
-	if made, err := createHealthFile(path); made || err != nil {
+	if made, err := Create(path, "down\n"); made || err != nil {
 		t.Errorf("create again: made %v, err %v; want nothing done", made, err)
 	}
-	if gone, err := removeHealthFile(path); !gone || err != nil {
+	if gone, err := Remove(path); !gone || err != nil {
 		t.Errorf("remove: gone %v, err %v", gone, err)
 	}
 	if _, err := os.Lstat(path); !os.IsNotExist(err) {
-		t.Errorf("health_file still there: %v", err)
+		t.Errorf("the file is still there: %v", err)
 	}
 }
