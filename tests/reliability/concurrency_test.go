@@ -192,7 +192,7 @@ func checkFailsFast(minHealthy int) func(t *testing.T, w *world, r *rollout.Repo
 				}
 				continue
 			}
-			for _, want := range []string{"the drain step failed", "min_healthy is 2", "nothing was changed", "smaller serial", "wait_for_capacity is false", "linear strategy"} {
+			for _, want := range []string{"the drain step failed", "min_healthy is 2", "nothing was changed", "smaller serial", "wait_for_capacity is false", "linear strategy", "It was not touched"} {
 				if !strings.Contains(msg, want) {
 					t.Errorf("%s's failure lacks %q: %q", h.Name, want, msg)
 				}

@@ -28,6 +28,7 @@ def setUpModule():
     if init_plugin_loader is not None:
         init_plugin_loader()
 
+
 PLAYBOOK = '''
 - hosts: localhost
   gather_facts: false
