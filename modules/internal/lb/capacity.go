@@ -88,7 +88,7 @@ func (s *runState) lock(ctx context.Context) error {
 		return err
 	}
 	s.held = h
-	return nil
+	return s.readReservations(keys)
 }
 
 // unlock releases the pools' locks, once the load balancer no longer
@@ -108,10 +108,11 @@ func (s *runState) gate() capacity.Gate {
 // last read.
 func (s *runState) counts() []capacity.Count {
 	var cs []capacity.Count
-	for _, pr := range s.pools {
+	for i, pr := range s.pools {
 		if st := pr.before; countsHealthy(st) {
-			cs = append(cs, capacity.Count{Pool: pr.label(), Healthy: st.HealthyOthers, Others: st.Targets - 1,
-				Complete: s.a.Method == MethodHealth})
+			holders := s.reservedOthers(i, pr)
+			cs = append(cs, capacity.Count{Pool: pr.label(), Healthy: st.HealthyOthers - len(holders), Others: st.Targets - 1,
+				Complete: s.a.Method == MethodHealth, Reserved: holders})
 		}
 	}
 	return cs
@@ -203,5 +204,6 @@ func (s *runState) releaseOnceOut() {
 			return
 		}
 	}
+	s.dropReservation()
 	s.unlock()
 }
