@@ -108,6 +108,9 @@ func (s *runState) result(predicted bool) ansible.Result {
 		data["reserved"] = s.res.result(s, predicted)
 	}
 	res := ansible.Result{Changed: changed, Data: data}
+	if _, ok := s.act.(reserve); ok && !predicted {
+		res.Msg = s.res.msg(s)
+	}
 	if len(s.pools) > 0 {
 		res.Diff = &ansible.Diff{Before: before, After: after, BeforeHeader: s.target.String() + " before", AfterHeader: s.target.String() + " after"}
 		if predicted {

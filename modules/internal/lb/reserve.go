@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"strings"
 	"time"
 
 	"github.com/zerodowntime/rolling/modules/internal/capacity"
@@ -161,6 +162,14 @@ func (r reservation) result(s *runState, predicted bool) map[string]any {
 		out["expires"] = expires.UTC().Format(time.RFC3339)
 	}
 	return out
+}
+
+func (r reservation) msg(s *runState) string {
+	if len(r.pools) == 0 {
+		return fmt.Sprintf("min_healthy is 0: nothing reserved for %s", s.target)
+	}
+	return fmt.Sprintf("reserved %s %s in %s until %s (min_healthy %d); nothing changed on the load balancer",
+		s.target.Type, s.target, strings.Join(r.pools, ", "), r.expires.UTC().Format(time.RFC3339), s.a.MinHealthy)
 }
 
 func orEmpty(s []string) []string {

@@ -135,8 +135,9 @@ func TestReserveOfABatchKeepsMinHealthy(t *testing.T) {
 		case "":
 			reserved = append(reserved, i+1)
 			r, _ := res["reserved"].(map[string]any)
-			if res["changed"] != false || fmt.Sprint(r["pools"]) != "[load balancer web-lb]" || r["expires"] == nil {
-				t.Errorf("reserve %d: changed=%v reserved=%v", i+1, res["changed"], r)
+			if res["changed"] != false || fmt.Sprint(r["pools"]) != "[load balancer web-lb]" || r["expires"] == nil ||
+				!strings.HasPrefix(res["msg"].(string), fmt.Sprintf("reserved server %d in load balancer web-lb until ", i+1)) {
+				t.Errorf("reserve %d: changed=%v reserved=%v msg=%v", i+1, res["changed"], r, res["msg"])
 			}
 		case "min_healthy":
 			if msg := res["msg"].(string); !strings.Contains(msg, "has 1 other healthy targets (of 2), 0 draining, unhealthy or not yet healthy, 1 about to go out (reserved by pid") {
