@@ -76,7 +76,11 @@ func (s *runState) lock(ctx context.Context) error {
 			return fmt.Errorf("min_healthy needs a lock per pool on this host: %w", err)
 		}
 	}
-	owner := fmt.Sprintf("pid %d, lb_drain of target %s", os.Getpid(), s.a.Target)
+	mode := "lb_drain"
+	if s.a.Reserve {
+		mode = "lb_drain reserve"
+	}
+	owner := fmt.Sprintf("pid %d, %s of target %s", os.Getpid(), mode, s.a.Target)
 	keys := s.lockKeys()
 	var what []string
 	for _, k := range keys {

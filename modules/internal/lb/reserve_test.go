@@ -283,6 +283,7 @@ func TestReserveOptionsAndCheckMode(t *testing.T) {
 	for name, extra := range map[string]map[string]any{
 		"method remove": {"reserve": true, "method": "remove"},
 		"health_file":   {"reserve": true, "method": "health", "health_file": "/tmp/zdt-down"},
+		"provider aws":  {"reserve": true, "provider": "aws", "target_group_names": []string{"web"}, "region": "eu-central-1"},
 	} {
 		res := runFake(t, true, extra, p)
 		if msg, _ := res["msg"].(string); res["failed"] != true || !strings.HasPrefix(msg, "reserve is only for provider hetzner with method: health and no health_file") {
