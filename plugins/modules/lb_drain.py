@@ -66,6 +66,25 @@ options:
         set, the action plugin sets it from the play's strategy, C(true) for C(free) and
         C(host_pinned), C(false) otherwise (and when the strategy cannot be found).
     type: bool
+  reserve:
+    description:
+      - Count I(min_healthy) as a drain does (same lock, rules, I(wait_for_capacity) and check
+        mode) and, when it allows taking the target out, record a reservation for it in each
+        pool's ledger beside the lock, then return at once; nothing changes on the load balancer
+        and nothing is waited for (C(changed=false)).
+      - For I(method=health) with the health file made on the app host, after this task and
+        before a plain drain (I(method=health), no I(health_file)) waits until the load balancer
+        calls the target unhealthy. Without a reservation, the hosts of a batch would all make
+        their files before any count, and I(min_healthy) would protect nothing.
+      - Other drains' counts leave a reserved target out, as if it were out already. The drain
+        that follows drops the reservation once the load balancer no longer counts the target
+        healthy, or when it fails. A reservation lapses after I(timeout) (the drain's, default
+        300 s), so a killed run cannot block a pool for longer; reserving again refreshes it.
+      - Only with I(provider=hetzner), I(method=health) and no I(health_file); otherwise lb_drain
+        counts and takes the target out itself under one lock, and a reservation is not needed.
+        With I(min_healthy=0) nothing is reserved.
+    type: bool
+    default: false
 attributes:
   check_mode:
     support: partial
@@ -135,6 +154,31 @@ EXAMPLES = r'''
     target: auto
     method: health
     health_file: /srv/app/maintenance
+
+- name: Reserve this host's place in the batch before its health file is made
+  zerodowntime.rolling.lb_drain:
+    provider: hetzner
+    load_balancer: web-lb
+    target: "{{ inventory_hostname }}"
+    method: health
+    reserve: true
+    min_healthy: 2
+  delegate_to: localhost
+
+- name: Make the application fail its health check
+  ansible.builtin.file:
+    path: /srv/app/maintenance
+    state: touch
+    follow: false
+
+- name: Wait until the load balancer calls it unhealthy (drops the reservation)
+  zerodowntime.rolling.lb_drain:
+    provider: hetzner
+    load_balancer: web-lb
+    target: "{{ inventory_hostname }}"
+    method: health
+    min_healthy: 2
+  delegate_to: localhost
 
 - name: Deregister the instance from two target groups and wait out draining
   zerodowntime.rolling.lb_drain:
@@ -225,6 +269,20 @@ waited:
   returned: always
   type: float
   sample: 12.4
+reserved:
+  description: With I(reserve), where the target was reserved and until when.
+  returned: when I(reserve=true)
+  type: dict
+  contains:
+    pools:
+      description: The load balancers where it is reserved (predicted in check mode); empty with I(min_healthy=0).
+      type: list
+      elements: str
+      sample: [load balancer web-lb]
+    expires:
+      description: When the reservation lapses (UTC, RFC 3339), unless the drain drops it first.
+      type: str
+      sample: "2026-12-07T20:45:00Z"
 capacity_wait:
   description: Seconds the drain waited for capacity to come back before taking the target out
     (I(wait_for_capacity)); C(0) when it did not wait.

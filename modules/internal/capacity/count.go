@@ -20,6 +20,9 @@ type Count struct {
 	// a health-check drain), false where a drain removes it from the
 	// pool (an earlier drain of the batch is then not counted).
 	Complete bool
+	// Reserved are the holders of the healthy targets reserved to go out,
+	// not counted in Healthy.
+	Reserved []string
 }
 
 // ShortError says that taking Target out would leave a pool with fewer
@@ -56,7 +59,11 @@ func (e *ShortError) Error() string {
 }
 
 func (c Count) String() string {
-	return fmt.Sprintf("%s has %d other healthy targets (of %d), %d draining, unhealthy or not yet healthy", c.Pool, c.Healthy, c.Others, c.Others-c.Healthy)
+	s := fmt.Sprintf("%s has %d other healthy targets (of %d), %d draining, unhealthy or not yet healthy", c.Pool, c.Healthy, c.Others, c.Others-c.Healthy-len(c.Reserved))
+	if len(c.Reserved) > 0 {
+		s += fmt.Sprintf(", %d about to go out (reserved by %s)", len(c.Reserved), strings.Join(c.Reserved, "; "))
+	}
+	return s
 }
 
 // Attempt locks the pools, reads and counts them; it returns the locks

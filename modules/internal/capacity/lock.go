@@ -96,9 +96,24 @@ func private(path string, fi os.FileInfo) error {
 	return nil
 }
 
+// privateFile refuses an open lock or ledger file that is not a regular
+// file, or not private to this user.
+func privateFile(f *os.File, path string) error {
+	fi, err := f.Stat()
+	if err != nil {
+		return err
+	}
+	if !fi.Mode().IsRegular() {
+		return fmt.Errorf("lock path %s is not a regular file; remove it", path)
+	}
+	return private(path, fi)
+}
+
 // Held is a set of pool locks; Release frees them.
 type Held struct {
 	files []*os.File
+	dir   string
+	ids   map[string]bool // the keys held, for their ledgers
 }
 
 // Release frees the locks. It may be called more than once, and on nil.
@@ -110,7 +125,7 @@ func (h *Held) Release() {
 		syscall.Flock(int(f.Fd()), syscall.LOCK_UN)
 		f.Close()
 	}
-	h.files = nil
+	h.files, h.ids = nil, nil
 }
 
 // Lock takes the locks of keys in dir, in the order of their IDs so that
@@ -126,7 +141,7 @@ func Lock(ctx context.Context, dir, owner string, keys ...Key) (*Held, error) {
 	keys = slices.Clone(keys)
 	slices.SortFunc(keys, func(a, b Key) int { return strings.Compare(a.ID, b.ID) })
 	keys = slices.CompactFunc(keys, func(a, b Key) bool { return a.ID == b.ID })
-	h := &Held{}
+	h := &Held{dir: dir, ids: map[string]bool{}}
 	for _, k := range keys {
 		f, err := lockOne(ctx, filepath.Join(dir, k.ID+".lock"), k, owner)
 		if err != nil {
@@ -134,6 +149,7 @@ func Lock(ctx context.Context, dir, owner string, keys ...Key) (*Held, error) {
 			return nil, err
 		}
 		h.files = append(h.files, f)
+		h.ids[k.ID] = true
 	}
 	return h, nil
 }
@@ -143,14 +159,7 @@ func lockOne(ctx context.Context, path string, k Key, owner string) (*os.File, e
 	if err != nil {
 		return nil, fmt.Errorf("cannot open the lock of %s: %w", k.What, err)
 	}
-	fi, err := f.Stat()
-	if err == nil && !fi.Mode().IsRegular() {
-		err = fmt.Errorf("lock path %s is not a regular file; remove it", path)
-	}
-	if err == nil {
-		err = private(path, fi)
-	}
-	if err != nil {
+	if err := privateFile(f, path); err != nil {
 		f.Close()
 		return nil, err
 	}

@@ -76,7 +76,11 @@ func (s *runState) lock(ctx context.Context) error {
 			return fmt.Errorf("min_healthy needs a lock per pool on this host: %w", err)
 		}
 	}
-	owner := fmt.Sprintf("pid %d, lb_drain of target %s", os.Getpid(), s.a.Target)
+	mode := "lb_drain"
+	if s.a.Reserve {
+		mode = "lb_drain reserve"
+	}
+	owner := fmt.Sprintf("pid %d, %s of target %s", os.Getpid(), mode, s.a.Target)
 	keys := s.lockKeys()
 	var what []string
 	for _, k := range keys {
@@ -88,7 +92,7 @@ func (s *runState) lock(ctx context.Context) error {
 		return err
 	}
 	s.held = h
-	return nil
+	return s.readReservations(keys)
 }
 
 // unlock releases the pools' locks, once the load balancer no longer
@@ -108,10 +112,11 @@ func (s *runState) gate() capacity.Gate {
 // last read.
 func (s *runState) counts() []capacity.Count {
 	var cs []capacity.Count
-	for _, pr := range s.pools {
+	for i, pr := range s.pools {
 		if st := pr.before; countsHealthy(st) {
-			cs = append(cs, capacity.Count{Pool: pr.label(), Healthy: st.HealthyOthers, Others: st.Targets - 1,
-				Complete: s.a.Method == MethodHealth})
+			holders := s.reservedOthers(i, pr)
+			cs = append(cs, capacity.Count{Pool: pr.label(), Healthy: st.HealthyOthers - len(holders), Others: st.Targets - 1,
+				Complete: s.a.Method == MethodHealth, Reserved: holders})
 		}
 	}
 	return cs
@@ -203,5 +208,6 @@ func (s *runState) releaseOnceOut() {
 			return
 		}
 	}
+	s.dropReservation()
 	s.unlock()
 }

@@ -10,6 +10,9 @@ import (
 // wait after it, and where there is nothing to do. A role's dry run shows
 // it as its plan.
 func (s *runState) planMsg() string {
+	if _, ok := s.act.(reserve); ok {
+		return s.reservePlanMsg()
+	}
 	_, draining := s.act.(drain)
 	t := s.target.Type + " " + s.target.String()
 	var calls, pending, done []string

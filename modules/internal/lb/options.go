@@ -69,6 +69,7 @@ var DrainOptions = map[string]ansible.Option{
 	"min_healthy": {Type: ansible.Int, Default: 1},
 	// Unset, the action plugin sets it from the play's strategy.
 	"wait_for_capacity": {Type: ansible.Bool},
+	"reserve":           {Type: ansible.Bool, Default: false},
 }
 
 // RegisterOptions are lb_register's own options.
@@ -115,6 +116,8 @@ type Args struct {
 	FailAfterChecks int `json:"fail_after_checks"`
 	// WaitForCapacity lets a drain that would break min_healthy wait.
 	WaitForCapacity bool `json:"wait_for_capacity"`
+	// Reserve counts and reserves the target without taking it out.
+	Reserve bool `json:"reserve"`
 
 	APIToken      string   `json:"api_token"`
 	Endpoint      string   `json:"endpoint"`
@@ -199,7 +202,7 @@ func (a *Args) check(m *ansible.Module) error {
 	if a.HealthFile != "" && a.Method != MethodHealth {
 		return fmt.Errorf("health_file is only used with method: health (provider hetzner); remove it or set method: health")
 	}
-	return nil
+	return checkReserve(*a)
 }
 
 func optionByName(name string) ansible.Option {

@@ -21,6 +21,7 @@ func (s *runState) Wait(ctx context.Context, deadline time.Time) error {
 		}
 	}
 	if pending == 0 {
+		s.releaseOnceOut()
 		return nil
 	}
 	s.m.Progress("%s; waiting until %s is %s", s.actedSummary(), s.target, s.act.goal(s.a))

@@ -12,6 +12,7 @@ import (
 
 // Fail turns err into a module failure carrying the result so far.
 func (s *runState) Fail(ctx context.Context, err error) (ansible.Result, error) {
+	s.dropAfterFailure(ctx)
 	res := s.result(false)
 	var e *failure.Error
 	if errors.As(err, &e) {
@@ -103,7 +104,13 @@ func (s *runState) result(predicted bool) ansible.Result {
 	if s.act.guardsCapacity() {
 		data["capacity_wait"] = ansible.RoundSeconds(s.capacityWait)
 	}
+	if _, ok := s.act.(reserve); ok {
+		data["reserved"] = s.res.result(s, predicted)
+	}
 	res := ansible.Result{Changed: changed, Data: data}
+	if _, ok := s.act.(reserve); ok && !predicted {
+		res.Msg = s.res.msg(s)
+	}
 	if len(s.pools) > 0 {
 		res.Diff = &ansible.Diff{Before: before, After: after, BeforeHeader: s.target.String() + " before", AfterHeader: s.target.String() + " after"}
 		if predicted {

@@ -81,7 +81,7 @@ func NewRunner(open Opener, opts ...RunnerOption) *Runner {
 // Drain takes the target out of rotation in every pool and waits until it
 // carries no traffic.
 func (r *Runner) Drain(ctx context.Context, m *ansible.Module, a Args) (ansible.Result, error) {
-	return r.run(ctx, m, a, drain{})
+	return r.run(ctx, m, a, drainAction(a))
 }
 
 // Register puts the target into rotation in every pool and waits until it
@@ -140,6 +140,7 @@ type runState struct {
 	awaitCapacity bool           // Apply waits for capacity first
 	wouldWait     bool           // check mode: a run would wait for it
 	capacityWait  time.Duration
+	res           reservation // reserve mode, and the drain that follows it
 }
 
 var _ step.Step = (*runState)(nil)
@@ -359,6 +360,9 @@ func (s *runState) Apply(ctx context.Context) error {
 		if err := s.waitCapacity(ctx); err != nil {
 			return err
 		}
+	}
+	if _, ok := s.act.(reserve); ok {
+		return s.record()
 	}
 	s.actStart = s.now()
 	if s.makeFile {
