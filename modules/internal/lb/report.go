@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strconv"
 	"strings"
 
 	"github.com/zerodowntime/rolling/modules/internal/ansible"
@@ -50,6 +51,12 @@ func (s *runState) Predict() ansible.Result {
 		}
 		pr.after = s.act.predict(s.a, pr.before)
 		pr.acted = len(pr.calls) > 0
+		// A registration on a port of its own (AWS) adds that port.
+		for _, t := range pr.calls {
+			if t.Port != 0 && pr.after.Registered {
+				pr.after.Health[strconv.Itoa(t.Port)] = StateHealthy
+			}
+		}
 	}
 	s.fileMade, s.fileGone = s.makeFile, s.dropFile
 	res := s.result(true)
@@ -103,6 +110,7 @@ func (s *runState) result(predicted bool) ansible.Result {
 	if s.act.guardsCapacity() {
 		data["capacity_wait"] = ansible.RoundSeconds(s.capacityWait)
 	}
+	s.act.report(s, data)
 	res := ansible.Result{Changed: changed, Data: data}
 	if len(s.pools) > 0 {
 		res.Diff = &ansible.Diff{Before: before, After: after, BeforeHeader: s.target.String() + " before", AfterHeader: s.target.String() + " after"}
