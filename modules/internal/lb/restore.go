@@ -45,21 +45,6 @@ func (r Registration) Map() map[string]any {
 	return m
 }
 
-func (r Registration) String() string {
-	s := r.Target.String()
-	var with []string
-	if r.Opts.UsePrivateIP {
-		with = append(with, "private IP")
-	}
-	if r.Opts.AvailabilityZone != "" {
-		with = append(with, "availability zone "+r.Opts.AvailabilityZone)
-	}
-	if len(with) > 0 {
-		s += " (" + strings.Join(with, ", ") + ")"
-	}
-	return s
-}
-
 func registrationMaps(regs []Registration) []any {
 	out := make([]any, 0, len(regs))
 	for _, r := range regs {
@@ -202,7 +187,14 @@ func (s *runState) planRestore() error {
 		return err
 	}
 	for _, pr := range s.pools {
-		for _, r := range pr.restore {
+		for i, r := range pr.restore {
+			// The run's target names it in messages, and types it
+			// where the entry does not.
+			r.Target.Name = s.target.Name
+			if r.Target.Type == "" {
+				r.Target.Type = s.target.Type
+			}
+			pr.restore[i] = r
 			if !registered(r.Target, pr.members) {
 				pr.calls = append(pr.calls, r.Target)
 			}

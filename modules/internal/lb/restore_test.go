@@ -220,3 +220,15 @@ func TestRegisterRestoreEmpty(t *testing.T) {
 	}
 	wantCalls(t, hz.fakePool)
 }
+
+// An entry without target_type takes the run's target's type: an IP
+// target is registered as one.
+func TestRegisterRestoreTypesEntry(t *testing.T) {
+	ip := lb.Member{Target: lb.Target{Type: lb.TypeIP, ID: "127.0.0.5"}, Health: []lb.PortHealth{{Port: 80, State: lb.StateHealthy}}}
+	p := &infoPool{fakePool: &fakePool{name: "web-lb", states: [][]lb.Member{{member("2", lb.StateHealthy)}, {ip, member("2", lb.StateHealthy)}}}, kind: "load_balancer", id: "4711"}
+	res := runFake(t, false, map[string]any{"target": "127.0.0.5", "target_type": "ip",
+		"restore": []any{map[string]any{"pool_id": "4711", "target": "127.0.0.5"}}}, p)
+	if res["failed"] != false || fmt.Sprint(p.registered) != "[{{ip 127.0.0.5  0} {false }}]" {
+		t.Errorf("failed=%v msg=%v registered %v", res["failed"], res["msg"], p.registered)
+	}
+}
