@@ -76,7 +76,7 @@ func TestRollout(t *testing.T) {
 		// listen; nothing answers on their public one. The role must put
 		// each back by its private IP (the drain's restore), or its
 		// register never sees it healthy.
-		{name: "hetzner-private-ip", opts: Options{LB: "hetzner", Net: 140, SimConfig: privateIPTargets}, check: checkPrivateIPKept},
+		{name: "hetzner-private-ip", opts: Options{LB: "hetzner", Net: 140, Hosts: 2, SimConfig: privateIPTargets}, check: checkPrivateIPKept},
 		// The start returns at once and the app boots later (systemd
 		// Type=simple): the verify, not the start, must wait for it.
 		{name: "haproxy-start-no-wait", opts: Options{LB: "haproxy", Net: 14, StartNoWait: true, BootDelay: time.Second},
