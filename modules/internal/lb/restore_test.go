@@ -159,7 +159,12 @@ func TestRegisterRestoreCheckMode(t *testing.T) {
 	hz, tg := restoreWorld()
 	hz.states = [][]lb.Member{{member("2", lb.StateHealthy)}}
 	tg.states = [][]lb.Member{{portMember("2", 8080, "")}}
-	res := runFake(t, false, map[string]any{"restore": restoreArg(t), "_ansible_check_mode": true, "_ansible_diff": true}, hz, tg)
+	other := &infoPool{fakePool: &fakePool{name: "other-lb", states: [][]lb.Member{{member("2", lb.StateHealthy)}}}, kind: "load_balancer", id: "99"}
+	res := runFake(t, false, map[string]any{"restore": restoreArg(t), "_ansible_check_mode": true, "_ansible_diff": true}, hz, tg, other)
+	if msg, _ := res["msg"].(string); !strings.Contains(msg, "would register server 1 in load balancer web-lb, target group web-tg") ||
+		!strings.HasSuffix(msg, "restore has no entry for load balancer other-lb: left as it is there") {
+		t.Errorf("msg = %q", msg)
+	}
 	if res["failed"] != false || res["changed"] != true || jsonOf(t, res["restored"]) != wantRestore {
 		t.Fatalf("failed=%v changed=%v restored=%s", res["failed"], res["changed"], jsonOf(t, res["restored"]))
 	}
