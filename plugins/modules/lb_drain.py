@@ -22,6 +22,8 @@ description:
     under a lock per load balancer or target group that also serializes the drains of one batch
     (see I(min_healthy)), and can wait for capacity to come back (I(wait_for_capacity)).
   - An already drained target gives C(changed=false) without waiting.
+  - Returns in C(restore) how the target was registered (private IP, ports, availability
+    zone), for M(zerodowntime.rolling.lb_register)'s I(restore) to put back exactly that.
   - Runs as a static Go binary picked for the host's platform; the host needs no Python
     packages, no SDK and no CLI.
 author: zerodowntime.rolling contributors (@zerodowntime)
@@ -264,6 +266,48 @@ pools:
     api_requests:
       description: HTTP requests made to the API for this pool, retries included.
       type: int
+restore:
+  description:
+    - The target's own registrations the drain found, one entry per load balancer or target
+      group, and on aws per port; give it to M(zerodowntime.rolling.lb_register)'s I(restore)
+      to put back exactly these. Registrations through a label selector are not listed.
+    - In check mode, those the drain would take away. Empty when the target was already out.
+  returned: always
+  type: list
+  elements: dict
+  sample:
+    - {kind: load_balancer, pool: web-lb, pool_id: "4711", target: "42", target_type: server,
+       port: null, availability_zone: null, use_private_ip: true, method: remove}
+  contains:
+    kind:
+      description: C(load_balancer) (hetzner) or C(target_group) (aws).
+      type: str
+    pool:
+      description: The load balancer's or target group's name.
+      type: str
+    pool_id:
+      description: The load balancer's id or the target group's ARN; I(restore) matches on it.
+      type: str
+    target:
+      description: Server id, instance id or IP.
+      type: str
+    target_type:
+      description: C(server), C(ip) or C(instance).
+      type: str
+    port:
+      description: The registration's port (aws; one entry per port); null for hetzner.
+      type: int
+    availability_zone:
+      description: The registration's availability zone (aws ip targets), else null.
+      type: str
+    use_private_ip:
+      description: Whether a hetzner server target was added with its private IP; null for other targets.
+      type: bool
+    method:
+      description:
+        - C(remove) when the target was (or is to be) removed; C(health) when it stayed registered
+          and was made to fail its health check.
+      type: str
 waited:
   description: Seconds spent waiting for the wanted state.
   returned: always

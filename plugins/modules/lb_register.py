@@ -18,6 +18,7 @@ description:
   - AWS registers the target in every target group and waits until it is healthy in all of them.
     A target that turns C(unhealthy) fails at once with AWS's reason, not at the timeout.
   - An already healthy target gives C(changed=false) without waiting.
+  - With I(restore), puts back exactly what M(zerodowntime.rolling.lb_drain) took away.
   - Runs as a static Go binary picked for the host's platform; the host needs no Python
     packages, no SDK and no CLI.
 author: zerodowntime.rolling contributors (@zerodowntime)
@@ -27,7 +28,7 @@ extends_documentation_fragment:
   - zerodowntime.rolling.aws
 options:
   use_private_ip:
-    description: Hetzner only. Add a server target with its private network IP.
+    description: Hetzner only. Add a server target with its private network IP. Ignored with I(restore).
     type: bool
     default: false
   fail_after_checks:
@@ -47,6 +48,21 @@ options:
         again; in the deploy role, the verify step has also seen the app answer before the register.
     type: int
     default: 3
+  restore:
+    description:
+      - The C(restore) result of M(zerodowntime.rolling.lb_drain) for this target. Registers
+        exactly those registrations again where they are missing or draining, each as it was
+        (hetzner with the same I(use_private_ip), aws on every port and in its availability
+        zone), and waits until the target is healthy in those pools.
+      - A load balancer or target group with no entry is left as it is, so a target that was not
+        in a pool before the drain is not added to it; an empty list registers nothing.
+      - Each entry's C(pool_id) must be one of the pools this task works on and its C(target)
+        this task's target; unknown keys are refused. I(target_port) and I(use_private_ip) are
+        ignored.
+      - Without it, the target is registered in every pool with I(target_port) and
+        I(use_private_ip).
+    type: list
+    elements: dict
 attributes:
   check_mode:
     support: partial
@@ -92,6 +108,20 @@ EXAMPLES = r'''
     target: "{{ inventory_hostname }}"
     method: health
   delegate_to: localhost
+
+- name: Take the host out, remembering how it was registered
+  zerodowntime.rolling.lb_drain:
+    provider: aws
+    target_group_names: [web, web-admin]
+    target: auto
+  register: drained
+
+- name: Put back exactly those registrations (every port, the same availability zone)
+  zerodowntime.rolling.lb_register:
+    provider: aws
+    target_group_names: [web, web-admin]
+    target: auto
+    restore: "{{ drained.restore }}"
 
 - name: Register the instance and wait until healthy in every group
   zerodowntime.rolling.lb_register:
@@ -172,6 +202,15 @@ pools:
     api_requests:
       description: HTTP requests made to the API for this pool, retries included.
       type: int
+restored:
+  description: The I(restore) entries registered again (in check mode, to be registered), as given.
+  returned: when I(restore) is given
+  type: list
+  elements: dict
+  sample:
+    - {kind: target_group, pool: web, pool_id: "arn:aws:elasticloadbalancing:eu-central-1:123456789012:targetgroup/web/0123456789abcdef",
+       target: 10.0.1.5, target_type: ip, port: 8081, availability_zone: eu-central-1b,
+       use_private_ip: null, method: remove}
 waited:
   description: Seconds spent waiting for the wanted state.
   returned: always

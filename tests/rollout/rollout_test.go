@@ -72,6 +72,11 @@ func TestRollout(t *testing.T) {
 		// one lb_drain and one lb_register task for both.
 		{name: "aws", opts: Options{LB: "aws", Net: 13, SimConfig: secondTargetGroup,
 			Vars: map[string]any{"deploy_lb_interval": 0.5, "deploy_aws_target_group_names": []string{awsTG, "api-tg"}}}, check: checkBothPools},
+		// The servers are targets by their private IP, where the apps
+		// listen; nothing answers on their public one. The role must put
+		// each back by its private IP (the drain's restore), or its
+		// register never sees it healthy.
+		{name: "hetzner-private-ip", opts: Options{LB: "hetzner", Net: 140, Hosts: 2, SimConfig: privateIPTargets}, check: checkPrivateIPKept},
 		// The start returns at once and the app boots later (systemd
 		// Type=simple): the verify, not the start, must wait for it.
 		{name: "haproxy-start-no-wait", opts: Options{LB: "haproxy", Net: 14, StartNoWait: true, BootDelay: time.Second},

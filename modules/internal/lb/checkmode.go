@@ -15,10 +15,13 @@ func (s *runState) planMsg() string {
 	}
 	_, draining := s.act.(drain)
 	t := s.target.Type + " " + s.target.String()
-	var calls, pending, done []string
+	var calls, pending, done, left []string
 	for _, pr := range s.pools {
 		label := pr.label()
 		switch {
+		case s.a.restore != nil && len(pr.restore) == 0:
+			left = append(left, label)
+			continue
 		case pr.done:
 			done = append(done, label)
 			continue
@@ -65,6 +68,9 @@ func (s *runState) planMsg() string {
 		} else {
 			do = append(do, fmt.Sprintf("%s is registered already in %s and healthy: nothing to register there", t, strings.Join(done, ", ")))
 		}
+	}
+	if len(left) > 0 {
+		do = append(do, fmt.Sprintf("restore has no entry for %s: left as it is there", strings.Join(left, ", ")))
 	}
 	return "check mode: " + strings.Join(do, "; ")
 }

@@ -149,3 +149,9 @@ func (drain) predict(a Args, before State) State {
 	}
 	return after
 }
+
+// report returns the registrations the drain found, for lb_register's
+// restore option: taken away, or in check mode to be taken away.
+func (drain) report(s *runState, data map[string]any) {
+	data["restore"] = registrationMaps(s.found)
+}

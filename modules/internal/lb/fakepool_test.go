@@ -23,6 +23,8 @@ type fakePool struct {
 	states [][]lb.Member
 	reads  int
 	calls  []string
+
+	registered []registration
 }
 
 func (p *fakePool) Name() string { return p.name }
@@ -35,9 +37,18 @@ func (p *fakePool) Members(context.Context) ([]lb.Member, error) {
 	return ms, nil
 }
 
-func (p *fakePool) Register(_ context.Context, t lb.Target, _ lb.RegisterOpts) error {
+func (p *fakePool) Register(_ context.Context, t lb.Target, o lb.RegisterOpts) error {
 	p.record("register " + t.ID)
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.registered = append(p.registered, registration{t, o})
 	return nil
+}
+
+// registration is one Register call.
+type registration struct {
+	t lb.Target
+	o lb.RegisterOpts
 }
 
 func (p *fakePool) Deregister(_ context.Context, t lb.Target) error {

@@ -80,6 +80,9 @@ type Member struct {
 	// selector it came from ("label_selector role=web").
 	Via    string
 	Health []PortHealth
+	// Opts is how the target was registered, as far as the provider
+	// tells: a drain returns it so that a register can restore it.
+	Opts RegisterOpts
 }
 
 // Healthy reports whether the member is healthy on every port.
@@ -114,7 +117,8 @@ type Pool interface {
 
 // RegisterOpts are provider-specific registration settings.
 type RegisterOpts struct {
-	UsePrivateIP bool
+	UsePrivateIP     bool   // Hetzner server targets
+	AvailabilityZone string // AWS: an AZ or "all", for ip targets
 }
 
 // PoolInfo is optional: what a pool can say about itself for results.

@@ -76,6 +76,7 @@ var DrainOptions = map[string]ansible.Option{
 var RegisterOptions = map[string]ansible.Option{
 	"use_private_ip":    {Type: ansible.Bool, Default: false},
 	"fail_after_checks": {Type: ansible.Int, Default: 3},
+	"restore":           {Type: ansible.List, Elements: ansible.Dict},
 }
 
 // NewSpec builds a module spec from the shared options and the module's own.
@@ -118,6 +119,9 @@ type Args struct {
 	WaitForCapacity bool `json:"wait_for_capacity"`
 	// Reserve counts and reserves the target without taking it out.
 	Reserve bool `json:"reserve"`
+	// Restore is lb_register's restore option; restore its entries, checked.
+	Restore []map[string]any `json:"restore"`
+	restore []Registration
 
 	APIToken      string   `json:"api_token"`
 	Endpoint      string   `json:"endpoint"`
@@ -198,6 +202,19 @@ func (a *Args) check(m *ansible.Module) error {
 	}
 	if err := r.CheckOptions(m, a, given); err != nil {
 		return err
+	}
+	if a.Restore != nil {
+		regs, err := parseRestore(a.Restore)
+		if err != nil {
+			return err
+		}
+		a.restore = regs
+		for _, n := range []string{"use_private_ip", "target_port"} {
+			if given(n) {
+				m.Warn("option %s is ignored with restore: each registration comes back as lb_drain found it", n)
+			}
+		}
+		a.TargetPort = 0
 	}
 	if a.HealthFile != "" && a.Method != MethodHealth {
 		return fmt.Errorf("health_file is only used with method: health (provider hetzner); remove it or set method: health")

@@ -100,5 +100,8 @@ func FuzzDrainParams(f *testing.F) {
 func FuzzRegisterParams(f *testing.F) {
 	fuzzParams(f, "lb_register", lb.RegisterOptions, false, append(paramSeeds,
 		`{"provider": "hetzner", "load_balancer": "web-lb", "target": "app-3", "api_token": "@HZ_TOKEN@", "use_private_ip": "yes", "timeout": "1"}`,
-		`{"provider": "aws", "target_group_names": ["web-tg"], "target": "i-0000000000000003", "region": "eu-central-1", "target_port": 8082, "timeout": 1}`))
+		`{"provider": "aws", "target_group_names": ["web-tg"], "target": "i-0000000000000003", "region": "eu-central-1", "target_port": 8082, "timeout": 1}`,
+		`{"provider": "hetzner", "load_balancer": "web-lb", "target": "app-1", "api_token": "@HZ_TOKEN@", "timeout": 1, "restore": [{"pool_id": "1", "target": "101", "use_private_ip": true, "port": null}]}`,
+		`{"provider": "aws", "target_group_names": ["web-tg"], "target": "i-0000000000000001", "region": "eu-central-1", "restore": [{"pool_id": "@TG_ARN@", "target": "i-0000000000000001", "port": 8081.5, "availability_zone": 3}, "x"]}`,
+		`{"provider": "hetzner", "load_balancer": "web-lb", "target": "app-2", "api_token": "@HZ_TOKEN@", "restore": "[{\"pool_id\": \"9\"}]", "_ansible_check_mode": true}`))
 }

@@ -22,6 +22,9 @@ func (register) readsDelay() bool { return false }
 func (register) guardsCapacity() bool { return false }
 
 func (register) plan(s *runState) error {
+	if s.a.restore != nil {
+		return s.planRestore()
+	}
 	for _, pr := range s.pools {
 		st := pr.before
 		if st.Registered && st.AllPorts(StateHealthy) {
@@ -46,7 +49,7 @@ func (register) plan(s *runState) error {
 }
 
 func (register) call(ctx context.Context, s *runState, p Pool, t Target) error {
-	return p.Register(ctx, t, RegisterOpts{UsePrivateIP: s.a.UsePrivateIP})
+	return p.Register(ctx, t, s.restoreOpts(p, t))
 }
 
 func (register) took(st State) bool { return st.Registered && !st.AllPorts(StateDraining) }
@@ -109,4 +112,12 @@ func (register) predict(_ Args, before State) State {
 		after.Health[port] = StateHealthy
 	}
 	return after
+}
+
+// report lists, with restore, the registrations made (in check mode, to
+// be made).
+func (register) report(s *runState, data map[string]any) {
+	if s.a.restore != nil {
+		data["restored"] = registrationMaps(s.restored())
+	}
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strconv"
 	"strings"
 
 	"github.com/zerodowntime/rolling/modules/internal/ansible"
@@ -51,6 +52,12 @@ func (s *runState) Predict() ansible.Result {
 		}
 		pr.after = s.act.predict(s.a, pr.before)
 		pr.acted = len(pr.calls) > 0
+		// A registration on a port of its own (AWS) adds that port.
+		for _, t := range pr.calls {
+			if t.Port != 0 && pr.after.Registered {
+				pr.after.Health[strconv.Itoa(t.Port)] = StateHealthy
+			}
+		}
 	}
 	s.fileMade, s.fileGone = s.makeFile, s.dropFile
 	res := s.result(true)
@@ -107,6 +114,7 @@ func (s *runState) result(predicted bool) ansible.Result {
 	if _, ok := s.act.(reserve); ok {
 		data["reserved"] = s.res.result(s, predicted)
 	}
+	s.act.report(s, data)
 	res := ansible.Result{Changed: changed, Data: data}
 	if _, ok := s.act.(reserve); ok && !predicted {
 		res.Msg = s.res.msg(s)

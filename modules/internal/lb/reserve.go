@@ -196,3 +196,7 @@ func (s *runState) reservePlanMsg() string {
 	}
 	return msg + fmt.Sprintf("; min_healthy %d allows it", s.a.MinHealthy)
 }
+
+// report adds the reservation, and no restore list: a reserve takes
+// nothing away.
+func (reserve) report(s *runState, data map[string]any) {}

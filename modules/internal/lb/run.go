@@ -99,7 +99,8 @@ type poolRun struct {
 	before  State
 	after   State
 	members []Member
-	calls   []Target // the planned register or deregister calls
+	calls   []Target       // the planned register or deregister calls
+	restore []Registration // lb_register's restore entries for this pool
 	acted   bool
 	done    bool
 	waited  time.Duration
@@ -132,9 +133,10 @@ type runState struct {
 	dropFile bool
 	fileMade bool // done
 	fileGone bool
-	actStart time.Time     // waits are measured from the first change
-	planned  time.Duration // the timeout Plan chose, for check mode's msg
-	deadline time.Time     // the start plus Plan's timeout
+	actStart time.Time      // waits are measured from the first change
+	planned  time.Duration  // the timeout Plan chose, for check mode's msg
+	deadline time.Time      // the start plus Plan's timeout
+	found    []Registration // the target's own registrations at the lookup
 
 	held          *capacity.Held // the pools' locks, while min_healthy needs them
 	awaitCapacity bool           // Apply waits for capacity first
@@ -210,6 +212,7 @@ func (s *runState) Lookup(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	s.found = s.drained()
 	return s.checkKnown(ctx)
 }
 
@@ -352,6 +355,8 @@ type action interface {
 	predict(a Args, before State) State
 	// guardsCapacity reports whether min_healthy applies.
 	guardsCapacity() bool
+	// report adds the action's own keys to the result.
+	report(s *runState, data map[string]any)
 }
 
 // Apply makes the planned changes.

@@ -147,6 +147,8 @@ type AWSTargetState struct {
 	Description string `json:"description,omitempty"`
 	InRotation  bool   `json:"in_rotation"`
 	InFlight    int    `json:"in_flight"`
+	// AvailabilityZone is the one an ip target was registered with.
+	AvailabilityZone string `json:"availability_zone,omitempty"`
 }
 
 // AppState is a built-in backend.
@@ -205,7 +207,7 @@ func (s *Sim) State() State {
 				ID: t.id, Port: t.port, Host: t.host, Address: t.addr,
 				State: t.state, Reason: t.reason, Description: t.description,
 				InRotation: t.state == awsHealthy || (!anyHealthy && *tg.cfg.FailOpen && t.state == awsUnhealthy),
-				InFlight:   t.inflight,
+				InFlight:   t.inflight, AvailabilityZone: t.az,
 			})
 		}
 		st.AWS.TargetGroups = append(st.AWS.TargetGroups, ts)

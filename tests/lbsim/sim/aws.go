@@ -141,6 +141,7 @@ type awsTargetReq struct {
 	id      string
 	port    int // 0 = not given
 	hasPort bool
+	az      string // AvailabilityZone, "" = not given
 }
 
 // awsTargets reads Targets.member.N.{Id,Port,AvailabilityZone}.
@@ -166,6 +167,8 @@ func awsTargets(form url.Values) ([]awsTargetReq, *awsErr) {
 				return nil, validation("1 validation error detected: Value '%s' at 'targets.%d.member.port' failed to satisfy constraint: Member must have value between 1 and 65535", v[0], n)
 			}
 			t.port, t.hasPort = p, true
+		case "AvailabilityZone":
+			t.az = v[0]
 		}
 	}
 	ns := make([]int, 0, len(byN))
@@ -204,6 +207,9 @@ func (s *Sim) awsTGFromForm(form url.Values) (*awsTG, *awsErr) {
 func (s *Sim) awsCheckTargets(tg *awsTG, ts []awsTargetReq) *awsErr {
 	var bad []string
 	for _, t := range ts {
+		if e := s.awsCheckZone(tg, t.az); e != nil {
+			return e
+		}
 		if tg.cfg.TargetType == "ip" {
 			a, err := netip.ParseAddr(t.id)
 			if err != nil || !a.IsLoopback() {
@@ -240,7 +246,7 @@ func (s *Sim) awsRegisterTargets(form url.Values, register bool) *awsErr {
 	}
 	for _, t := range ts {
 		if register {
-			s.awsRegister(tg, t.id, tg.port(t.port))
+			s.awsRegister(tg, t.id, tg.port(t.port), t.az)
 		} else {
 			s.awsDeregister(tg, t.id, tg.port(t.port))
 		}
@@ -278,6 +284,9 @@ func (s *Sim) awsDescribeTargetHealth(form url.Values) (any, *awsErr) {
 		}
 		if tg.cfg.TargetType == "ip" {
 			d.Target.AvailabilityZone = s.cfg.AWS.Region + "a"
+			if t != nil && t.az != "" {
+				d.Target.AvailabilityZone = t.az
+			}
 		}
 		res.Descriptions.Members = append(res.Descriptions.Members, d)
 	}
@@ -441,4 +450,16 @@ func (s *Sim) awsDescribeAttributes(form url.Values) (any, *awsErr) {
 		res.Attributes.Members = append(res.Attributes.Members, awsAttributeXML{Key: kv[0], Value: kv[1]})
 	}
 	return res, nil
+}
+
+// awsCheckZone refuses an AvailabilityZone AWS would: any for an instance
+// target group, else one that is neither "all" nor a zone of the region.
+func (s *Sim) awsCheckZone(tg *awsTG, az string) *awsErr {
+	switch {
+	case az == "" || validZone(tg.cfg.TargetType, az, s.cfg.AWS.Region):
+		return nil
+	case tg.cfg.TargetType != "ip":
+		return validation("You cannot specify an Availability Zone for targets of target group %s: its target type is %s", tg.cfg.Name, tg.cfg.TargetType)
+	}
+	return validation("The Availability Zone '%s' is not valid for region %s: give all or a zone of the region", az, s.cfg.AWS.Region)
 }

@@ -39,6 +39,7 @@ type awsTarget struct {
 	member
 	id          string
 	port        int
+	az          string // the AvailabilityZone it was registered with (ip targets)
 	state       string
 	reason      string
 	description string
@@ -159,7 +160,7 @@ func (s *Sim) awsHostOf(tg *awsTG, id string) (string, bool) {
 // awsRegister registers (id, port) in tg: a new target starts in initial;
 // a draining one is taken back (initial again); a registered one is left
 // alone. The caller holds Sim.mu and has validated id.
-func (s *Sim) awsRegister(tg *awsTG, id string, port int) {
+func (s *Sim) awsRegister(tg *awsTG, id string, port int, az string) {
 	key := awsKey(id, port)
 	t := tg.targets[key]
 	switch {
@@ -171,7 +172,7 @@ func (s *Sim) awsRegister(tg *awsTG, id string, port int) {
 				host:  host,
 				addr:  net.JoinHostPort(host, strconv.Itoa(port)),
 			},
-			id: id, port: port,
+			id: id, port: port, az: az,
 		}
 		tg.targets[key] = t
 		tg.order = append(tg.order, key)

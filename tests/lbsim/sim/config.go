@@ -174,7 +174,9 @@ type Server struct {
 	// Address is the loopback IP standing for the server's public IPv4;
 	// traffic, health checks and its metadata server use it.
 	Address string `yaml:"address" json:"address"`
-	// PrivateIP is reported in private_net and the metadata service.
+	// PrivateIP is reported in private_net and the metadata service. A
+	// loopback IP is also where a target added with use_private_ip is
+	// checked and sent requests; lbsim cannot reach any other.
 	PrivateIP string `yaml:"private_ip,omitempty" json:"private_ip,omitempty"`
 	// Location defaults to fsn1.
 	Location string `yaml:"location,omitempty" json:"location,omitempty"`
@@ -236,6 +238,8 @@ type AWSHealthCheck struct {
 type AWSTarget struct {
 	ID   string `yaml:"id" json:"id"`
 	Port int    `yaml:"port,omitempty" json:"port,omitempty"`
+	// AvailabilityZone is an ip target's: "all" or a zone of the region.
+	AvailabilityZone string `yaml:"availability_zone,omitempty" json:"availability_zone,omitempty"`
 }
 
 // Listener forwards a loopback address to a target group.
@@ -345,6 +349,7 @@ func (c *Config) normalize() error {
 		bad("hetzner.token", "is required when load balancers are configured (clients send it as Bearer token)")
 	}
 	servers := map[int64]bool{}
+	privateIPs := map[int64]string{}
 	serverNames := map[string]bool{}
 	for i := range h.Servers {
 		s := &h.Servers[i]
@@ -356,6 +361,7 @@ func (c *Config) normalize() error {
 			bad(f+".id", "%d is used twice", s.ID)
 		}
 		servers[s.ID] = true
+		privateIPs[s.ID] = s.PrivateIP
 		if s.Name == "" {
 			bad(f+".name", "is required")
 		}
@@ -414,6 +420,9 @@ func (c *Config) normalize() error {
 			}
 			if t.UsePrivateIP && lb.Network == nil {
 				bad(tf+".use_private_ip", "needs the load balancer's network to be set")
+			}
+			if t.UsePrivateIP && t.Type == "server" && t.Server != nil && privateIPs[t.Server.ID] == "" {
+				bad(tf+".use_private_ip", "needs the server's private_ip to be set")
 			}
 		}
 	}
@@ -530,6 +539,9 @@ func (c *Config) normalize() error {
 			}
 			if t.Port != 0 {
 				checkPort(t.Port, false, tf+".port", bad)
+			}
+			if t.AvailabilityZone != "" && !validZone(tg.TargetType, t.AvailabilityZone, a.Region) {
+				bad(tf+".availability_zone", "%q is not all or a zone of %s, for an ip target group", t.AvailabilityZone, a.Region)
 			}
 		}
 	}
@@ -680,4 +692,17 @@ func checkLoopbackHostPort(s, field string, bad func(string, string, ...any)) {
 	if p, err := strconv.Atoi(port); err != nil || p < 0 || p > 65535 {
 		bad(field, "%q has no valid port", s)
 	}
+}
+
+// validZone reports whether an ip target group of region takes az:
+// "all" or the region's name and a letter. Instance targets take none.
+func validZone(targetType, az, region string) bool {
+	if targetType != "ip" {
+		return false
+	}
+	if az == "all" {
+		return true
+	}
+	last := az[len(az)-1]
+	return len(az) == len(region)+1 && strings.HasPrefix(az, region) && last >= 'a' && last <= 'z'
 }

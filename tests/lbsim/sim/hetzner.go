@@ -433,6 +433,10 @@ func (s *Sim) hzAddTarget(w http.ResponseWriter, r *http.Request) {
 		hzFail(w, "load_balancer_not_attached_to_network", "load balancer is not attached to a network; use_private_ip needs one", nil)
 		return
 	}
+	if t.UsePrivateIP && t.Type == "server" && s.hz.serverByID[t.Server.ID].PrivateIP == "" {
+		hzFail(w, "server_not_attached_to_network", "server is not attached to a network; use_private_ip needs one", nil)
+		return
+	}
 	key := targetKey(t)
 	for _, x := range lb.targets {
 		if targetKey(x) == key {

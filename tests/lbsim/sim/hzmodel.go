@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net"
+	"net/netip"
 	"slices"
 	"sort"
 	"strconv"
@@ -166,20 +167,20 @@ func (s *Sim) hzBackends(lb *hzLB) []hzBackend {
 			out = append(out, b)
 		}
 	}
-	server := func(sv *Server) hzBackend {
-		return hzBackend{key: "server:" + strconv.FormatInt(sv.ID, 10), host: sv.Address, name: sv.Name, serverID: sv.ID}
+	server := func(sv *Server, private bool) hzBackend {
+		return hzBackend{key: "server:" + strconv.FormatInt(sv.ID, 10), host: sv.reachedAt(private), name: sv.Name, serverID: sv.ID}
 	}
 	for _, t := range lb.targets {
 		switch t.Type {
 		case "server":
 			if sv := s.hz.serverByID[t.Server.ID]; sv != nil {
-				add(server(sv))
+				add(server(sv, t.UsePrivateIP))
 			}
 		case "ip":
 			add(hzBackend{key: "ip:" + t.IP.IP, host: t.IP.IP, name: t.IP.IP})
 		case "label_selector":
 			for _, sv := range s.hz.resolve(t.LabelSelector.Selector) {
-				add(server(sv))
+				add(server(sv, t.UsePrivateIP))
 			}
 		}
 	}
@@ -351,4 +352,14 @@ func (s *Sim) hzRunAction(lb *hzLB, command string, change func()) *hzAction {
 		s.log.Info("hetzner action done", "action", a.id, "command", command)
 	})
 	return a
+}
+
+// reachedAt is the address the load balancer sends checks and requests
+// to: the private IP for a target added with use_private_ip, as Hetzner
+// does, when it is a loopback IP lbsim can reach; else the public one.
+func (sv *Server) reachedAt(private bool) string {
+	if a, err := netip.ParseAddr(sv.PrivateIP); private && err == nil && a.IsLoopback() {
+		return sv.PrivateIP
+	}
+	return sv.Address
 }

@@ -153,7 +153,7 @@ func (s *Sim) startAll() error {
 	}
 	for _, tg := range s.aws.tgs {
 		for _, t := range tg.cfg.Targets {
-			s.awsRegister(tg, t.ID, tg.port(t.Port))
+			s.awsRegister(tg, t.ID, tg.port(t.Port), t.AvailabilityZone)
 		}
 	}
 	return nil

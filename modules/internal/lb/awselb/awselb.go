@@ -283,6 +283,7 @@ func (p *Pool) member(d types.TargetHealthDescription) lb.Member {
 	var m lb.Member
 	if d.Target != nil {
 		m.Target = lb.Target{Type: p.TargetType(), ID: aws.ToString(d.Target.Id), Port: int(aws.ToInt32(d.Target.Port))}
+		m.Opts.AvailabilityZone = aws.ToString(d.Target.AvailabilityZone)
 	}
 	if m.Target.Port == 0 {
 		m.Target.Port = p.port
@@ -303,9 +304,14 @@ func (p *Pool) desc(t lb.Target) []types.TargetDescription {
 	return []types.TargetDescription{d}
 }
 
-// Register implements lb.Pool.
-func (p *Pool) Register(ctx context.Context, t lb.Target, _ lb.RegisterOpts) error {
-	_, err := p.c.api.RegisterTargets(ctx, &elbv2.RegisterTargetsInput{TargetGroupArn: aws.String(p.arn), Targets: p.desc(t)})
+// Register implements lb.Pool, in the availability zone opts give (an ip
+// target's; AWS takes none for an instance).
+func (p *Pool) Register(ctx context.Context, t lb.Target, opts lb.RegisterOpts) error {
+	d := p.desc(t)
+	if opts.AvailabilityZone != "" {
+		d[0].AvailabilityZone = aws.String(opts.AvailabilityZone)
+	}
+	_, err := p.c.api.RegisterTargets(ctx, &elbv2.RegisterTargetsInput{TargetGroupArn: aws.String(p.arn), Targets: d})
 	if err != nil {
 		return p.c.targetError(err, p, t, "registering")
 	}

@@ -180,7 +180,9 @@ func (p *Pool) Members(ctx context.Context) ([]lb.Member, error) {
 		switch t.Type {
 		case hcloud.LoadBalancerTargetTypeServer:
 			if t.Server != nil && t.Server.Server != nil {
-				out = append(out, member(lb.TypeServer, strconv.FormatInt(t.Server.Server.ID, 10), "", t.HealthStatus))
+				m := member(lb.TypeServer, strconv.FormatInt(t.Server.Server.ID, 10), "", t.HealthStatus)
+				m.Opts.UsePrivateIP = t.UsePrivateIP
+				out = append(out, m)
 			}
 		case hcloud.LoadBalancerTargetTypeIP:
 			if t.IP != nil {
