@@ -124,4 +124,14 @@ mode:
   returned: always
   type: str
   sample: '0640'
+uid:
+  description: The file's owner, as a numeric uid.
+  returned: when I(owner) is given
+  type: int
+  sample: 1001
+gid:
+  description: The file's group, as a numeric gid.
+  returned: when I(group) is given
+  type: int
+  sample: 1001
 '''
