@@ -101,3 +101,11 @@ func tokenMismatch(o observation, token string) string {
 	}
 	return ""
 }
+
+// refusedHint says what a 401 or 403 answer most likely means, or "".
+func refusedHint(o observation) string {
+	if o.err != nil || (o.status != 401 && o.status != 403) {
+		return ""
+	}
+	return fmt.Sprintf("the app refused the request (status %d): check url_username and url_password, or the credential headers", o.status)
+}
