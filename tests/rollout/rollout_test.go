@@ -2,6 +2,8 @@ package rollout
 
 import (
 	"context"
+	"encoding/base64"
+	"encoding/json"
 	"fmt"
 	"slices"
 	"strconv"
@@ -121,6 +123,13 @@ func TestRollout(t *testing.T) {
 		// rollout must stop without taking it out of rotation.
 		{name: "unreachable-haproxy", opts: Options{LB: "haproxy", Net: 39, Unreachable: []string{"app-3"}},
 			check: checkUnreachable},
+		// The token is served over HTTPS with basic auth, by a CA of the
+		// scenario's own: the role verifies it with its credentials and
+		// CA inputs; with a wrong password the verify fails, saying why
+		// without the password.
+		{name: "https-token-haproxy", opts: Options{LB: "haproxy", Net: 180, HTTPSToken: true}, check: checkZeroDowntime},
+		{name: "https-token-wrong-password-haproxy", opts: Options{LB: "haproxy", Net: 181, HTTPSToken: true,
+			Vars: map[string]any{"deploy_verify_url_password": wrongPassword}}, check: checkWrongPassword},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -393,6 +402,46 @@ func checkBotched(step, observed string) func(t *testing.T, s *Scenario, r *Repo
 		}
 		if _, ok := r.VersionsAfter["app-2"]; ok {
 			t.Errorf("app-2 answered through the LB after the failed rollout: %v", r.VersionsAfter)
+		}
+	}
+}
+
+// wrongPassword is a password the apps of an HTTPSToken scenario refuse.
+const wrongPassword = "zdt-wrong-Pw7/x+y"
+
+// checkWrongPassword: the first host fails its verify with the app's 401,
+// the message does not hold the password, the host stays out and the rest
+// are not touched; users saw no failure.
+func checkWrongPassword(t *testing.T, s *Scenario, r *Report) {
+	t.Helper()
+	t.Logf("rollout failed msg: %s", r.FailedMsg)
+	if r.ExitCode == 0 || r.FailedHost != "app-1" {
+		t.Fatalf("exit %d, failed host %q; want app-1 to fail its verify", r.ExitCode, r.FailedHost)
+	}
+	for _, want := range []string{"the verify step failed", "did not serve the deploy token", "refused the request (status 401): check url_username and url_password"} {
+		if !strings.Contains(r.FailedMsg, want) {
+			t.Errorf("rollout failed msg lacks %q", want)
+		}
+	}
+	// Every task's result, the Verify's invocation and the rescue's
+	// facts included.
+	doc, _ := json.Marshal(r.doc)
+	for _, pw := range []string{wrongPassword, s.tls.password} {
+		for _, form := range []string{pw, base64.StdEncoding.EncodeToString([]byte(tokenUser + ":" + pw))} {
+			if i := strings.Index(string(doc), form); i >= 0 {
+				t.Errorf("the playbook's output holds the password: %s", doc[max(0, i-200):i])
+			}
+		}
+	}
+	if r.Failed != 0 {
+		t.Errorf("%d of %d requests failed: %q", r.Failed, r.Requests, r.Errors)
+	}
+	if st := r.LBAfter["app-1"]; st.InRotation {
+		t.Errorf("app-1 is %q in the LB, want out of rotation", st.State)
+	}
+	for _, h := range []string{"app-2", "app-3"} {
+		if r.DirectAfter[h] != "v1" || !r.LBAfter[h].InRotation {
+			t.Errorf("%s serves %q and is %q in the LB, want v1 in rotation", h, r.DirectAfter[h], r.LBAfter[h].State)
 		}
 	}
 }
