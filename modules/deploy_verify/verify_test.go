@@ -244,7 +244,8 @@ func TestBadInput(t *testing.T) {
 }
 
 // TestCredentialsRefused: a 401 or 403 that outlasts the timeout is named
-// as refused credentials, at the token URL or the URL, without the password.
+// as refused credentials, at the token URL or the URL, without the
+// password; an untrusted certificate names ca_path.
 func TestCredentialsRefused(t *testing.T) {
 	t.Parallel()
 	srv, _ := server(t, func(_ int, w http.ResponseWriter, r *http.Request) {
@@ -254,6 +255,8 @@ func TestCredentialsRefused(t *testing.T) {
 		}
 		w.WriteHeader(http.StatusUnauthorized)
 	})
+	tlsSrv := httptest.NewTLSServer(http.NotFoundHandler())
+	t.Cleanup(tlsSrv.Close)
 	for _, tt := range []struct {
 		name string
 		args map[string]any
@@ -263,6 +266,8 @@ func TestCredentialsRefused(t *testing.T) {
 			want: []string{srv.URL + "/token did not serve the deploy token within 1s", "the app refused the request (status 401): check url_username and url_password"}},
 		{name: "url", args: map[string]any{"url": srv.URL + "/forbidden"},
 			want: []string{srv.URL + "/forbidden did not answer as expected within 1s", "last observed: status 403", "; the app refused the request (status 403)"}},
+		{name: "untrusted certificate", args: map[string]any{"url": tlsSrv.URL + "/health", "token": "tok", "token_url": tlsSrv.URL + "/token"},
+			want: []string{"did not serve the deploy token within 1s", "the app's TLS certificate is not trusted: give its CA in ca_path", "certificate signed by unknown authority"}},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
