@@ -63,8 +63,11 @@ func TestVerifyCredentialsThroughTheRole(t *testing.T) {
 			} else {
 				msg, _ := run.Task("zerodowntime.rolling.deploy : Rollout failed")["app-1"]["msg"].(string)
 				t.Logf("rollout failed msg: %s", msg)
-				if run.ExitCode == 0 || !strings.Contains(msg, c.failed) || !strings.Contains(msg, "status 401") {
-					t.Fatalf("rollout exit %d, failure %q; want a failure saying %q and status 401", run.ExitCode, msg, c.failed)
+				// The hint whole: the role trims only the message's final
+				// dots and spaces before its own sentence follows.
+				hint := "the app refused the request (status 401): check url_username and url_password, or the credential headers. It was left out"
+				if run.ExitCode == 0 || !strings.Contains(msg, c.failed) || !strings.Contains(msg, hint) {
+					t.Fatalf("rollout exit %d, failure %q; want a failure saying %q and %q", run.ExitCode, msg, c.failed, hint)
 				}
 			}
 			if !strings.Contains(run.Stdout, "<app-1> EXEC") {
