@@ -5,9 +5,12 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
+	"os"
+	"os/user"
 	"slices"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -130,6 +133,12 @@ func TestRollout(t *testing.T) {
 		{name: "https-token-haproxy", opts: Options{LB: "haproxy", Net: 180, HTTPSToken: true}, check: checkZeroDowntime},
 		{name: "https-token-wrong-password-haproxy", opts: Options{LB: "haproxy", Net: 181, HTTPSToken: true,
 			Vars: map[string]any{"deploy_verify_url_password": wrongPassword}}, check: checkWrongPassword},
+		// The rollback's token and verify get the same owner, credentials
+		// and CA: app-2's new release does not start, the old one comes
+		// back and verifies over HTTPS.
+		{name: "https-token-rollback-haproxy", opts: Options{LB: "haproxy", Net: 182, HTTPSToken: true, Rollback: true,
+			Broken: map[string]string{"app-2": "nostart"}, Vars: map[string]any{"deploy_token_owner": "nobody", "deploy_token_group": "nogroup"}},
+			check: checkRolledBackOwned},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -518,6 +527,32 @@ func checkRolledBack(t *testing.T, s *Scenario, r *Report) {
 	checkServingInRotation(t, r, map[string]string{"app-1": "v2", "app-2": "v1", "app-3": "v1"})
 	if slices.Contains(r.Drained, "app-3") {
 		t.Errorf("app-3 was drained; the rollout must stop at app-2")
+	}
+}
+
+// checkRolledBackOwned: checkRolledBack, and the token files the role
+// wrote (app-2's by the rollback) belong to nobody:nogroup. The harness
+// runs as root, which giving a file away needs.
+func checkRolledBackOwned(t *testing.T, s *Scenario, r *Report) {
+	t.Helper()
+	checkRolledBack(t, s, r)
+	nobody, err := user.Lookup("nobody")
+	if err != nil {
+		t.Fatal(err)
+	}
+	nogroup, err := user.LookupGroup("nogroup")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, h := range s.Hosts[:2] {
+		st, err := os.Stat(h.TokenFile())
+		if err != nil {
+			t.Fatal(err)
+		}
+		sys := st.Sys().(*syscall.Stat_t)
+		if got := fmt.Sprintf("%d:%d", sys.Uid, sys.Gid); got != nobody.Uid+":"+nogroup.Gid {
+			t.Errorf("%s's token file belongs to %s, want nobody:nogroup (%s:%s)", h.Name, got, nobody.Uid, nogroup.Gid)
+		}
 	}
 }
 
