@@ -1,11 +1,13 @@
 package deploytoken
 
 import (
+	"fmt"
 	"io/fs"
 	"os"
 	"os/user"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"syscall"
 	"testing"
 
@@ -63,6 +65,43 @@ func TestOwnerAndGroup(t *testing.T) {
 		if got, _ := statFile(t, path); got.uid != 4244 || got.gid != 4343 {
 			t.Errorf("file belongs to %d:%d, want 4244:4343", got.uid, got.gid)
 		}
+	})
+	// By name, as the role's deploy_token_owner/_group are usually given:
+	// the file is theirs, and check mode and diff say so beforehand.
+	t.Run("give away by name", func(t *testing.T) {
+		t.Parallel()
+		nobody, err := user.Lookup("nobody")
+		if err != nil {
+			t.Skip("no user nobody on this host")
+		}
+		nogroup, err := user.LookupGroup("nogroup")
+		if err != nil {
+			t.Skip("no group nogroup on this host")
+		}
+		path := filepath.Join(t.TempDir(), "DEPLOY_TOKEN")
+		args := map[string]any{"path": path, "token": "t", "owner": "nobody", "group": "nogroup", "_ansible_check_mode": true, "_ansible_diff": true}
+		res := call(t, args)
+		wantFields(t, res, map[string]any{"failed": false, "changed": true})
+		uid, _ := strconv.Atoi(nobody.Uid)
+		gid, _ := strconv.Atoi(nogroup.Gid)
+		if after, _ := res["diff"].(map[string]any)["after"].(map[string]any); after["owner"] != float64(uid) || after["group"] != float64(gid) {
+			t.Errorf("check mode diff after = %v, want owner %d group %d", after, uid, gid)
+		}
+		if want := fmt.Sprintf("mode 0640 (uid %d, gid %d) (check mode: nothing written)", uid, gid); !strings.Contains(fmt.Sprint(res["msg"]), want) {
+			t.Errorf("check mode msg = %v, want the mode, uid and gid", res["msg"])
+		}
+		if res["uid"] != float64(uid) || res["gid"] != float64(gid) {
+			t.Errorf("result uid, gid = %v, %v; want %d, %d", res["uid"], res["gid"], uid, gid)
+		}
+		if _, exists := statFile(t, path); exists {
+			t.Fatal("check mode wrote the file")
+		}
+		delete(args, "_ansible_check_mode")
+		wantFields(t, call(t, args), map[string]any{"changed": true})
+		if got, _ := statFile(t, path); got.uid != uid || got.gid != gid || got.mode != 0o640 {
+			t.Errorf("file is %d:%d mode %04o, want %d:%d 0640", got.uid, got.gid, got.mode, uid, gid)
+		}
+		wantFields(t, call(t, args), map[string]any{"changed": false})
 	})
 	t.Run("replaced file keeps its owner", func(t *testing.T) {
 		t.Parallel()

@@ -92,6 +92,15 @@ func run(_ context.Context, m *ansible.Module, a args) (ansible.Result, error) {
 		Diff:    diff(a.Path, cur, want),
 		Data:    map[string]any{"path": a.Path, "token": token, "mode": modeStr},
 	}
+	if want.uid >= 0 {
+		res.Data["uid"] = want.uid
+	}
+	if want.gid >= 0 {
+		res.Data["gid"] = want.gid
+	}
+	if want.uid >= 0 || want.gid >= 0 {
+		modeStr += " (" + ownerText(want.uid, want.gid) + ")"
+	}
 	switch {
 	case !changed:
 		res.Msg = fmt.Sprintf("%s already holds the token, mode %s", a.Path, modeStr)

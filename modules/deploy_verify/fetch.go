@@ -2,6 +2,8 @@ package deployverify
 
 import (
 	"context"
+	"crypto/tls"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -100,4 +102,18 @@ func tokenMismatch(o observation, token string) string {
 		return "not the deploy token: an older process is answering"
 	}
 	return ""
+}
+
+// refusedHint says what a last answer most likely means when the app
+// refused the request itself, or "": credentials it did not accept, or a
+// certificate this side did not trust.
+func refusedHint(o observation) string {
+	var cv *tls.CertificateVerificationError
+	switch {
+	case errors.As(o.err, &cv):
+		return "the app's TLS certificate is not trusted: give its CA in ca_path"
+	case o.err != nil || (o.status != 401 && o.status != 403):
+		return ""
+	}
+	return fmt.Sprintf("the app refused the request (status %d): check url_username and url_password, or the credential headers", o.status)
 }

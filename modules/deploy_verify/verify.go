@@ -183,13 +183,21 @@ func run(ctx context.Context, m *ansible.Module, a args) (ansible.Result, error)
 		// hard deadline (timeout plus grace) first: that is a timeout too.
 		timedOut := errors.Is(context.Cause(ctx), context.DeadlineExceeded) && time.Since(start) >= time.Duration(a.Timeout)*time.Second
 		if errors.As(err, &te) || timedOut {
+			refused := refusedHint(last)
 			if !tokenSeen {
-				return out, fmt.Errorf("%s did not serve the deploy token within %ds (%d attempts): the process answering is not the one just started "+
-					"(did the deploy step restart the app, and does the app read the token file at start?); last observed: %s",
-					tokenURL, a.Timeout, res.Attempts, last.describe(msgExcerpt))
+				why := "the process answering is not the one just started " +
+					"(did the deploy step restart the app, and does the app read the token file at start?)"
+				if refused != "" {
+					why = refused
+				}
+				return out, fmt.Errorf("%s did not serve the deploy token within %ds (%d attempts): %s; last observed: %s",
+					tokenURL, a.Timeout, res.Attempts, why, last.describe(msgExcerpt))
 			}
-			return out, fmt.Errorf("%s did not answer as expected within %ds (%d attempts): expected %s; last observed: %s",
-				a.URL, a.Timeout, res.Attempts, exp.describe(), last.describe(msgExcerpt))
+			if refused != "" {
+				refused = "; " + refused
+			}
+			return out, fmt.Errorf("%s did not answer as expected within %ds (%d attempts): expected %s; last observed: %s%s",
+				a.URL, a.Timeout, res.Attempts, exp.describe(), last.describe(msgExcerpt), refused)
 		}
 		return out, fmt.Errorf("verifying %s stopped after %d attempts: %w", a.URL, res.Attempts, err)
 	}

@@ -242,3 +242,42 @@ func TestBadInput(t *testing.T) {
 		t.Errorf("the server got %d requests for bad input", n.Load())
 	}
 }
+
+// TestCredentialsRefused: a 401 or 403 that outlasts the timeout is named
+// as refused credentials, at the token URL or the URL, without the
+// password; an untrusted certificate names ca_path.
+func TestCredentialsRefused(t *testing.T) {
+	t.Parallel()
+	srv, _ := server(t, func(_ int, w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/forbidden" {
+			w.WriteHeader(http.StatusForbidden)
+			return
+		}
+		w.WriteHeader(http.StatusUnauthorized)
+	})
+	tlsSrv := httptest.NewTLSServer(http.NotFoundHandler())
+	t.Cleanup(tlsSrv.Close)
+	for _, tt := range []struct {
+		name string
+		args map[string]any
+		want []string
+	}{
+		{name: "token url", args: map[string]any{"url": srv.URL + "/health", "token": "tok", "token_url": srv.URL + "/token"},
+			want: []string{srv.URL + "/token did not serve the deploy token within 1s", "the app refused the request (status 401): check url_username and url_password"}},
+		{name: "url", args: map[string]any{"url": srv.URL + "/forbidden"},
+			want: []string{srv.URL + "/forbidden did not answer as expected within 1s", "last observed: status 403", "; the app refused the request (status 403)"}},
+		{name: "untrusted certificate", args: map[string]any{"url": tlsSrv.URL + "/health", "token": "tok", "token_url": tlsSrv.URL + "/token"},
+			want: []string{"did not serve the deploy token within 1s", "the app's TLS certificate is not trusted: give its CA in ca_path", "certificate signed by unknown authority"}},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			tt.args["timeout"], tt.args["url_username"], tt.args["url_password"] = 1, "deploy", password
+			res, _ := verify(t, context.Background(), tt.args)
+			wantFields(t, res, map[string]any{"failed": true})
+			wantMsg(t, res, tt.want...)
+			if strings.Contains(fmt.Sprint(res), password) {
+				t.Errorf("the result holds the password: %v", res)
+			}
+		})
+	}
+}

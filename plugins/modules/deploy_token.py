@@ -65,7 +65,7 @@ options:
 attributes:
   check_mode:
     support: full
-    description: Computes the token and reports whether the file would change, without writing; C(msg) names the file and mode it would write.
+    description: Computes the token and reports whether the file would change, without writing; C(msg) names the file and mode it would write (and the uid and gid, with I(owner) or I(group)).
   diff_mode:
     support: full
     description: Path, state, content and mode of the file (and owner and group when given), before and after.
@@ -124,4 +124,14 @@ mode:
   returned: always
   type: str
   sample: '0640'
+uid:
+  description: The file's owner, as a numeric uid.
+  returned: when I(owner) is given
+  type: int
+  sample: 1001
+gid:
+  description: The file's group, as a numeric gid.
+  returned: when I(group) is given
+  type: int
+  sample: 1001
 '''

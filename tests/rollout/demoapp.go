@@ -98,15 +98,21 @@ func startArgs(h Host, version string) []string {
 	}
 }
 
-// startApp writes a fresh token and starts version on h, detached.
-func startApp(ctx context.Context, bin string, h Host, version string) error {
+// startApp writes a fresh token and starts version on h, detached, with
+// env added to its environment.
+func startApp(ctx context.Context, bin string, h Host, version string, env map[string]string) error {
 	if err := os.MkdirAll(h.Dir, 0o755); err != nil {
 		return err
 	}
 	if err := os.WriteFile(h.TokenFile(), []byte(randomToken()+"\n"), 0o600); err != nil {
 		return err
 	}
-	out, err := exec.CommandContext(ctx, bin, startArgs(h, version)...).CombinedOutput()
+	cmd := exec.CommandContext(ctx, bin, startArgs(h, version)...)
+	cmd.Env = os.Environ()
+	for k, v := range env {
+		cmd.Env = append(cmd.Env, k+"="+v)
+	}
+	out, err := cmd.CombinedOutput()
 	if err != nil {
 		return fmt.Errorf("start demoapp %s on %s (%s): %v\n%s", version, h.Name, h.Addr, err, out)
 	}

@@ -95,6 +95,11 @@ type Options struct {
 	// Scenario.PrivateDir(), which the controller sees apart
 	// (privatedir.go); the inventory names it app_private_dir.
 	PrivateDir bool
+	// HTTPSToken makes every app serve HTTPS too, on Port+1 with a
+	// certificate from a CA made for the scenario, and ask for basic auth
+	// at /token; the role then verifies the token there with
+	// deploy_verify_url_username, _url_password and _ca_path.
+	HTTPSToken bool
 	// Serial is the batch size (default 1).
 	Serial int
 	// Vars are extra role variables; they win over the harness's.
@@ -192,6 +197,11 @@ type Scenario struct {
 	closed sync.Once
 	mu     sync.Mutex
 	load   *Load
+	// appEnv configures the apps beyond startArgs (HTTPSToken), through
+	// demoapp's DEMOAPP_* variables: for the harness's starts and, as the
+	// host variable app_env, the tasks files'.
+	appEnv map[string]map[string]string
+	tls    *tokenTLS
 }
 
 // staleOnce makes Setup look for the remains of killed runs once per test
@@ -240,8 +250,13 @@ func Setup(ctx context.Context, opts Options) (s *Scenario, err error) {
 	}
 	staleOnce.Do(func() { removeStale(os.TempDir(), time.Now()) })
 	stopLeftovers(addrs, s.dir)
+	if opts.HTTPSToken {
+		if err := s.setUpTokenTLS(); err != nil {
+			return s, err
+		}
+	}
 	for _, h := range s.Hosts {
-		if err := startApp(ctx, s.bin, h, opts.OldVersion); err != nil {
+		if err := startApp(ctx, s.bin, h, opts.OldVersion, s.appEnv[h.Name]); err != nil {
 			return s, err
 		}
 	}
@@ -476,6 +491,10 @@ func (s *Scenario) Inventory() string {
 		if s.Opts.PrivateDir {
 			hv["app_private_dir"], hv["ansible_shell_executable"] = s.PrivateDir(), s.hostShell(h)
 		}
+		if s.tls != nil {
+			hv["app_env"] = s.appEnv[h.Name]
+			hv["deploy_verify_token_url"] = "https://" + s.tls.addr(h) + "/token"
+		}
 		if slices.Contains(s.Opts.Unreachable, h.Name) {
 			hv["ansible_connection"], hv["ansible_host"], hv["ansible_port"] = "ssh", "127.0.0.1", closedPort()
 		}
@@ -538,6 +557,7 @@ const deployTasks = `# written by tests/rollout: the user's deploy step for demo
   changed_when: true
 
 - name: start the new version
+  environment: "{{ app_env | default({}) }}"
   ansible.builtin.command:
     argv: ["{{ demoapp_bin }}", -daemon, -listen, "{{ app_addr }}", -version, "{{ new_version }}",
            "-broken={{ app_broken | default('') }}", -start-delay, "{{ demoapp_boot_delay }}",
@@ -555,6 +575,7 @@ const rollbackTasks = `# written by tests/rollout: the user's rollback step for 
   changed_when: true
 
 - name: start the old version
+  environment: "{{ app_env | default({}) }}"
   ansible.builtin.command:
     argv: ["{{ demoapp_bin }}", -daemon, -listen, "{{ app_addr }}", -version, "{{ old_version }}",
            "-broken={{ app_rollback_broken | default('') }}", -start-delay, "{{ demoapp_boot_delay }}",
@@ -600,6 +621,11 @@ func (s *Scenario) Vars(deployTasksFile, rollbackTasksFile string) map[string]an
 	}
 	if rollbackTasksFile != "" {
 		v["deploy_rollback_tasks_file"] = rollbackTasksFile
+	}
+	if s.tls != nil {
+		v["deploy_verify_url_username"] = tokenUser
+		v["deploy_verify_url_password"] = s.tls.password
+		v["deploy_verify_ca_path"] = s.tls.files.CA
 	}
 	// A drain that goes wrong ends within a minute. Behind AWS the role's
 	// default stands: the deregistration delay plus 60 s (lbsim ends the

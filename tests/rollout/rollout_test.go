@@ -2,10 +2,15 @@ package rollout
 
 import (
 	"context"
+	"encoding/base64"
+	"encoding/json"
 	"fmt"
+	"os"
+	"os/user"
 	"slices"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -126,6 +131,19 @@ func TestRollout(t *testing.T) {
 		// rollout must stop without taking it out of rotation.
 		{name: "unreachable-haproxy", opts: Options{LB: "haproxy", Net: 39, Unreachable: []string{"app-3"}},
 			check: checkUnreachable},
+		// The token is served over HTTPS with basic auth, by a CA of the
+		// scenario's own: the role verifies it with its credentials and
+		// CA inputs; with a wrong password the verify fails, saying why
+		// without the password.
+		{name: "https-token-haproxy", opts: Options{LB: "haproxy", Net: 180, HTTPSToken: true}, check: checkZeroDowntime},
+		{name: "https-token-wrong-password-haproxy", opts: Options{LB: "haproxy", Net: 181, HTTPSToken: true,
+			Vars: map[string]any{"deploy_verify_url_password": wrongPassword}}, check: checkWrongPassword},
+		// The rollback's token and verify get the same owner, credentials
+		// and CA: app-2's new release does not start, the old one comes
+		// back and verifies over HTTPS.
+		{name: "https-token-rollback-haproxy", opts: Options{LB: "haproxy", Net: 182, HTTPSToken: true, Rollback: true,
+			Broken: map[string]string{"app-2": "nostart"}, Vars: map[string]any{"deploy_token_owner": "nobody", "deploy_token_group": "nogroup"}},
+			check: checkRolledBackOwned},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -402,6 +420,46 @@ func checkBotched(step, observed string) func(t *testing.T, s *Scenario, r *Repo
 	}
 }
 
+// wrongPassword is a password the apps of an HTTPSToken scenario refuse.
+const wrongPassword = "zdt-wrong-Pw7/x+y"
+
+// checkWrongPassword: the first host fails its verify with the app's 401,
+// the message does not hold the password, the host stays out and the rest
+// are not touched; users saw no failure.
+func checkWrongPassword(t *testing.T, s *Scenario, r *Report) {
+	t.Helper()
+	t.Logf("rollout failed msg: %s", r.FailedMsg)
+	if r.ExitCode == 0 || r.FailedHost != "app-1" {
+		t.Fatalf("exit %d, failed host %q; want app-1 to fail its verify", r.ExitCode, r.FailedHost)
+	}
+	for _, want := range []string{"the verify step failed", "did not serve the deploy token", "refused the request (status 401): check url_username and url_password"} {
+		if !strings.Contains(r.FailedMsg, want) {
+			t.Errorf("rollout failed msg lacks %q", want)
+		}
+	}
+	// Every task's result, the Verify's invocation and the rescue's
+	// facts included.
+	doc, _ := json.Marshal(r.doc)
+	for _, pw := range []string{wrongPassword, s.tls.password} {
+		for _, form := range []string{pw, base64.StdEncoding.EncodeToString([]byte(tokenUser + ":" + pw))} {
+			if i := strings.Index(string(doc), form); i >= 0 {
+				t.Errorf("the playbook's output holds the password: %s", doc[max(0, i-200):i])
+			}
+		}
+	}
+	if r.Failed != 0 {
+		t.Errorf("%d of %d requests failed: %q", r.Failed, r.Requests, r.Errors)
+	}
+	if st := r.LBAfter["app-1"]; st.InRotation {
+		t.Errorf("app-1 is %q in the LB, want out of rotation", st.State)
+	}
+	for _, h := range []string{"app-2", "app-3"} {
+		if r.DirectAfter[h] != "v1" || !r.LBAfter[h].InRotation {
+			t.Errorf("%s serves %q and is %q in the LB, want v1 in rotation", h, r.DirectAfter[h], r.LBAfter[h].State)
+		}
+	}
+}
+
 // checkTakeOutFailed: the register failed and so did taking the host out
 // again; the message has both failures in haproxy_maint's words and does not
 // claim the host is out.
@@ -474,6 +532,32 @@ func checkRolledBack(t *testing.T, s *Scenario, r *Report) {
 	checkServingInRotation(t, r, map[string]string{"app-1": "v2", "app-2": "v1", "app-3": "v1"})
 	if slices.Contains(r.Drained, "app-3") {
 		t.Errorf("app-3 was drained; the rollout must stop at app-2")
+	}
+}
+
+// checkRolledBackOwned: checkRolledBack, and the token files the role
+// wrote (app-2's by the rollback) belong to nobody:nogroup. The harness
+// runs as root, which giving a file away needs.
+func checkRolledBackOwned(t *testing.T, s *Scenario, r *Report) {
+	t.Helper()
+	checkRolledBack(t, s, r)
+	nobody, err := user.Lookup("nobody")
+	if err != nil {
+		t.Fatal(err)
+	}
+	nogroup, err := user.LookupGroup("nogroup")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, h := range s.Hosts[:2] {
+		st, err := os.Stat(h.TokenFile())
+		if err != nil {
+			t.Fatal(err)
+		}
+		sys := st.Sys().(*syscall.Stat_t)
+		if got := fmt.Sprintf("%d:%d", sys.Uid, sys.Gid); got != nobody.Uid+":"+nogroup.Gid {
+			t.Errorf("%s's token file belongs to %s, want nobody:nogroup (%s:%s)", h.Name, got, nobody.Uid, nogroup.Gid)
+		}
 	}
 }
 

@@ -195,7 +195,7 @@ func startLeftover(ctx context.Context, t *testing.T, dir, addr string) (bin str
 		t.Fatal(err)
 	}
 	left := Host{Name: "app-1", Addr: addr, Dir: filepath.Join(dir, "app-1")}
-	if err := startApp(ctx, bin, left, "v0"); err != nil {
+	if err := startApp(ctx, bin, left, "v0", nil); err != nil {
 		t.Fatal(err)
 	}
 	b, err := os.ReadFile(left.PIDFile())

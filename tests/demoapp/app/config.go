@@ -52,6 +52,13 @@ type Config struct {
 	// a Type=simple unit.
 	DaemonWait bool
 	Stop       bool
+
+	// TLSListen, with TLSCert and TLSKey, adds an HTTPS listener serving
+	// the same endpoints, as an app's admin port does.
+	TLSListen, TLSCert, TLSKey string
+	// AuthFile holds user:password; when set, /token needs those basic
+	// auth credentials.
+	AuthFile string
 }
 
 // Parse reads the flags in args. Settings not given as flags come from the
@@ -68,6 +75,10 @@ func Parse(args []string, getenv func(string) string, output io.Writer) (Config,
 	fs.StringVar(&c.HealthFile, "health-file", "", "while this `file` exists, /healthz answers 503 draining")
 	fs.StringVar(&c.PIDFile, "pid-file", "", "`file` to write the pid to once listening; removed at exit")
 	fs.StringVar(&c.LogFile, "log-file", "", "with -daemon: `file` the app's stdout and stderr are appended to")
+	fs.StringVar(&c.TLSListen, "tls-listen", "", "`address:port` of an extra HTTPS listener with the same endpoints; needs -tls-cert and -tls-key")
+	fs.StringVar(&c.TLSCert, "tls-cert", "", "PEM certificate `file` of the HTTPS listener")
+	fs.StringVar(&c.TLSKey, "tls-key", "", "PEM private key `file` of the HTTPS listener")
+	fs.StringVar(&c.AuthFile, "auth-file", "", "`file` holding user:password, read once at start; /token then needs them as basic auth")
 	fs.StringVar(&broken, "broken", "", "simulate a bad release: nostart, stale-token or unhealthy")
 	fs.DurationVar(&c.ShutdownTimeout, "shutdown-timeout", 30*time.Second, "how long in-flight requests may run after SIGTERM")
 	fs.DurationVar(&c.StartDelay, "start-delay", 0, "sleep this long before listening, like a slow boot")
@@ -127,6 +138,14 @@ func (c Config) validate() error {
 	} else if n == 0 && c.Daemon {
 		return fmt.Errorf("-listen %q: -daemon needs a fixed port to wait for", c.Listen)
 	}
+	if (c.TLSListen == "") != (c.TLSCert == "") || (c.TLSListen == "") != (c.TLSKey == "") {
+		return errors.New("-tls-listen, -tls-cert and -tls-key go together; give all three or none")
+	}
+	if c.TLSListen != "" {
+		if host, _, err := net.SplitHostPort(c.TLSListen); err != nil || host == "" {
+			return fmt.Errorf("-tls-listen %q: want address:port such as 127.0.0.11:8443", c.TLSListen)
+		}
+	}
 	if c.Version == "" {
 		return errors.New("-version must not be empty")
 	}
@@ -165,6 +184,10 @@ func (c Config) childArgs() []string {
 		"-health-file=" + c.HealthFile,
 		"-pid-file=" + c.PIDFile,
 		"-log-file=" + c.LogFile,
+		"-tls-listen=" + c.TLSListen,
+		"-tls-cert=" + c.TLSCert,
+		"-tls-key=" + c.TLSKey,
+		"-auth-file=" + c.AuthFile,
 		"-broken=" + string(c.Broken),
 		"-shutdown-timeout=" + c.ShutdownTimeout.String(),
 		"-start-delay=" + c.StartDelay.String(),

@@ -77,6 +77,8 @@ func TestParse(t *testing.T) {
 		{name: "bad env duration", env: map[string]string{"DEMOAPP_START_DELAY": "soon"}, wantErr: `DEMOAPP_START_DELAY="soon": parse error`},
 		{name: "unknown flag", args: []string{"-colour"}, wantErr: "flag provided but not defined: -colour"},
 		{name: "argument", args: []string{"start"}, wantErr: `unexpected argument "start"`},
+		{name: "tls without key", args: []string{"-tls-listen", "127.0.0.1:8443", "-tls-cert", "c"}, wantErr: "-tls-listen, -tls-cert and -tls-key go together"},
+		{name: "tls without host", args: []string{"-tls-listen", ":8443", "-tls-cert", "c", "-tls-key", "k"}, wantErr: `-tls-listen ":8443": want address:port`},
 		{name: "listen without port", args: []string{"-listen", "127.0.0.11"}, wantErr: "want address:port"},
 		{name: "listen without host", args: []string{"-listen", ":8081"}, wantErr: "give the address too, such as 127.0.0.11:8081"},
 		{name: "listen bad port", args: []string{"-listen", "127.0.0.1:http"}, wantErr: `port "http" is not a number`},
@@ -114,6 +116,7 @@ func TestParse(t *testing.T) {
 func TestChildArgs(t *testing.T) {
 	cfg := Config{
 		Listen: "127.0.0.12:9000", Version: "v9", TokenFile: "t", HealthFile: "h", PIDFile: "p", LogFile: "l",
+		TLSListen: "127.0.0.12:9443", TLSCert: "c", TLSKey: "k", AuthFile: "a",
 		Broken: BrokenUnhealthy, ShutdownTimeout: 3 * time.Second, StartDelay: 1500 * time.Millisecond,
 		StartTimeout: 4 * time.Second, Daemon: true, DaemonWait: false,
 	}

@@ -1,6 +1,7 @@
 package app
 
 import (
+	"crypto/subtle"
 	"encoding/json"
 	"fmt"
 	"net/http"
@@ -26,6 +27,9 @@ type App struct {
 	Broken     Broken
 	PID        int
 	Started    time.Time
+
+	// AuthUser and AuthPassword, when set, guard /token with basic auth.
+	AuthUser, AuthPassword string
 }
 
 // VersionInfo is the JSON body of /version.
@@ -67,8 +71,11 @@ func (a *App) version(w http.ResponseWriter, _ *http.Request) {
 	})
 }
 
-func (a *App) token(w http.ResponseWriter, _ *http.Request) {
+func (a *App) token(w http.ResponseWriter, r *http.Request) {
 	switch {
+	case a.AuthUser != "" && !a.authorized(r):
+		w.Header().Set("WWW-Authenticate", `Basic realm="demoapp", charset="UTF-8"`)
+		text(w, http.StatusUnauthorized, "unauthorized")
 	case a.Broken == BrokenStaleToken:
 		text(w, http.StatusOK, StaleToken)
 	case a.Token == "":
@@ -76,6 +83,12 @@ func (a *App) token(w http.ResponseWriter, _ *http.Request) {
 	default:
 		text(w, http.StatusOK, a.Token)
 	}
+}
+
+func (a *App) authorized(r *http.Request) bool {
+	user, pass, ok := r.BasicAuth()
+	return ok && subtle.ConstantTimeCompare([]byte(user), []byte(a.AuthUser)) == 1 &&
+		subtle.ConstantTimeCompare([]byte(pass), []byte(a.AuthPassword)) == 1
 }
 
 func (a *App) healthz(w http.ResponseWriter, _ *http.Request) {

@@ -2,6 +2,7 @@ package app
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"flag"
 	"fmt"
@@ -69,6 +70,7 @@ type Server struct {
 	cfg    Config
 	app    *App
 	ln     net.Listener
+	tlsLn  net.Listener // nil without -tls-listen
 	srv    *http.Server
 	logger *log.Logger
 }
@@ -85,12 +87,26 @@ func Start(ctx context.Context, cfg Config, logger *log.Logger) (*Server, error)
 		Started:    time.Now(),
 	}
 	logger.Printf("starting version %s (pid %d, -start-delay %v)", a.Version, a.PID, cfg.StartDelay)
+	var err error
 	if cfg.TokenFile != "" {
 		token, err := readToken(cfg.TokenFile)
 		if err != nil {
 			return nil, err
 		}
 		a.Token = token
+	}
+	if cfg.AuthFile != "" {
+		if a.AuthUser, a.AuthPassword, err = readAuth(cfg.AuthFile); err != nil {
+			return nil, err
+		}
+	}
+	var tlsConf *tls.Config
+	if cfg.TLSListen != "" {
+		cert, err := tls.LoadX509KeyPair(cfg.TLSCert, cfg.TLSKey)
+		if err != nil {
+			return nil, fmt.Errorf("-tls-cert/-tls-key: %w", err)
+		}
+		tlsConf = &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
 	}
 	if cfg.StartDelay > 0 {
 		t := time.NewTimer(cfg.StartDelay)
@@ -108,17 +124,33 @@ func Start(ctx context.Context, cfg Config, logger *log.Logger) (*Server, error)
 	}
 	// With port 0 only the listener knows the real address.
 	a.Host = ln.Addr().String()
+	var tlsLn net.Listener
+	if tlsConf != nil {
+		l, err := net.Listen("tcp", cfg.TLSListen)
+		if err != nil {
+			ln.Close()
+			return nil, fmt.Errorf("listen on %s: %w; is the previous process still running? stop it with -stop", cfg.TLSListen, err)
+		}
+		tlsLn = tls.NewListener(l, tlsConf)
+	}
 	if cfg.PIDFile != "" {
 		if err := writePIDFile(cfg.PIDFile, a.PID); err != nil {
 			ln.Close()
+			if tlsLn != nil {
+				tlsLn.Close()
+			}
 			return nil, err
 		}
 	}
 	logger.Printf("listening on %s", a.Host)
+	if tlsLn != nil {
+		logger.Printf("listening on %s (HTTPS)", tlsLn.Addr())
+	}
 	return &Server{
-		cfg: cfg,
-		app: a,
-		ln:  ln,
+		cfg:   cfg,
+		app:   a,
+		ln:    ln,
+		tlsLn: tlsLn,
 		srv: &http.Server{
 			Handler:           a.Handler(),
 			ReadHeaderTimeout: 10 * time.Second,
@@ -135,10 +167,20 @@ func (s *Server) Addr() string { return s.app.Host }
 // lets in-flight requests finish within -shutdown-timeout and removes the pid
 // file. It returns an error if requests had to be cut off.
 func (s *Server) Serve(ctx context.Context) error {
-	served := make(chan error, 1)
-	go func() { served <- s.srv.Serve(s.ln) }()
+	lns := []net.Listener{s.ln}
+	if s.tlsLn != nil {
+		lns = append(lns, s.tlsLn)
+	}
+	served := make(chan error, len(lns))
+	for _, ln := range lns {
+		go func() { served <- s.srv.Serve(ln) }()
+	}
 	select {
 	case err := <-served:
+		s.srv.Close()
+		for range lns[1:] {
+			<-served
+		}
 		s.removePIDFile()
 		return fmt.Errorf("serve on %s: %w", s.app.Host, err)
 	case <-ctx.Done():
@@ -148,7 +190,9 @@ func (s *Server) Serve(ctx context.Context) error {
 	sctx, cancel := context.WithTimeout(context.Background(), s.cfg.ShutdownTimeout)
 	defer cancel()
 	err := s.srv.Shutdown(sctx)
-	<-served
+	for range lns {
+		<-served
+	}
 	if err != nil {
 		s.srv.Close()
 		s.removePIDFile()
@@ -179,4 +223,17 @@ func readToken(path string) (string, error) {
 		return "", fmt.Errorf("-token-file %s is empty; the deploy must write a fresh token before starting the app", path)
 	}
 	return token, nil
+}
+
+// readAuth reads user:password from path, trailing newline aside.
+func readAuth(path string) (user, pass string, err error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return "", "", fmt.Errorf("read -auth-file: %w", err)
+	}
+	user, pass, ok := strings.Cut(strings.TrimRight(string(b), "\r\n"), ":")
+	if !ok || user == "" || pass == "" {
+		return "", "", fmt.Errorf("-auth-file %s: want one line user:password", path)
+	}
+	return user, pass, nil
 }

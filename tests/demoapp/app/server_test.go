@@ -3,6 +3,8 @@ package app
 import (
 	"bytes"
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"io"
 	"log"
@@ -15,6 +17,7 @@ import (
 	"time"
 
 	"github.com/zerodowntime/rolling/tests/syncbuf"
+	"github.com/zerodowntime/rolling/tests/testpki"
 )
 
 func testConfig(t *testing.T) Config {
@@ -156,6 +159,9 @@ func TestStartErrors(t *testing.T) {
 		{"missing token file", func(c *Config) { c.TokenFile += ".missing" }, "read -token-file: open"},
 		{"empty token file", func(c *Config) { os.WriteFile(c.TokenFile, []byte(" \n"), 0o644) }, "is empty; the deploy must write"},
 		{"port in use", func(c *Config) { c.Listen = busy.Addr().String() }, "address already in use; is the previous process still running?"},
+		{"missing auth file", func(c *Config) { c.AuthFile = c.TokenFile + ".missing" }, "read -auth-file: open"},
+		{"auth file without password", func(c *Config) { c.AuthFile = c.TokenFile }, "want one line user:password"},
+		{"tls key missing", func(c *Config) { c.TLSListen, c.TLSCert, c.TLSKey = "127.0.0.1:0", c.TokenFile, c.TokenFile+".key" }, "-tls-cert/-tls-key: open"},
 		{"pid file directory missing", func(c *Config) { c.PIDFile = filepath.Join(c.PIDFile, "x", "pid") }, "write -pid-file"},
 	}
 	for _, tt := range tests {
@@ -209,5 +215,71 @@ func TestMainExitCodes(t *testing.T) {
 				t.Errorf("Main(%q) output lacks %q:\n%s", tt.args, tt.wantLog, &out)
 			}
 		})
+	}
+}
+
+// TestServeTLSAndAuth: -tls-listen serves the same endpoints over HTTPS
+// with the given certificate, and -auth-file guards /token on both
+// listeners while the rest stays open.
+func TestServeTLSAndAuth(t *testing.T) {
+	cfg := testConfig(t)
+	dir := t.TempDir()
+	pki, err := testpki.Write(dir, net.IPv4(127, 0, 0, 1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg.TLSListen, cfg.TLSCert, cfg.TLSKey = "127.0.0.1:0", pki.Cert, pki.Key
+	cfg.AuthFile = filepath.Join(dir, "auth")
+	if err := os.WriteFile(cfg.AuthFile, []byte("deploy:s3cret\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	s, err := Start(ctx, cfg, log.New(io.Discard, "", 0))
+	if err != nil {
+		t.Fatalf("Start() error = %v", err)
+	}
+	served := make(chan error, 1)
+	go func() { served <- s.Serve(ctx) }()
+	defer func() {
+		cancel()
+		if err := <-served; err != nil {
+			t.Errorf("Serve() = %v", err)
+		}
+	}()
+
+	caPEM, err := os.ReadFile(pki.CA)
+	if err != nil {
+		t.Fatal(err)
+	}
+	roots := x509.NewCertPool()
+	roots.AppendCertsFromPEM(caPEM)
+	client := &http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: roots}}}
+	get := func(url, user, pass string) (int, string) {
+		t.Helper()
+		req, _ := http.NewRequest("GET", url, nil)
+		if user != "" {
+			req.SetBasicAuth(user, pass)
+		}
+		resp, err := client.Do(req)
+		if err != nil {
+			t.Fatalf("GET %s: %v", url, err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(b)
+	}
+	https := "https://" + s.tlsLn.Addr().String()
+	for _, base := range []string{https, "http://" + s.Addr()} {
+		if code, body := get(base+"/token", "deploy", "s3cret"); code != 200 || body != "tok-1\n" {
+			t.Errorf("%s/token with the credentials = %d %q, want 200 tok-1", base, code, body)
+		}
+		for _, pass := range []string{"", "wrong"} {
+			if code, body := get(base+"/token", "deploy", pass); code != 401 || strings.Contains(body, "tok-1") {
+				t.Errorf("%s/token with password %q = %d %q, want 401 without the token", base, pass, code, body)
+			}
+		}
+		if code, _ := get(base+"/healthz", "", ""); code != 200 {
+			t.Errorf("%s/healthz = %d, want 200 without credentials", base, code)
+		}
 	}
 }
