@@ -76,6 +76,19 @@ func TestConcurrency(t *testing.T) {
 			check:  checkCapacityHeld(2),
 		},
 		{
+			// Method health fails the app's own check on the app host: the
+			// role reserves each host's place on the controller before it
+			// makes the file, or the batch's three files would take all
+			// three targets out at once.
+			name:  "hetzner-health-3-hosts-serial-3-min-healthy-2",
+			fault: "3 hosts, serial 3, min_healthy 2, deploy_hetzner_method health: the files are made on the app hosts",
+			opts: rollout.Options{LB: "hetzner", Net: 137, Serial: 3, PrivateDir: true,
+				Vars: map[string]any{"deploy_min_healthy": 2, "deploy_hetzner_method": "health",
+					"deploy_hetzner_health_file": "{{ app_private_dir }}/down"}},
+			expect: completes,
+			check:  checkCapacityHeld(2),
+		},
+		{
 			name:   "haproxy-3-hosts-serial-3-min-healthy-2",
 			fault:  "3 servers, serial 3, min_healthy 2: the three drains start together",
 			opts:   rollout.Options{LB: "haproxy", Net: 135, Serial: 3, Vars: map[string]any{"deploy_min_healthy": 2}},
@@ -128,7 +141,7 @@ func checkCapacityHeld(minHealthy int) func(t *testing.T, w *world, r *rollout.R
 // logDrains logs what each drain reported, for a failed check.
 func logDrains(t *testing.T, r *rollout.Report) {
 	t.Helper()
-	for host, results := range r.TaskResults("drain") {
+	for host, results := range joinResults(r.TaskResults("drain"), r.TaskResults("reserve capacity")) {
 		for _, res := range results {
 			if res["skipped"] == true {
 				continue
@@ -143,7 +156,7 @@ func logDrains(t *testing.T, r *rollout.Report) {
 // loop items' (one per HAProxy node), for the drains that waited.
 func drainWaits(r *rollout.Report) map[string]float64 {
 	out := map[string]float64{}
-	for host, results := range r.TaskResults("drain") {
+	for host, results := range joinResults(r.TaskResults("drain"), r.TaskResults("reserve capacity")) {
 		for _, res := range results {
 			items := []any{res}
 			if l, ok := res["results"].([]any); ok {
@@ -206,4 +219,12 @@ func checkFailsFast(minHealthy int) func(t *testing.T, w *world, r *rollout.Repo
 			t.Errorf("drains waited for capacity under linear: %v", waited)
 		}
 	}
+}
+
+// joinResults puts the results of two tasks together, per host.
+func joinResults(a, b map[string][]map[string]any) map[string][]map[string]any {
+	for h, rs := range b {
+		a[h] = append(a[h], rs...)
+	}
+	return a
 }
