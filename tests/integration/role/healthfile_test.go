@@ -36,8 +36,11 @@ func TestHealthFileRescue(t *testing.T) {
 	play := "- hosts: app1\n  gather_facts: false\n  roles:\n    - zerodowntime.rolling.deploy\n"
 	for _, c := range []struct {
 		name, want, method string
-		link               bool
+		link, reserve      bool
 	}{
+		// The reserve before the file (min_healthy above 0) fails at the
+		// API: nothing is made on the app host.
+		{name: "reserve fails", want: "unauthorized", reserve: true},
 		{name: "drain fails", want: "unauthorized"},
 		{name: "link", want: "is a symbolic link", link: true},
 		{name: "method remove", want: "health_file is only used with method: health", method: "remove"},
@@ -52,11 +55,17 @@ func TestHealthFileRescue(t *testing.T) {
 					t.Fatal(err)
 				}
 			}
+			// min_healthy 0 skips the reserve, so that the file is made
+			// and the drain after it is what fails.
+			minHealthy := 0
+			if c.reserve {
+				minHealthy = 1
+			}
 			r := coll.Playbook(t, play, ansibletest.Inventory(inv), ansibletest.Vars(map[string]any{
 				"deploy_lb": "hetzner", "deploy_hetzner_load_balancers": []string{"web-lb"},
 				"deploy_hetzner_endpoint": api.URL + "/v1", "deploy_hetzner_api_token": "wrong-token",
 				"deploy_hetzner_method": c.method, "deploy_hetzner_health_file": file,
-				"deploy_tasks_file": deploy, "deploy_drain_timeout": 10,
+				"deploy_tasks_file": deploy, "deploy_drain_timeout": 10, "deploy_min_healthy": minHealthy,
 			}))
 			msg, _ := r.Task("zerodowntime.rolling.deploy : Rollout failed")["app1"]["msg"].(string)
 			if r.ExitCode == 0 || !strings.Contains(msg, "the drain step failed") || !strings.Contains(msg, c.want) {
@@ -67,6 +76,16 @@ func TestHealthFileRescue(t *testing.T) {
 			if c.method != "health" {
 				if made["skipped"] != true || undone["skipped"] != true {
 					t.Errorf("method %s touched the health file: %v, %v", c.method, made, undone)
+				}
+				return
+			}
+			if c.reserve {
+				// (The rescue's take-out imports the same task, skipped.)
+				if made["changed"] == true || made["skipped"] == false {
+					t.Errorf("the health file task ran after the reserve failed: %v", made)
+				}
+				if _, err := os.Lstat(file); !os.IsNotExist(err) {
+					t.Errorf("a health file exists after the failed reserve: %v", err)
 				}
 				return
 			}
