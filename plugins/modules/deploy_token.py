@@ -65,7 +65,9 @@ options:
 attributes:
   check_mode:
     support: full
-    description: Computes the token and reports whether the file would change, without writing; C(msg) names the file and mode it would write (and the uid and gid, with I(owner) or I(group)).
+    description:
+      - Computes the token and reports whether the file would change, without writing.
+      - C(msg) names the file and mode it would write (and the uid and gid, with I(owner) or I(group)).
   diff_mode:
     support: full
     description: Path, state, content and mode of the file (and owner and group when given), before and after.
