@@ -82,7 +82,7 @@ func TestConcurrency(t *testing.T) {
 			// three targets out at once.
 			name:  "hetzner-health-3-hosts-serial-3-min-healthy-2",
 			fault: "3 hosts, serial 3, min_healthy 2, deploy_hetzner_method health: the files are made on the app hosts",
-			opts: rollout.Options{LB: "hetzner", Net: 137, Serial: 3, PrivateDir: true,
+			opts: rollout.Options{LB: "hetzner", Net: 43, Serial: 3, PrivateDir: true,
 				Vars: map[string]any{"deploy_min_healthy": 2, "deploy_hetzner_method": "health",
 					"deploy_hetzner_health_file": "{{ app_private_dir }}/down"}},
 			expect: completes,
@@ -91,7 +91,7 @@ func TestConcurrency(t *testing.T) {
 		{
 			name:   "haproxy-3-hosts-serial-3-min-healthy-2",
 			fault:  "3 servers, serial 3, min_healthy 2: the three drains start together",
-			opts:   rollout.Options{LB: "haproxy", Net: 135, Serial: 3, Vars: map[string]any{"deploy_min_healthy": 2}},
+			opts:   rollout.Options{LB: "haproxy", Net: 41, Serial: 3, Vars: map[string]any{"deploy_min_healthy": 2}},
 			expect: completes,
 			check:  checkCapacityHeld(2),
 		},
@@ -103,7 +103,7 @@ func TestConcurrency(t *testing.T) {
 			// once, untouched, and say what to change.
 			name:     "haproxy-linear-serial-3-min-healthy-2",
 			fault:    "3 servers, the role in a linear play with serial 3, min_healthy 2",
-			opts:     rollout.Options{LB: "haproxy", Net: 136, Vars: map[string]any{"deploy_min_healthy": 2}},
+			opts:     rollout.Options{LB: "haproxy", Net: 42, Vars: map[string]any{"deploy_min_healthy": 2}},
 			playbook: "- name: Deploy\n  hosts: app\n  serial: 3\n  gather_facts: false\n  roles:\n    - zerodowntime.rolling.deploy\n",
 			expect:   either,
 			check:    checkFailsFast(2),

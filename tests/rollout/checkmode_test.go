@@ -29,11 +29,11 @@ func TestCheckMode(t *testing.T) {
 		// fail is what the run must fail with on app-1 instead
 		fail string
 	}{
-		{"haproxy", Options{LB: "haproxy", Net: 160}, func(h Host) []string {
+		{"haproxy", Options{LB: "haproxy", Net: 46}, func(h Host) []string {
 			return []string{"drain on lb1: check mode: would set " + HAProxyBackend + "/" + h.Name + " to maint",
 				"then wait", "register on lb1: check mode: " + HAProxyBackend + "/" + h.Name + " is ready already"}
 		}, ""},
-		{"hetzner", Options{LB: "hetzner", Net: 161}, func(Host) []string {
+		{"hetzner", Options{LB: "hetzner", Net: 47}, func(Host) []string {
 			return []string{"check mode: would deregister server", "from load balancer " + hetznerLB,
 				"min_healthy 1", "is registered already in load balancer " + hetznerLB}
 		}, ""},
@@ -42,7 +42,7 @@ func TestCheckMode(t *testing.T) {
 		// HAProxy a drained server stays listed, so a backend too small
 		// for min_healthy is known at once (a cloud pool that a drain
 		// shrinks waits for capacity instead).
-		{"haproxy-min-healthy", Options{LB: "haproxy", Net: 162, Vars: map[string]any{"deploy_min_healthy": 3}}, nil,
+		{"haproxy-min-healthy", Options{LB: "haproxy", Net: 48, Vars: map[string]any{"deploy_min_healthy": 3}}, nil,
 			"the pool can never keep 3 other targets healthy while " + HAProxyBackend + "/app-1 is out: " +
 				"lower min_healthy to 2 or less, or add targets; nothing was changed. Check mode: nothing was changed."},
 	} {

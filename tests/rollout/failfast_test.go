@@ -24,7 +24,7 @@ func TestRolloutFailsFast(t *testing.T) {
 		timeout   = 60
 	)
 	coll := ansibletest.Install(t)
-	opts := Options{LB: "haproxy", Net: 150, Broken: map[string]string{"app-2": "unhealthy"},
+	opts := Options{LB: "haproxy", Net: 45, Broken: map[string]string{"app-2": "unhealthy"},
 		Vars: map[string]any{"deploy_register_timeout": timeout, "deploy_haproxy_check_interval": inter.Seconds()}}
 	opts.Load.Clients, opts.Load.Pause = 20, 20*time.Millisecond
 	ctx, s := setUp(t, coll, opts)

@@ -28,7 +28,7 @@ func TestHetznerHealthFile(t *testing.T) {
 		t.Skip("end-to-end rollout under load; skipped with -short")
 	}
 	coll := ansibletest.Install(t)
-	opts := Options{LB: "hetzner", Net: 170, PrivateDir: true, Vars: map[string]any{
+	opts := Options{LB: "hetzner", Net: 49, PrivateDir: true, Vars: map[string]any{
 		"deploy_hetzner_method":      "health",
 		"deploy_hetzner_health_file": "{{ app_private_dir }}/down",
 		// Two failed checks take lbsim 0.6 s; a drain that never sees

@@ -81,7 +81,7 @@ func TestRollout(t *testing.T) {
 		// listen; nothing answers on their public one. The role must put
 		// each back by its private IP (the drain's restore), or its
 		// register never sees it healthy.
-		{name: "hetzner-private-ip", opts: Options{LB: "hetzner", Net: 140, Hosts: 2, SimConfig: privateIPTargets}, check: checkPrivateIPKept},
+		{name: "hetzner-private-ip", opts: Options{LB: "hetzner", Net: 44, Hosts: 2, SimConfig: privateIPTargets}, check: checkPrivateIPKept},
 		// The start returns at once and the app boots later (systemd
 		// Type=simple): the verify, not the start, must wait for it.
 		{name: "haproxy-start-no-wait", opts: Options{LB: "haproxy", Net: 14, StartNoWait: true, BootDelay: time.Second},
@@ -135,13 +135,13 @@ func TestRollout(t *testing.T) {
 		// scenario's own: the role verifies it with its credentials and
 		// CA inputs; with a wrong password the verify fails, saying why
 		// without the password.
-		{name: "https-token-haproxy", opts: Options{LB: "haproxy", Net: 180, HTTPSToken: true}, check: checkZeroDowntime},
-		{name: "https-token-wrong-password-haproxy", opts: Options{LB: "haproxy", Net: 181, HTTPSToken: true,
+		{name: "https-token-haproxy", opts: Options{LB: "haproxy", Net: 50, HTTPSToken: true}, check: checkZeroDowntime},
+		{name: "https-token-wrong-password-haproxy", opts: Options{LB: "haproxy", Net: 51, HTTPSToken: true,
 			Vars: map[string]any{"deploy_verify_url_password": wrongPassword}}, check: checkWrongPassword},
 		// The rollback's token and verify get the same owner, credentials
 		// and CA: app-2's new release does not start, the old one comes
 		// back and verifies over HTTPS.
-		{name: "https-token-rollback-haproxy", opts: Options{LB: "haproxy", Net: 182, HTTPSToken: true, Rollback: true,
+		{name: "https-token-rollback-haproxy", opts: Options{LB: "haproxy", Net: 52, HTTPSToken: true, Rollback: true,
 			Broken: map[string]string{"app-2": "nostart"}, Vars: map[string]any{"deploy_token_owner": "nobody", "deploy_token_group": "nogroup"}},
 			check: checkRolledBackOwned},
 	}
