@@ -123,3 +123,18 @@ func (s *runState) timeoutMsg(timeout time.Duration, observed string) string {
 	return fmt.Sprintf("target %s %s in %s after %s (%s); last observed: %s; %s",
 		s.target, s.act.stuck(), s.pendingLabels(), timeout, s.actedSummary(), orUnknown(observed), s.act.hint(s))
 }
+
+// drainEnds are the moments just after the pools' deregistration delays
+// run out, when their draining ends at the latest: the wait checks then
+// rather than up to the interval later.
+func (s *runState) drainEnds() []time.Time {
+	var at []time.Time
+	for _, pr := range s.pools {
+		if pr.drainDelay > 0 && !pr.actedAt.IsZero() {
+			for _, d := range drainEndChecks {
+				at = append(at, pr.actedAt.Add(pr.drainDelay+d))
+			}
+		}
+	}
+	return at
+}

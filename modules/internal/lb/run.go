@@ -307,21 +307,6 @@ func (s *runState) interval() time.Duration {
 	return s.prov.Interval()
 }
 
-// drainEnds are the moments just after the pools' deregistration delays
-// run out, when their draining ends at the latest: the wait checks then
-// rather than up to the interval later.
-func (s *runState) drainEnds() []time.Time {
-	var at []time.Time
-	for _, pr := range s.pools {
-		if pr.drainDelay > 0 && !pr.actedAt.IsZero() {
-			for _, d := range drainEndChecks {
-				at = append(at, pr.actedAt.Add(pr.drainDelay+d))
-			}
-		}
-	}
-	return at
-}
-
 // action is what lb_drain and lb_register each bring to the run: drain.go
 // and register.go.
 type action interface {
