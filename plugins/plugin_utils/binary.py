@@ -43,6 +43,7 @@ from ansible.plugins.action import ActionBase
 from ansible.vars.clean import remove_internal_keys
 from ansible_collections.zerodowntime.rolling.plugins.plugin_utils.builds import Builds, bin_dir, unlink_quietly, unpack_dir
 from ansible_collections.zerodowntime.rolling.plugins.plugin_utils.compat import module_args_json, parse_returned_data
+from ansible_collections.zerodowntime.rolling.plugins.plugin_utils import record
 from ansible_collections.zerodowntime.rolling.plugins.plugin_utils.remote_cache import (
     CACHE_DIR, REMOTE_KEEP_DAYS, SENT, STALE, STALE_RC, build_path, is_stale, parse_probe, probe_command, run_command,
     send_command)
@@ -146,9 +147,27 @@ class BinaryModuleAction(ActionBase):
             self._remove_tmp_path(self._connection._shell.tmpdir)
 
         result.update(data)
-        if warning:
-            result['warnings'] = [warning] + list(result.get('warnings') or [])
+        warnings = [w for w in (warning, self._note_step(task_vars, result)) if w]
+        if warnings:
+            result['warnings'] = warnings + list(result.get('warnings') or [])
         return result
+
+    def _note_step(self, task_vars, result):
+        """Note the outcome of a deploy role step in the run record (see
+        plugin_utils.record): the role's tasks name the run, the step and the
+        phase in their vars. Return a warning if the record cannot be kept."""
+        name = self._var(task_vars, '_deploy_record')
+        step = self._var(task_vars, '_deploy_step')
+        if not name or not step or self._task.check_mode or result.get('skipped'):
+            return None
+        try:
+            record.note(name, task_vars.get('inventory_hostname'), self._var(task_vars, '_deploy_phase') or 'deploy',
+                        step, not result.get('failed'), result)
+        except (record.RecordError, OSError) as e:
+            return ('the run record of %s was not updated (%s): zerodowntime.rolling.undo cannot tell that '
+                    '%s %s %s' % (name, e, task_vars.get('inventory_hostname'), step,
+                                  'failed' if result.get('failed') else 'ran'))
+        return None
 
     # -- the executing host -------------------------------------------------
 
