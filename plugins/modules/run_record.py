@@ -12,9 +12,9 @@ short_description: Read which hosts a rolling deploy moved to the new version
 version_added: 0.2.0
 description:
   - The role M(zerodowntime.rolling.deploy) keeps a record of each rollout on the controller, in
-    C(~/.ansible/zerodowntime_rolling/runs/NAME.json) (directory 0700, file 0600; symlinks refused):
-    for every host it touched, each step and its outcome, in order, and how the drain found the host
-    registered. This reads it and says which hosts are still on the new version.
+    C(~/.ansible/zerodowntime_rolling/runs/NAME.json) (directory 0700, file 0600; symlinks refused).
+    For every host it touched it holds each step and its outcome, in order, and how the drain found the
+    host registered. This reads it and says which hosts are still on the new version.
   - A rollout replaces the record of the same name when it starts; records untouched for 30 days are
     removed.
   - The playbook C(zerodowntime.rolling.undo) uses it to roll those hosts back, last touched first.
