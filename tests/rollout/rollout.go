@@ -414,9 +414,16 @@ func (s *Scenario) Close() error {
 		if s.ownDir {
 			_ = os.RemoveAll(s.dir)
 		}
+		if home, err := os.UserHomeDir(); err == nil {
+			_ = os.Remove(filepath.Join(home, ".ansible", "zerodowntime_rolling", "runs", s.RunName()+".json"))
+		}
 	})
 	return errors.Join(errs...)
 }
+
+// RunName is the scenario's deploy_run_name: its own run record on the
+// controller, apart from the scenarios running beside it.
+func (s *Scenario) RunName() string { return "tests-rollout-" + filepath.Base(s.dir) }
 
 // hostNames maps each app's X-App-Host to its host name.
 func (s *Scenario) hostNames() map[string]string {
@@ -606,6 +613,7 @@ func (s *Scenario) WriteTasks() (deploy, rollback string, err error) {
 func (s *Scenario) Vars(deployTasksFile, rollbackTasksFile string) map[string]any {
 	v := map[string]any{
 		"deploy_hosts":              "app",
+		"deploy_run_name":           s.RunName(),
 		"deploy_serial":             s.Opts.Serial,
 		"deploy_lb":                 s.Opts.LB,
 		"deploy_tasks_file":         deployTasksFile,

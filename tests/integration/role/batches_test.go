@@ -41,7 +41,7 @@ func batchesRun(t *testing.T, hosts int, serial any, failHost string, vars map[s
 		inv += fmt.Sprintf("h%d ansible_connection=local ansible_python_interpreter=/usr/bin/python3\n", i)
 	}
 	v := map[string]any{"deploy_lb": "none", "deploy_serial": serial, "deploy_tasks_file": tasks,
-		"deploy_verify_url": srv.URL + "/"}
+		"deploy_verify_url": srv.URL + "/", "deploy_run_name": runName(t)}
 	for k, x := range vars {
 		v[k] = x
 	}
