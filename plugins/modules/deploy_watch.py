@@ -69,9 +69,12 @@ options:
   max_latency_ratio:
     description:
       - How many times slower than its reference the host may answer before the watch fails.
-      - HAProxy, the server's C(rtime) against the median C(rtime) of the other UP servers of the backend. C(rtime) is
-        HAProxy's average over a server's last 1024 responses (HTTP only; not judged in tcp mode), so it reflects the
-        window once the server served that many there, and before that partly the requests before the drain.
+      - HAProxy, the server's mean response time over the window against the median C(rtime) of the other UP servers
+        of the backend (HTTP only; not judged in tcp mode). C(rtime) is a sliding average that each response moves by
+        1/512 of the difference, so after a drain it still mostly shows the old version's responses; the module
+        works out the window's mean from C(rtime) at the start and now and the responses in between (for a server
+        with fewer than 512 responses before the window, C(rtime) as it is). Measured on HAProxy 2.6, a server
+        going from 22 ms to 200 ms shows 200 ms this way after 20 responses, while C(rtime) is still at 27 ms.
       - The probe, the median latency of its answers against the O(probe_baseline) median. Without a baseline the
         probe's latency is not judged.
       - The default of 3 lets normal spread through (a cold cache, a busier host) and catches a release that is
@@ -226,7 +229,7 @@ watch:
         - One entry per signal, with C(name), C(kind) (V(haproxy), V(probe), or a cloud kind), C(readings) and
           C(read_errors), and what the signal counted.
         - V(haproxy) adds C(backend), C(server), C(status), C(requests), C(failed), C(hrsp_5xx), C(eresp), C(econ),
-          C(check_downs), C(rtime_ms), C(others_rtime_ms), C(others), C(counter_resets).
+          C(check_downs), C(rtime_ms), C(window_rtime_ms), C(others_rtime_ms), C(others), C(counter_resets).
         - V(probe) adds C(url), C(requests), C(errors), C(status_5xx), C(status_4xx), C(transport_errors),
           C(timeouts), C(median_ms), C(p95_ms) and the C(baseline) it was judged against.
       type: list

@@ -3,6 +3,7 @@ package haproxy
 import (
 	"context"
 	"fmt"
+	"math"
 	"slices"
 	"strings"
 	"sync"
@@ -115,8 +116,8 @@ func (w *WatchSignal) Check(ctx context.Context) (watch.Finding, error) {
 	}
 	if s.Mode == "http" && total >= w.th.MinRequests {
 		base, names := w.othersMedian()
-		against := "the median of the other servers " + watch.List(names)
-		if f := w.th.Latency("its response time (rtime)", time.Duration(s.RespTime)*time.Millisecond, base, against); f.Failed {
+		against := "the median rtime of the other servers " + watch.List(names)
+		if f := w.th.Latency("its response time over the window", windowRespTime(w.first, s), base, against); f.Failed {
 			return f, nil
 		}
 	}
@@ -133,6 +134,28 @@ func (w *WatchSignal) errors() (total, failed int, detail string) {
 	}
 	x5, er, ec := s.Resp5xx-f.Resp5xx, s.RespErrors-f.RespErrors, s.ConnErrors-f.ConnErrors
 	return total, x5 + er + ec, fmt.Sprintf("%d 5xx, %d response errors, %d connection errors", x5, er, ec)
+}
+
+// timeSamples is how many responses HAProxy's rtime averages over
+// (TIME_STATS_SAMPLES): each response moves it by 1/512 of the difference.
+// The docs of older versions say 1024; 2.6 moves by 1/512, as measured.
+const timeSamples = 512
+
+// windowRespTime estimates the server's mean response time over the window
+// from rtime at its start and now. rtime is a sliding average: k responses
+// of mean v take it from r0 to r0·d + v·(1-d), d = (1-1/512)^k, so a slow
+// release that served a history of fast responses before its drain shows
+// only slowly in rtime, and at once in v. A young server (fewer than 512
+// responses when the window began) has rtime averaged over its short life,
+// mostly the window, and is taken as it is.
+func windowRespTime(first, last Stat) time.Duration {
+	k := (last.Requests - first.Requests) - (last.RespErrors - first.RespErrors) - (last.ConnErrors - first.ConnErrors)
+	if k <= 0 || first.Requests < timeSamples {
+		return time.Duration(last.RespTime) * time.Millisecond
+	}
+	d := math.Pow(1-1.0/timeSamples, float64(k))
+	v := (float64(last.RespTime) - float64(first.RespTime)*d) / (1 - d)
+	return time.Duration(max(v, 0) * float64(time.Millisecond))
 }
 
 func (w *WatchSignal) othersMedian() (time.Duration, []string) {

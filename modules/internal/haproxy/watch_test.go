@@ -172,3 +172,56 @@ func TestWatchNames(t *testing.T) {
 		t.Error("a server name with a space passed")
 	}
 }
+
+func TestWatchFailsASlowServer(t *testing.T) {
+	t.Parallel()
+	if testing.Short() {
+		t.Skip("starts a real HAProxy; not in -short mode")
+	}
+	delayed := func(d time.Duration) string {
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		srv := &http.Server{Handler: http.HandlerFunc(func(http.ResponseWriter, *http.Request) { time.Sleep(d) })}
+		go srv.Serve(l)
+		t.Cleanup(func() { srv.Close() })
+		return l.Addr().String()
+	}
+	h := haproxytest.Start(t, haproxytest.Config{Backends: []haproxytest.Backend{{Name: "www", Servers: []haproxytest.Server{
+		{Name: "web1", Addr: delayed(20 * time.Millisecond)},
+		{Name: "web2", Addr: delayed(20 * time.Millisecond)},
+		{Name: "slow", Addr: delayed(400 * time.Millisecond)},
+	}}}})
+	// Enough clients that the slow server's turn does not hold them all.
+	for range 4 {
+		traffic(t, h.Addr("www"))
+	}
+	res, err := runWatch(t, h, "slow", 30*time.Second)
+	if err == nil || !strings.Contains(err.Error(), "its response time over the window ") ||
+		!strings.Contains(err.Error(), "times the median rtime of the other servers web1, web2 (") {
+		t.Fatalf("err = %v, report %v", err, res.Signals)
+	}
+	t.Logf("%v", err)
+}
+
+// TestWindowRespTime: figures read from HAProxy 2.6 while a server that
+// had answered in 22 ms for 1330 requests answered in 200 ms (see the
+// test above): rtime crawled to 69 and 141, the window's mean is 200.
+func TestWindowRespTime(t *testing.T) {
+	at := func(req, rtime int) Stat { return Stat{Requests: req, RespTime: rtime} }
+	for _, c := range []struct {
+		first, last Stat
+		min, max    time.Duration
+	}{
+		{at(1330, 22), at(1509, 69), 170 * time.Millisecond, 230 * time.Millisecond},
+		{at(1330, 22), at(1910, 141), 180 * time.Millisecond, 220 * time.Millisecond},
+		{at(1330, 22), at(1400, 22), 21 * time.Millisecond, 23 * time.Millisecond},
+		{at(0, 0), at(40, 402), 402 * time.Millisecond, 402 * time.Millisecond},    // young: rtime as it is
+		{at(1330, 22), at(1330, 22), 22 * time.Millisecond, 22 * time.Millisecond}, // no request yet
+	} {
+		if got := windowRespTime(c.first, c.last); got < c.min || got > c.max {
+			t.Errorf("%+v -> %+v: %s, want %s..%s", c.first, c.last, got, c.min, c.max)
+		}
+	}
+}
