@@ -167,6 +167,7 @@ attributes:
       how long, without waiting.
   diff_mode:
     support: none
+    description: Changes nothing, so there is no diff.
   platform:
     support: full
     platforms: [linux, darwin]

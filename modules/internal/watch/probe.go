@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math/rand/v2"
 	"net/http"
 	"sync"
 	"time"
@@ -45,7 +46,8 @@ type Probe struct {
 	th Thresholds
 
 	mu        sync.Mutex
-	lat       []time.Duration // of answers that were not errors
+	lat       []time.Duration // of answers that were not errors (a sample)
+	answered  int
 	requests  int
 	s5xx      int
 	s4xx      int
@@ -123,9 +125,18 @@ func (p *Probe) count(status int, d time.Duration, err error) {
 		if status >= 400 {
 			p.s4xx++
 		}
-		p.lat = append(p.lat, d)
+		p.answered++
+		// A long window keeps a uniform sample of the latencies, not all.
+		if len(p.lat) < maxLatencies {
+			p.lat = append(p.lat, d)
+		} else if i := rand.IntN(p.answered); i < maxLatencies {
+			p.lat[i] = d
+		}
 	}
 }
+
+// maxLatencies bounds the latencies kept: a day at 0.2 s, 6 MB at most.
+const maxLatencies = 1 << 19
 
 // Check judges what the probes saw so far.
 func (p *Probe) Check(context.Context) (Finding, error) {
