@@ -111,7 +111,11 @@ func (w *WatchSignal) Check(ctx context.Context) (watch.Finding, error) {
 		return f, nil
 	}
 	total, failed, detail := w.errors()
-	if f := w.th.Errors(failed, total, detail); f.Failed {
+	unit := "requests"
+	if s.Mode == "tcp" {
+		unit = "sessions"
+	}
+	if f := w.th.Errors(failed, total, unit, detail); f.Failed {
 		return f, nil
 	}
 	if s.Mode == "http" && total >= w.th.MinRequests {

@@ -50,7 +50,8 @@ func startFlaky(t *testing.T, every int64) *flaky {
 	return f
 }
 
-// traffic sends GETs through addr from two clients until the test ends.
+// traffic sends GETs through addr from two clients until the test ends, a
+// connection each, so that tcp mode balances them too.
 func traffic(t *testing.T, addr string) {
 	ctx, cancel := context.WithCancel(context.Background())
 	var wg sync.WaitGroup
@@ -59,7 +60,7 @@ func traffic(t *testing.T, addr string) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			c := &http.Client{Timeout: 2 * time.Second}
+			c := &http.Client{Timeout: 2 * time.Second, Transport: &http.Transport{DisableKeepAlives: true}}
 			for ctx.Err() == nil {
 				req, _ := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+addr+"/", nil)
 				if resp, err := c.Do(req); err == nil {
@@ -224,4 +225,24 @@ func TestWindowRespTime(t *testing.T) {
 			t.Errorf("%+v -> %+v: %s, want %s..%s", c.first, c.last, got, c.min, c.max)
 		}
 	}
+}
+
+// TestWatchTCP: in tcp mode the requests are sessions (stot), and a server
+// that refuses connections fails the watch on econ.
+func TestWatchTCP(t *testing.T) {
+	t.Parallel()
+	if testing.Short() {
+		t.Skip("starts a real HAProxy; not in -short mode")
+	}
+	good := startFlaky(t, 0)
+	h := haproxytest.Start(t, haproxytest.Config{Mode: "tcp", Defaults: []string{"retries 0"}, Backends: []haproxytest.Backend{{Name: "www", Servers: []haproxytest.Server{
+		{Name: "web1", Addr: good.addr},
+		{Name: "gone", Addr: haproxytest.ReserveAddr(t)},
+	}}}})
+	traffic(t, h.Addr("www"))
+	res, err := runWatch(t, h, "gone", 30*time.Second)
+	if err == nil || !strings.Contains(err.Error(), " sessions failed (100.0 %: 0 5xx, 0 response errors, ") || !strings.Contains(err.Error(), " connection errors), above max_error_ratio 0.05") {
+		t.Fatalf("err = %v, report %v", err, res.Signals)
+	}
+	t.Log(err)
 }

@@ -150,7 +150,7 @@ func (p *Probe) Check(context.Context) (Finding, error) {
 	if p.lastErr != "" {
 		detail += "; last: " + p.lastErr
 	}
-	if f := p.th.Errors(failed, p.requests, detail); f.Failed {
+	if f := p.th.Errors(failed, p.requests, "probes", detail); f.Failed {
 		return f, nil
 	}
 	if p.o.Baseline == nil || len(p.lat) < p.th.MinRequests {

@@ -19,10 +19,10 @@ type Thresholds struct {
 	LatencyFloor time.Duration
 }
 
-// Errors judges failed of total requests against max_error_ratio, once
-// total reaches min_requests. detail breaks failed down ("23 5xx, 0
-// response errors").
-func (t Thresholds) Errors(failed, total int, detail string) Finding {
+// Errors judges failed of total requests (or sessions, or probes: unit)
+// against max_error_ratio, once total reaches min_requests. detail breaks
+// failed down ("23 5xx, 0 response errors").
+func (t Thresholds) Errors(failed, total int, unit, detail string) Finding {
 	if total < t.MinRequests || total <= 0 {
 		return Finding{}
 	}
@@ -33,8 +33,8 @@ func (t Thresholds) Errors(failed, total int, detail string) Finding {
 	if detail != "" {
 		detail = ": " + detail
 	}
-	return Finding{Failed: true, Msg: fmt.Sprintf("%d of %d requests failed (%.1f %%%s), above max_error_ratio %g",
-		failed, total, 100*r, detail, t.MaxErrorRatio)}
+	return Finding{Failed: true, Msg: fmt.Sprintf("%d of %d %s failed (%.1f %%%s), above max_error_ratio %g",
+		failed, total, unit, 100*r, detail, t.MaxErrorRatio)}
 }
 
 // Latency judges got against base × max_latency_ratio. what says what got

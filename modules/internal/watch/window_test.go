@@ -152,9 +152,9 @@ func TestThresholds(t *testing.T) {
 		f    Finding
 		want string
 	}{
-		{"too few requests", th.Errors(5, 19, ""), ""},
-		{"at the ratio", th.Errors(5, 100, ""), ""},
-		{"above the ratio", th.Errors(23, 112, "23 5xx, 0 response errors, 0 connection errors"),
+		{"too few requests", th.Errors(5, 19, "requests", ""), ""},
+		{"at the ratio", th.Errors(5, 100, "requests", ""), ""},
+		{"above the ratio", th.Errors(23, 112, "requests", "23 5xx, 0 response errors, 0 connection errors"),
 			"23 of 112 requests failed (20.5 %: 23 5xx, 0 response errors, 0 connection errors), above max_error_ratio 0.05"},
 		{"fast, however many times slower", th.Latency("response time", 90*time.Millisecond, 3*time.Millisecond, "x"), ""},
 		{"slow, within the ratio", th.Latency("response time", 300*time.Millisecond, 100*time.Millisecond, "x"), ""},
