@@ -213,7 +213,7 @@ EXAMPLES = r'''
 RETURN = r'''
 watch:
   description: What the window saw.
-  returned: unless the options are invalid
+  returned: when the watch ran (not in check mode)
   type: dict
   contains:
     window:
