@@ -99,9 +99,11 @@ func (w *WatchSignal) Check(ctx context.Context) (watch.Finding, error) {
 		}
 	}
 
-	if st := strings.ToUpper(s.Status); strings.HasPrefix(st, "MAINT") || strings.HasPrefix(st, "DRAIN") ||
-		strings.HasPrefix(st, "DOWN") || strings.HasPrefix(st, "NOLB") {
+	if notServing(s) {
 		msg := fmt.Sprintf("the server went %s during the window", s.Status)
+		if notServing(w.first) {
+			msg = fmt.Sprintf("the server was %s when the window began: put it back into rotation before the watch", w.first.Status)
+		}
 		if s.CheckFailed() {
 			msg += ", last health check " + s.CheckReason()
 		}
@@ -126,6 +128,13 @@ func (w *WatchSignal) Check(ctx context.Context) (watch.Finding, error) {
 		}
 	}
 	return watch.Finding{}, nil
+}
+
+// notServing tells whether s takes no new traffic: down, drained or in
+// maintenance.
+func notServing(s Stat) bool {
+	st := strings.ToUpper(s.Status)
+	return strings.HasPrefix(st, "MAINT") || strings.HasPrefix(st, "DRAIN") || strings.HasPrefix(st, "DOWN") || strings.HasPrefix(st, "NOLB")
 }
 
 // errors counts requests and failed ones since the window began: HTTP

@@ -168,6 +168,16 @@ func TestWatchFailsOnACheckFlap(t *testing.T) {
 	}
 }
 
+func TestWatchAServerLeftOut(t *testing.T) {
+	t.Parallel()
+	h, _ := watchWorld(t, 0)
+	h.Command(t, "set server www/bad state maint")
+	_, err := runWatch(t, h, "bad", 20*time.Second)
+	if err == nil || !strings.Contains(err.Error(), "s of 20 s: the server was MAINT when the window began: put it back into rotation before the watch") {
+		t.Fatalf("err = %v", err)
+	}
+}
+
 func TestWatchNames(t *testing.T) {
 	if _, err := NewWatchSignal(nil, "www", "bad server", watch.Thresholds{}); err == nil {
 		t.Error("a server name with a space passed")
