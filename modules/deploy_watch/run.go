@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"math"
-	"strconv"
 	"strings"
 	"time"
 
@@ -159,9 +158,9 @@ func (a *args) check(m *ansible.Module) (watch.Thresholds, *watch.Baseline, erro
 func parseBaseline(d map[string]any) (*watch.Baseline, error) {
 	var b watch.Baseline
 	for k, v := range d {
-		f, ok := number(v)
-		if !ok {
-			return nil, fmt.Errorf("probe_baseline.%s must be a number, got %v", k, v)
+		f, err := ansible.ToFloat(v)
+		if err != nil {
+			return nil, fmt.Errorf("probe_baseline.%s must be a number: %v", k, err)
 		}
 		switch k {
 		case "median_ms":
@@ -181,21 +180,6 @@ func parseBaseline(d map[string]any) (*watch.Baseline, error) {
 			"give the baseline deploy_watch returned with baseline: true", b.MedianMS)
 	}
 	return &b, nil
-}
-
-func number(v any) (float64, bool) {
-	switch n := v.(type) {
-	case float64:
-		return n, true
-	case int64:
-		return float64(n), true
-	case int:
-		return float64(n), true
-	case string:
-		f, err := strconv.ParseFloat(strings.TrimSpace(n), 64)
-		return f, err == nil
-	}
-	return 0, false
 }
 
 // signals makes the signals the provider and the probe give.

@@ -36,6 +36,7 @@ func TestBadInput(t *testing.T) {
 		{"baseline without probe", map[string]any{"provider": "haproxy", "server": "web1", "baseline": true}, "baseline: true probes probe_url, which is not set"},
 		{"probe option without probe", map[string]any{"provider": "haproxy", "server": "web1", "url_password": "s3cret"}, "url_password is an option of the probe, and probe_url is not set"},
 		{"bad baseline", map[string]any{"provider": "none", "probe_url": "http://x/", "probe_baseline": map[string]any{"median": 3}}, `probe_baseline has no key "median"`},
+		{"baseline not a number", map[string]any{"provider": "none", "probe_url": "http://x/", "probe_baseline": map[string]any{"median_ms": "fast"}}, `probe_baseline.median_ms must be a number: "fast" is not a number`},
 		{"baseline without median", map[string]any{"provider": "none", "probe_url": "http://x/", "probe_baseline": map[string]any{"requests": 3}}, "probe_baseline.median_ms must be a positive number"},
 		{"bad server name", map[string]any{"provider": "haproxy", "server": "web 1"}, "server: "},
 		{"no socket", map[string]any{"provider": "haproxy", "server": "web1", "socket": "/nonexistent/admin.sock"}, "/nonexistent/admin.sock"},
