@@ -54,6 +54,7 @@ func run(ctx context.Context, m *ansible.Module, a args) (ansible.Result, error)
 	}
 	m.Progress("watching %s for %ds", strings.Join(names, "; "), a.Window)
 	res, err := watch.Run(ctx, w, signals)
+	warnRefused(m, res.Signals)
 	out := ansible.Result{Data: map[string]any{"watch": map[string]any{
 		"window": a.Window, "elapsed": ansible.RoundSeconds(res.Elapsed), "passed": res.Passed, "signals": res.Signals,
 	}}}
@@ -62,6 +63,19 @@ func run(ctx context.Context, m *ansible.Module, a args) (ansible.Result, error)
 	}
 	out.Msg = fmt.Sprintf("%s passed a watch of %ds", strings.Join(names, "; "), a.Window)
 	return out, nil
+}
+
+// warnRefused warns when most probes got a 4xx: they count as answers,
+// but a probe_url that refuses the probe (a wrong path, credentials it
+// wants) watches nothing of the app.
+func warnRefused(m *ansible.Module, reports []map[string]any) {
+	for _, r := range reports {
+		n, _ := r["status_4xx"].(int)
+		total, _ := r["requests"].(int)
+		if r["kind"] == "probe" && n > 0 && 2*n > total {
+			m.Warn("%s: %d of %d probes were answered with a 4xx status; check probe_url and its credentials", r["name"], n, total)
+		}
+	}
 }
 
 // baseline probes probe_url for the window and returns its figures, with
@@ -73,6 +87,7 @@ func baseline(ctx context.Context, m *ansible.Module, a args, th watch.Threshold
 	}
 	m.Progress("probing %s for a baseline of %ds", a.ProbeURL, a.Window)
 	res, err := watch.Run(ctx, w, []watch.Signal{p})
+	warnRefused(m, res.Signals)
 	f := p.Figures()
 	out := ansible.Result{Data: map[string]any{"baseline": f, "watch": map[string]any{
 		"window": a.Window, "elapsed": ansible.RoundSeconds(res.Elapsed), "passed": res.Passed, "signals": res.Signals,

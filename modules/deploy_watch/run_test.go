@@ -2,6 +2,7 @@ package deploywatch
 
 import (
 	"context"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -98,6 +99,15 @@ func TestProbeOnly(t *testing.T) {
 		w, _ := res["watch"].(map[string]any)
 		if w["passed"] != false || w["elapsed"].(float64) > 10 || len(w["signals"].([]any)) != 1 {
 			t.Errorf("watch %v", w)
+		}
+	})
+	t.Run("a probe_url that answers 404 is named", func(t *testing.T) {
+		t.Parallel()
+		nf := httptest.NewServer(http.NotFoundHandler())
+		t.Cleanup(nf.Close)
+		res := runModule(t, map[string]any{"provider": "none", "probe_url": nf.URL, "baseline": true, "window": 1, "probe_interval": 0.05})
+		if w := fmt.Sprint(res["warnings"]); !strings.Contains(w, "probe "+nf.URL+": ") || !strings.Contains(w, " probes were answered with a 4xx status; check probe_url and its credentials") {
+			t.Errorf("warnings %s", w)
 		}
 	})
 	t.Run("check mode waits for nothing", func(t *testing.T) {
