@@ -7,6 +7,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/zerodowntime/rolling/modules/internal/failure"
 	"github.com/zerodowntime/rolling/modules/internal/wait"
 )
 
@@ -42,7 +43,10 @@ type WindowError struct {
 	Elapsed time.Duration
 	Length  time.Duration
 	Msg     string
+	Err     error // the reading's error when one ended the watch
 }
+
+func (e *WindowError) Unwrap() error { return e.Err }
 
 func (e *WindowError) Error() string {
 	return fmt.Sprintf("the watch of %s failed after %.1f s of %s: %s", e.Signal, e.Elapsed.Seconds(), seconds(e.Length), e.Msg)
@@ -61,6 +65,10 @@ type reading struct {
 	lastErr  error
 	errSince time.Time // when the current run of errors began; zero after a success
 	finding  Finding
+	// fatal is an error that another reading will not mend: a
+	// *failure.Error (an alarm or a pool that does not exist, credentials
+	// refused), other than throttling.
+	fatal error
 }
 
 // Run watches signals for w.Length: it starts every signal, then reads all
@@ -69,7 +77,9 @@ type reading struct {
 // a *WindowError naming the signal. A reading that fails (a socket or an
 // API that does not answer) is tried again next interval; a signal that
 // could not be read for more than half the window, or not once, fails the
-// watch with its last error, since it was not watched.
+// watch with its last error, since it was not watched. A *failure.Error
+// other than throttling (a name that does not exist, credentials refused)
+// fails it at once: waiting does not mend it.
 func Run(ctx context.Context, w Window, signals []Signal) (Result, error) {
 	if w.Length <= 0 || w.Interval <= 0 {
 		return Result{}, fmt.Errorf("watch: window %s and interval %s must be positive", w.Length, w.Interval)
@@ -113,10 +123,10 @@ func Run(ctx context.Context, w Window, signals []Signal) (Result, error) {
 		}
 		return r
 	}
-	fail := func(x *reading, msg string) (Result, error) {
+	fail := func(x *reading, msg string, err error) (Result, error) {
 		r := result()
 		r.Passed, r.Failed, r.Msg = false, x.sig, msg
-		return r, &WindowError{Signal: x.sig.Name(), Elapsed: r.Elapsed, Length: w.Length, Msg: msg}
+		return r, &WindowError{Signal: x.sig.Name(), Elapsed: r.Elapsed, Length: w.Length, Msg: msg, Err: err}
 	}
 
 	for tick := 0; ; tick++ {
@@ -130,7 +140,10 @@ func Run(ctx context.Context, w Window, signals []Signal) (Result, error) {
 		}
 		for _, x := range rs {
 			if x.finding.Failed {
-				return fail(x, x.finding.Msg)
+				return fail(x, x.finding.Msg, nil)
+			}
+			if x.fatal != nil {
+				return fail(x, x.fatal.Error(), x.fatal)
 			}
 		}
 		for _, x := range rs {
@@ -141,7 +154,7 @@ func Run(ctx context.Context, w Window, signals []Signal) (Result, error) {
 			// was not watched, and passing would claim it was.
 			if x.reads == x.errors && final || !x.errSince.IsZero() && at.Sub(x.errSince) > w.Length/2 {
 				return fail(x, fmt.Sprintf("could not be read for %.1f s (%d of %d readings failed); last error: %v",
-					at.Sub(x.errSince).Seconds(), x.errors, x.reads, x.lastErr))
+					at.Sub(x.errSince).Seconds(), x.errors, x.reads, x.lastErr), x.lastErr)
 			}
 		}
 		if final {
@@ -183,6 +196,10 @@ func readAll(ctx context.Context, rs []*reading, at time.Time) {
 				x.lastErr = err
 				if x.errSince.IsZero() {
 					x.errSince = at
+				}
+				var fe *failure.Error
+				if errors.As(err, &fe) && fe.Code != failure.Throttled {
+					x.fatal = err
 				}
 				x.finding = Finding{}
 				return

@@ -7,6 +7,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/zerodowntime/rolling/modules/internal/failure"
 )
 
 // fakeClock advances only when the watch sleeps.
@@ -54,7 +56,11 @@ func (s *script) Check(context.Context) (Finding, error) {
 
 func (s *script) Report() map[string]any { return map[string]any{"kind": "script", "seen": s.n} }
 
-var errRead = errors.New("socket did not answer")
+var (
+	errRead    = errors.New("socket did not answer")
+	errNoAlarm = failure.Errorf("aws", failure.NotFound, "alarm web-5xx", nil, `CloudWatch alarm "web-5xx" not found`)
+	errSlow    = failure.Errorf("aws", failure.Throttled, "", nil, "rate exceeded")
+)
 
 func TestRun(t *testing.T) {
 	ok := step{}
@@ -81,6 +87,12 @@ func TestRun(t *testing.T) {
 			signals: []*script{{name: "a", steps: []step{ok, ok, {err: errRead}}}},
 			elapsed: 8 * time.Second,
 			err:     "the watch of a failed after 8.0 s of 10 s: could not be read for 6.0 s (7 of 9 readings failed); last error: socket did not answer"},
+		{name: "an error that waiting does not mend fails at once",
+			signals: []*script{{name: "a", steps: []step{ok}}, {name: "b", steps: []step{{err: errNoAlarm}}}},
+			elapsed: 0, err: `the watch of b failed after 0.0 s of 10 s: CloudWatch alarm "web-5xx" not found`},
+		{name: "throttling is tried again",
+			signals: []*script{{name: "a", steps: []step{ok, {err: errSlow}, ok}}},
+			elapsed: 10 * time.Second, readings: []int{11}},
 		{name: "a signal never read fails",
 			signals: []*script{{name: "a", steps: []step{ok}}, {name: "b", steps: []step{{err: errRead}}}},
 			elapsed: 6 * time.Second, err: "the watch of b failed after 6.0 s of 10 s: could not be read for 6.0 s (7 of 7 readings failed)"},
@@ -107,6 +119,10 @@ func TestRun(t *testing.T) {
 			var we *WindowError
 			if c.err != "" && (!errors.As(err, &we) || res.Failed == nil || res.Failed.Name() != we.Signal) {
 				t.Errorf("failed signal %v, error %#v", res.Failed, err)
+			}
+			var fe *failure.Error
+			if errors.As(err, &fe) != (c.name == "an error that waiting does not mend fails at once") {
+				t.Errorf("the failure.Error is lost or made up: %#v", err)
 			}
 			for i, n := range c.readings {
 				if got := res.Signals[i]["readings"]; got != n {
