@@ -9,16 +9,12 @@ import (
 	"time"
 
 	"github.com/zerodowntime/rolling/modules/internal/ansible"
+	"github.com/zerodowntime/rolling/modules/internal/failure"
 	"github.com/zerodowntime/rolling/modules/internal/haproxy"
 	"github.com/zerodowntime/rolling/modules/internal/httpclient"
 	"github.com/zerodowntime/rolling/modules/internal/lb"
 	"github.com/zerodowntime/rolling/modules/internal/watch"
 )
-
-// defaultInterval is how often the signals are read when interval is not
-// given: a `show stat` or a target health call a second is cheap, and a
-// second is small against any useful window.
-const defaultInterval = time.Second
 
 func run(ctx context.Context, m *ansible.Module, a args) (ansible.Result, error) {
 	// Secrets first: any error below may quote the URL or a header.
@@ -27,10 +23,7 @@ func run(ctx context.Context, m *ansible.Module, a args) (ansible.Result, error)
 	if err != nil {
 		return ansible.Result{}, err
 	}
-	w := watch.Window{Length: time.Duration(a.Window) * time.Second, Interval: defaultInterval, Progress: m.Progress}
-	if a.Interval > 0 {
-		w.Interval = ansible.Seconds(a.Interval)
-	}
+	w := watch.Window{Length: time.Duration(a.Window) * time.Second, Interval: ansible.Seconds(a.Interval), Progress: m.Progress}
 
 	if a.Baseline {
 		if m.CheckMode {
@@ -58,6 +51,9 @@ func run(ctx context.Context, m *ansible.Module, a args) (ansible.Result, error)
 	out := ansible.Result{Data: map[string]any{"watch": map[string]any{
 		"window": a.Window, "elapsed": ansible.RoundSeconds(res.Elapsed), "passed": res.Passed, "signals": res.Signals,
 	}}}
+	if fe := (*failure.Error)(nil); errors.As(err, &fe) {
+		return out, &ansible.Error{Msg: err.Error(), Err: err, Data: map[string]any{"failure": fe.Failure()}}
+	}
 	if err != nil {
 		return out, err
 	}
@@ -125,19 +121,27 @@ func (a *args) check(m *ansible.Module) (watch.Thresholds, *watch.Baseline, erro
 	if a.MaxCheckFlaps < 0 {
 		return th, nil, fmt.Errorf("max_check_flaps must be 0 or more, got %d", a.MaxCheckFlaps)
 	}
-	if _, given := m.Params["interval"]; given && a.Interval != 0 {
-		if err := ansible.CheckSeconds("interval", a.Interval); err != nil {
-			return th, nil, err
-		}
+	if err := ansible.CheckSeconds("interval", a.Interval); err != nil {
+		return th, nil, err
 	}
 	if len(a.Alarms) > 0 && a.Provider != lb.AWS {
 		return th, nil, fmt.Errorf("alarms are CloudWatch alarms, read with provider aws only; remove alarms or set provider: aws (provider is %s)", a.Provider)
+	}
+	if a.Provider == providerHAProxy || a.Provider == providerNone {
+		// target, method and the like come from the role's group
+		// defaults whatever the provider; pools named for nothing are
+		// worth a word.
+		for _, n := range []string{"load_balancer", "target_group_arns", "target_group_names"} {
+			if v, ok := m.Params[n]; ok && v != nil {
+				m.Warn("option %s is ignored with provider %s", n, a.Provider)
+			}
+		}
 	}
 	if a.Baseline && a.ProbeURL == "" {
 		return th, nil, errors.New("baseline: true probes probe_url, which is not set")
 	}
 	if a.ProbeURL == "" {
-		for _, n := range []string{"probe_baseline", "headers", "url_username", "url_password", "ca_path", "client_cert"} {
+		for _, n := range []string{"probe_baseline", "probe_headers", "probe_url_username", "probe_url_password", "probe_ca_path", "probe_client_cert"} {
 			if v, ok := m.Params[n]; ok && v != nil {
 				return th, nil, fmt.Errorf("%s is an option of the probe, and probe_url is not set; set probe_url or remove %s", n, n)
 			}
@@ -150,13 +154,13 @@ func (a *args) check(m *ansible.Module) (watch.Thresholds, *watch.Baseline, erro
 	for _, o := range []struct {
 		name string
 		v    float64
-	}{{"probe_interval", a.ProbeInterval}, {"request_timeout", a.RequestTimeout}} {
+	}{{"probe_interval", a.ProbeInterval}, {"probe_request_timeout", a.RequestTimeout}} {
 		if err := ansible.CheckSeconds(o.name, o.v); err != nil {
 			return th, nil, err
 		}
 	}
 	if a.URLPassword != "" && a.URLUsername == "" {
-		return th, nil, errors.New("url_password is set but url_username is not; set url_username too")
+		return th, nil, errors.New("probe_url_password is set but probe_url_username is not; set probe_url_username too")
 	}
 	if a.ProbeBaseline == nil {
 		return th, nil, nil
@@ -229,7 +233,7 @@ func (a *args) signals(ctx context.Context, m *ansible.Module, th watch.Threshol
 }
 
 func (a *args) probe(m *ansible.Module, th watch.Thresholds, base *watch.Baseline, judge bool) (*watch.Probe, error) {
-	c, err := httpclient.New(m, a.ProbeURL, httpclient.Options{ValidateCerts: a.ValidateCerts, CAPath: a.CAPath,
+	c, err := httpclient.New(m, a.ProbeURL, httpclient.Options{ValidateCerts: a.ProbeCerts, CAPath: a.CAPath,
 		ClientCert: a.ClientCert, ClientKey: a.ClientKey, FollowRedirects: "safe", Method: "GET"})
 	if err != nil {
 		return nil, err

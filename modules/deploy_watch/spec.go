@@ -25,8 +25,11 @@ const (
 var ownOptions = map[string]ansible.Option{
 	"provider": {Type: ansible.Str, Required: true, Choices: []string{providerHAProxy, lb.Hetzner, lb.AWS, providerNone}},
 	// The cloud providers need it (required_if); haproxy and none do not.
-	"target":            {Type: ansible.Str},
-	"window":            {Type: ansible.Int, Default: 30},
+	"target": {Type: ansible.Str},
+	"window": {Type: ansible.Int, Default: 30},
+	// lb's interval, with the watch's default: the role's module_defaults
+	// give it to every module of the group.
+	"interval":          {Type: ansible.Float, Default: 1.0},
 	"max_error_ratio":   {Type: ansible.Float, Default: 0.05},
 	"max_latency_ratio": {Type: ansible.Float, Default: 3.0},
 	"latency_floor":     {Type: ansible.Float, Default: 0.1},
@@ -40,17 +43,19 @@ var ownOptions = map[string]ansible.Option{
 	"backend":       {Type: ansible.Str},
 	"server":        {Type: ansible.Str},
 	// The probe, with deploy_verify's request options.
-	"probe_url":       {Type: ansible.Str},
-	"probe_interval":  {Type: ansible.Float, Default: 0.2},
-	"probe_baseline":  {Type: ansible.Dict},
-	"baseline":        {Type: ansible.Bool, Default: false},
-	"headers":         {Type: ansible.Dict, SecretKeys: httpclient.CredentialHeader},
-	"url_username":    {Type: ansible.Str},
-	"url_password":    {Type: ansible.Str, NoLog: true},
-	"ca_path":         {Type: ansible.Path},
-	"client_cert":     {Type: ansible.Path},
-	"client_key":      {Type: ansible.Path},
-	"request_timeout": {Type: ansible.Float, Default: 5},
+	"probe_url":      {Type: ansible.Str},
+	"probe_interval": {Type: ansible.Float, Default: 0.2},
+	"probe_baseline": {Type: ansible.Dict},
+	"baseline":       {Type: ansible.Bool, Default: false},
+	// Prefixed: validate_certs and the like are the cloud API's.
+	"probe_headers":         {Type: ansible.Dict, SecretKeys: httpclient.CredentialHeader},
+	"probe_url_username":    {Type: ansible.Str},
+	"probe_url_password":    {Type: ansible.Str, NoLog: true},
+	"probe_validate_certs":  {Type: ansible.Bool, Default: true},
+	"probe_ca_path":         {Type: ansible.Path},
+	"probe_client_cert":     {Type: ansible.Path},
+	"probe_client_key":      {Type: ansible.Path},
+	"probe_request_timeout": {Type: ansible.Float, Default: 5},
 }
 
 // spec takes the load balancer options as lb_register does, so that the
@@ -64,7 +69,7 @@ var spec = func() ansible.Spec {
 		ansible.RequiredIf{Key: "provider", Value: providerHAProxy, Need: []string{"server"}},
 		ansible.RequiredIf{Key: "provider", Value: providerNone, Need: []string{"probe_url"}},
 	)
-	s.RequiredTogether = append(s.RequiredTogether, []string{"client_cert", "client_key"})
+	s.RequiredTogether = append(s.RequiredTogether, []string{"probe_client_cert", "probe_client_key"})
 	// The window bounds the run; the grace covers the last readings and
 	// a probe's request_timeout at its end.
 	s.TimeoutOption, s.TimeoutGrace = "window", 30*time.Second
@@ -90,13 +95,14 @@ type args struct {
 	ProbeInterval  float64        `json:"probe_interval"`
 	ProbeBaseline  map[string]any `json:"probe_baseline"`
 	Baseline       bool           `json:"baseline"`
-	Headers        map[string]any `json:"headers"`
-	URLUsername    string         `json:"url_username"`
-	URLPassword    string         `json:"url_password"`
-	CAPath         string         `json:"ca_path"`
-	ClientCert     string         `json:"client_cert"`
-	ClientKey      string         `json:"client_key"`
-	RequestTimeout float64        `json:"request_timeout"`
+	Headers        map[string]any `json:"probe_headers"`
+	URLUsername    string         `json:"probe_url_username"`
+	URLPassword    string         `json:"probe_url_password"`
+	ProbeCerts     bool           `json:"probe_validate_certs"`
+	CAPath         string         `json:"probe_ca_path"`
+	ClientCert     string         `json:"probe_client_cert"`
+	ClientKey      string         `json:"probe_client_key"`
+	RequestTimeout float64        `json:"probe_request_timeout"`
 }
 
 // CloudSignals makes the signals of provider hetzner or aws: the target's

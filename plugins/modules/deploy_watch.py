@@ -17,14 +17,23 @@ description:
   - O(provider=haproxy) reads the server's counters from C(show stat) on the HAProxy host, as changes since the
     window began; see O(max_error_ratio), O(max_latency_ratio) and O(max_check_flaps) for what is judged. A server
     that goes C(DOWN), C(DRAIN), C(NOLB) or C(MAINT) during the window fails it at once.
-  - O(provider=hetzner) and O(provider=aws) read the target's health in every load balancer service or target group,
-    with the shared load balancer options as M(zerodowntime.rolling.lb_register) takes them; any state other than
-    healthy fails the window at once. With aws, O(alarms) names CloudWatch alarms that must not be in ALARM.
+  - O(provider=hetzner) and O(provider=aws) read the target's health in every load balancer (Hetzner, every service
+    port) or target group each O(interval), with the shared load balancer options as
+    M(zerodowntime.rolling.lb_register) takes them. The target must stay registered and C(healthy) on every port;
+    C(unhealthy), C(draining), C(initial), C(unused), C(unknown) or gone fails the watch at once, naming the pool,
+    port, state and reason (the load balancer's own checks have already waited their thresholds, so
+    O(max_check_flaps) does not apply). With aws, O(alarms) names CloudWatch alarms that must not be in ALARM.
+  - The Hetzner Cloud load balancer metrics endpoint reports open connections, connections and requests per second
+    and bandwidth for the whole load balancer only, nothing per target, no status codes, no latency. It cannot tell
+    the new host's errors from the others', so the watch does not read it; use O(probe_url) for the host's own
+    error ratio and latency.
   - Any provider can add an HTTP probe of the host itself (O(probe_url)); O(provider=none) watches only the probe.
     With O(baseline=true) the module only probes for O(window) seconds and returns the C(baseline) to give later
     as O(probe_baseline).
   - A reading that fails (a socket or an API that does not answer) is tried again the next interval; a signal that
-    cannot be read for more than half the window, or not once, fails the watch, since it was not watched.
+    cannot be read for more than half the window, or not once, fails the watch, since it was not watched. An error
+    that waiting does not mend (an alarm or a pool that does not exist, credentials refused) fails it at once, with
+    the C(failure) dict of the other modules.
   - Changes nothing; C(changed) is always false.
 author: zerodowntime.rolling contributors (@zerodowntime)
 extends_documentation_fragment:
@@ -41,7 +50,8 @@ options:
     choices: [haproxy, hetzner, aws, none]
   target:
     description: The target in the cloud load balancer, as M(zerodowntime.rolling.lb_register) takes it. Required
-      with V(hetzner) and V(aws); not used otherwise.
+      with V(hetzner) and V(aws); ignored otherwise, as are O(target_type), O(method) and O(metadata_url), which
+      the deploy role's module_defaults give every module of the group.
     type: str
     required: false
   window:
@@ -52,12 +62,12 @@ options:
     type: int
     default: 30
   interval:
-    description: How often every signal is read, in seconds. Unset, every second.
+    description:
+      - How often every signal is read, in seconds. A C(show stat) or a target health read a second is cheap, and a
+        second is small against any useful window.
+      - The same option as the load balancer modules', so module_defaults for the group give it to all of them.
     type: float
-  validate_certs:
-    description: Whether to verify TLS certificates, of the cloud API and of O(probe_url).
-    type: bool
-    default: true
+    default: 1.0
   max_error_ratio:
     description:
       - The share of failed requests above which the watch fails, judged once O(min_requests) requests were seen.
@@ -101,7 +111,17 @@ options:
     type: int
     default: 0
   alarms:
-    description: Provider aws only. CloudWatch alarm names; one in ALARM at the start or during the window fails it.
+    description:
+      - Names of CloudWatch alarms (metric or composite) that must not be in C(ALARM) during the window, read
+        with C(DescribeAlarms) every O(interval) through the same credentials, region, O(endpoint_url) and
+        retries as the ELBv2 calls (IAM action C(cloudwatch:DescribeAlarms)).
+      - An alarm already in C(ALARM) when the window starts fails the watch at its first check; one that goes
+        to C(ALARM) during the window fails it at once, with the alarm's name, state time and reason.
+      - C(INSUFFICIENT_DATA) is reported in RV(watch.signals), not failed; an alarm on a metric published only
+        when it is not zero (such as C(HTTPCode_Target_5XX_Count)) sits there while all is well unless its
+        C(TreatMissingData) is C(notBreaching).
+      - A name that does not exist fails the task at once, so a typo cannot pass silently.
+      - Only with O(provider=aws); at most 100 names.
     type: list
     elements: str
   socket:
@@ -137,25 +157,29 @@ options:
     description: Only probe O(probe_url) for O(window) seconds and return the figures as C(baseline), judging nothing.
     type: bool
     default: false
-  headers:
+  probe_headers:
     description: Headers sent with each probe. Values of credential headers are kept out of the result.
     type: dict
-  url_username:
+  probe_url_username:
     description: User name for Basic authentication of the probe.
     type: str
-  url_password:
+  probe_url_password:
     description: Password for Basic authentication of the probe.
     type: str
-  ca_path:
+  probe_validate_certs:
+    description: Whether to verify the TLS certificate of O(probe_url). O(validate_certs) is the cloud API's.
+    type: bool
+    default: true
+  probe_ca_path:
     description: PEM file with the CA certificates to trust for O(probe_url).
     type: path
-  client_cert:
-    description: PEM client certificate for the probe; needs O(client_key).
+  probe_client_cert:
+    description: PEM client certificate for the probe; needs O(probe_client_key).
     type: path
-  client_key:
-    description: PEM private key of O(client_cert).
+  probe_client_key:
+    description: PEM private key of O(probe_client_cert).
     type: path
-  request_timeout:
+  probe_request_timeout:
     description: Seconds a probe may take; a probe that takes longer counts as failed.
     type: float
     default: 5
