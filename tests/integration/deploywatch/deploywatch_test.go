@@ -6,6 +6,7 @@ package deploywatch
 
 import (
 	"context"
+	"fmt"
 	"net"
 	"net/http"
 	"strings"
@@ -60,6 +61,19 @@ const playbook = `
       zerodowntime.rolling.deploy_watch:
         server: web2
         window: 30
+      ignore_errors: true
+
+    - name: aws
+      zerodowntime.rolling.deploy_watch:
+        provider: aws
+        target: i-0123456789abcdef0
+        target_group_names: [web]
+        region: us-east-1
+        endpoint_url: http://127.0.0.1:9
+        window: 1
+      environment:
+        AWS_ACCESS_KEY_ID: AKIDEXAMPLE
+        AWS_SECRET_ACCESS_KEY: wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY
       ignore_errors: true
 
     - name: baseline
@@ -122,6 +136,11 @@ func TestWatch(t *testing.T) {
 			t.Errorf("bad watch: %v", w)
 		}
 		t.Logf("bad: %s", msg)
+		// The action plugin sends the build with the cloud SDKs for aws:
+		// the host build would say it cannot watch a cloud provider.
+		if aws := run.Localhost(t, "aws"); aws["failed"] != true || strings.Contains(fmt.Sprint(aws["msg"]), "needs the collection's full module build") {
+			t.Errorf("aws: %v", aws["msg"])
+		}
 		base, _ := run.Localhost(t, "baseline")["baseline"].(map[string]any)
 		if base == nil || base["requests"].(float64) < 5 || base["errors"].(float64) != 0 {
 			t.Errorf("baseline: %v", run.Localhost(t, "baseline"))
