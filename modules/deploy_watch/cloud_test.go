@@ -43,6 +43,15 @@ func TestCloud(t *testing.T) {
 		t.Errorf("CloudSignals got %+v", got)
 	}
 
+	// An error making the signals keeps its failure dict too.
+	CloudSignals = func(context.Context, *ansible.Module, lb.Args) ([]watch.Signal, error) {
+		return nil, failure.Errorf(lb.AWS, failure.NotFound, "target_group web", nil, "target group web not found")
+	}
+	res = runModule(t, map[string]any{"provider": "aws", "target": "i-0123", "target_group_names": []string{"web"}})
+	if f := fmt.Sprint(res["failure"]); res["msg"] != "target group web not found" || f != "map[code:not_found provider:aws resource:target_group web]" {
+		t.Errorf("result %v", res)
+	}
+
 	CloudSignals = nil // the host build
 	res = runModule(t, map[string]any{"provider": "hetzner", "target": "app-1", "api_token": "hcloud-token-0123456789", "load_balancer": []string{"web"}})
 	if res["failed"] != true || !strings.Contains(res["msg"].(string), "provider hetzner needs the collection's full module build") {

@@ -35,7 +35,7 @@ func run(ctx context.Context, m *ansible.Module, a args) (ansible.Result, error)
 
 	signals, err := a.signals(ctx, m, th, base)
 	if err != nil {
-		return ansible.Result{}, err
+		return ansible.Result{}, withFailure(err)
 	}
 	var names []string
 	for _, s := range signals {
@@ -51,14 +51,20 @@ func run(ctx context.Context, m *ansible.Module, a args) (ansible.Result, error)
 	out := ansible.Result{Data: map[string]any{"watch": map[string]any{
 		"window": a.Window, "elapsed": ansible.RoundSeconds(res.Elapsed), "passed": res.Passed, "signals": res.Signals,
 	}}}
-	if fe := (*failure.Error)(nil); errors.As(err, &fe) {
-		return out, &ansible.Error{Msg: err.Error(), Err: err, Data: map[string]any{"failure": fe.Failure()}}
-	}
 	if err != nil {
-		return out, err
+		return out, withFailure(err)
 	}
 	out.Msg = fmt.Sprintf("%s passed a watch of %ds", strings.Join(names, "; "), a.Window)
 	return out, nil
+}
+
+// withFailure adds the failure dict of a *failure.Error in err (a pool or
+// an alarm that does not exist, credentials refused) to the result.
+func withFailure(err error) error {
+	if fe := (*failure.Error)(nil); errors.As(err, &fe) {
+		return &ansible.Error{Msg: err.Error(), Err: err, Data: map[string]any{"failure": fe.Failure()}}
+	}
+	return err
 }
 
 // warnRefused warns when most probes got a 4xx: they count as answers,
