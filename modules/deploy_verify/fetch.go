@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/zerodowntime/rolling/modules/internal/ansible"
+	"github.com/zerodowntime/rolling/modules/internal/httpclient"
 )
 
 // msgExcerpt bounds the body shown in a failure message; the full excerpt is
@@ -68,24 +69,18 @@ func fetch(ctx context.Context, c *http.Client, method, target string, reqBody *
 	}
 	ctx, cancel := context.WithTimeout(ctx, min(ansible.Seconds(a.RequestTimeout), time.Duration(a.Timeout)*time.Second))
 	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, strings.ToUpper(method), target, body)
+	req, err := httpclient.NewRequest(ctx, method, target, body, a.Headers, a.URLUsername, a.URLPassword)
 	if err != nil {
 		return observation{err: err}
 	}
-	for k, v := range a.Headers {
-		req.Header.Set(k, fmt.Sprint(v))
-	}
-	if a.URLUsername != "" {
-		req.SetBasicAuth(a.URLUsername, a.URLPassword)
-	}
 	resp, err := c.Do(req)
 	if err != nil {
-		return observation{err: simplifyError(err)}
+		return observation{err: httpclient.SimplifyError(err)}
 	}
 	defer resp.Body.Close()
 	b, err := io.ReadAll(io.LimitReader(resp.Body, maxBody))
 	if err != nil {
-		return observation{status: resp.StatusCode, header: resp.Header, body: b, err: fmt.Errorf("reading the body: %w", simplifyError(err))}
+		return observation{status: resp.StatusCode, header: resp.Header, body: b, err: fmt.Errorf("reading the body: %w", httpclient.SimplifyError(err))}
 	}
 	return observation{status: resp.StatusCode, header: resp.Header, body: b}
 }

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/zerodowntime/rolling/modules/internal/ansible"
+	"github.com/zerodowntime/rolling/modules/internal/httpclient"
 	"github.com/zerodowntime/rolling/modules/internal/wait"
 )
 
@@ -18,7 +19,7 @@ var spec = ansible.Spec{
 	Options: map[string]ansible.Option{
 		"url":              {Type: ansible.Str, Required: true},
 		"method":           {Type: ansible.Str, Default: "GET"},
-		"headers":          {Type: ansible.Dict, SecretKeys: credentialHeader},
+		"headers":          {Type: ansible.Dict, SecretKeys: httpclient.CredentialHeader},
 		"body":             {Type: ansible.Str},
 		"expect_status":    {Type: ansible.List, Elements: ansible.Int, Default: []any{200}},
 		"expect_body":      {Type: ansible.Str},
@@ -73,16 +74,17 @@ type args struct {
 
 func run(ctx context.Context, m *ansible.Module, a args) (ansible.Result, error) {
 	// Secrets first: any error below may quote the URL or a header.
-	addSecrets(m, a)
+	httpclient.AddSecrets(m, a.URLUsername, a.URLPassword, a.Headers)
 	exp, err := newExpectations(a)
 	if err != nil {
 		return ansible.Result{}, err
 	}
-	client, err := newClient(m, a)
+	client, err := httpclient.New(m, a.URL, httpclient.Options{ValidateCerts: a.ValidateCerts, CAPath: a.CAPath,
+		ClientCert: a.ClientCert, ClientKey: a.ClientKey, FollowRedirects: a.FollowRedirects, Method: a.Method})
 	if err != nil {
 		return ansible.Result{}, err
 	}
-	if !absoluteHTTP(a.URL) {
+	if !httpclient.AbsoluteHTTP(a.URL) {
 		return ansible.Result{}, fmt.Errorf("url %q is not an absolute http:// or https:// URL", a.URL)
 	}
 	if a.TokenURL != "" && a.Token == "" {
@@ -90,7 +92,7 @@ func run(ctx context.Context, m *ansible.Module, a args) (ansible.Result, error)
 	}
 	tokenURL := a.URL
 	if a.TokenURL != "" {
-		if !absoluteHTTP(a.TokenURL) {
+		if !httpclient.AbsoluteHTTP(a.TokenURL) {
 			return ansible.Result{}, fmt.Errorf("token_url %q is not an absolute http:// or https:// URL", a.TokenURL)
 		}
 		tokenURL = a.TokenURL

@@ -14,6 +14,7 @@ import (
 
 	"github.com/zerodowntime/rolling/modules/deploy_token"
 	"github.com/zerodowntime/rolling/modules/deploy_verify"
+	"github.com/zerodowntime/rolling/modules/deploy_watch"
 	"github.com/zerodowntime/rolling/modules/haproxy_maint"
 	"github.com/zerodowntime/rolling/modules/health_file"
 	"github.com/zerodowntime/rolling/modules/internal/ansible"
@@ -21,7 +22,7 @@ import (
 
 // hostModules run on the hosts themselves; cloudModules (cloud.go) talk
 // to the cloud load balancers and are left out of the host build.
-var hostModules = []ansible.Entry{deploytoken.Module, deployverify.Module, haproxymaint.Module, healthfile.Module}
+var hostModules = []ansible.Entry{deploytoken.Module, deployverify.Module, deploywatch.Module, haproxymaint.Module, healthfile.Module}
 
 func main() {
 	os.Exit(ansible.Dispatch(append(hostModules, cloudModules...)...))

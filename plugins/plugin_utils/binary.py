@@ -113,7 +113,7 @@ class BinaryModuleAction(ActionBase):
             builds.mark_used()
             cache = self._use_cache(task_vars)
             host = self._host_info(task_vars, builds, cache)
-            candidates = builds.candidates(host['platform'], self.module_name)
+            candidates = builds.candidates(host['platform'], self.module_name, self.needs_cloud_build(self._task.args))
             warning = None
             # Without a way to check a cached build before use, or without
             # a cache directory, the modules still run, as Ansible runs any
@@ -170,6 +170,11 @@ class BinaryModuleAction(ActionBase):
         return None
 
     # -- the executing host -------------------------------------------------
+
+    def needs_cloud_build(self, args):
+        """Whether the task, with these arguments, needs the build with the
+        cloud SDKs rather than the smallest one holding the module."""
+        return False
 
     def _host_info(self, task_vars, builds, cache):
         """Return {platform, home, have} of the host that will run the module;

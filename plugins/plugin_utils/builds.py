@@ -34,6 +34,11 @@ display = Display()
 
 HASH_RE = re.compile(r'^[0-9a-f]{64}$')
 
+# A build holding this module has the cloud SDKs (the full build), which a
+# module may need for some of its options only (deploy_watch's providers
+# hetzner and aws).
+CLOUD_MODULE = 'lb_register'
+
 
 def bin_dir():
     """Return the directory holding the platform builds."""
@@ -79,9 +84,12 @@ class Builds(object):
     def digests(self):
         return sorted(b['sha256'] for b in self.builds.values())
 
-    def candidates(self, platform, module):
-        """Builds for platform holding module, smallest first."""
-        found = [b for b in self.builds.values() if b['platform'] == platform and module in b['modules']]
+    def candidates(self, platform, module, cloud=False):
+        """Builds for platform holding module, smallest first; with cloud,
+        only those with the cloud SDKs."""
+        need = (module, CLOUD_MODULE) if cloud else (module,)
+        found = [b for b in self.builds.values()
+                 if b['platform'] == platform and all(n in b['modules'] for n in need)]
         if not found:
             raise AnsibleError(
                 "the collection has no build of %s for %s (builds: %s); "

@@ -133,6 +133,10 @@ func toInt(v any) (int64, error) {
 	return 0, fmt.Errorf("%s cannot be converted to an int", aTypeName(v))
 }
 
+// ToFloat converts a value as a float option's is converted, for numbers
+// inside a dict option.
+func ToFloat(v any) (float64, error) { return toFloat(v) }
+
 func toFloat(v any) (float64, error) {
 	switch x := v.(type) {
 	case json.Number:

@@ -22,6 +22,15 @@ type Stat struct {
 	Queued      int    // qcur
 	Total       int    // stot
 	Weight      int    // effective weight
+
+	// For deploy_watch: counters since HAProxy started, and averages.
+	Mode       string // http or tcp
+	Requests   int    // req_tot: HTTP requests (empty in tcp mode)
+	Resp5xx    int    // hrsp_5xx
+	RespErrors int    // eresp: responses cut or refused
+	ConnErrors int    // econ: connections to the server that failed
+	RespTime   int    // rtime: ms, averaged over the last 1024 responses
+	CheckDowns int    // chkdown: UP to DOWN transitions
 }
 
 // Key is "backend/server".
@@ -126,6 +135,13 @@ func parseStat(out string) ([]Stat, error) {
 			Queued:      num("qcur"),
 			Total:       num("stot"),
 			Weight:      num("weight"),
+			Mode:        get("mode"),
+			Requests:    num("req_tot"),
+			Resp5xx:     num("hrsp_5xx"),
+			RespErrors:  num("eresp"),
+			ConnErrors:  num("econ"),
+			RespTime:    num("rtime"),
+			CheckDowns:  num("chkdown"),
 		})
 	}
 	return stats, nil

@@ -94,8 +94,8 @@ func TestRealSleepHonoursContext(t *testing.T) {
 	ctx, cancel := context.WithCancelCause(context.Background())
 	time.AfterFunc(10*time.Millisecond, func() { cancel(fmt.Errorf("stop")) })
 	start := time.Now()
-	err := sleepCtx(ctx, time.Minute)
+	err := Sleep(ctx, time.Minute)
 	if err == nil || err.Error() != "stop" || time.Since(start) > time.Second {
-		t.Errorf("sleepCtx = %v after %s", err, time.Since(start))
+		t.Errorf("Sleep = %v after %s", err, time.Since(start))
 	}
 }

@@ -91,7 +91,7 @@ func New(check Check, opts ...Option) *Waiter {
 		minDelay: 200 * time.Millisecond,
 		maxDelay: 2 * time.Second,
 		factor:   2,
-		sleep:    sleepCtx,
+		sleep:    Sleep,
 		now:      time.Now,
 		jitter: func(d time.Duration) time.Duration {
 			// ±20 %, so parallel hosts do not poll in lockstep.
@@ -228,7 +228,8 @@ func withObserved(err error, observed string) error {
 	return fmt.Errorf("%w (last observed: %s)", err, observed)
 }
 
-func sleepCtx(ctx context.Context, d time.Duration) error {
+// Sleep waits d, or until ctx ends with its cause.
+func Sleep(ctx context.Context, d time.Duration) error {
 	t := time.NewTimer(d)
 	defer t.Stop()
 	select {

@@ -19,7 +19,7 @@ import (
 	"github.com/zerodowntime/rolling/tests/ansibletest"
 )
 
-var modules = []string{"deploy_token", "deploy_verify", "haproxy_maint", "health_file", "lb_drain", "lb_register"}
+var modules = []string{"deploy_token", "deploy_verify", "deploy_watch", "haproxy_maint", "health_file", "lb_drain", "lb_register"}
 
 func TestTarballContents(t *testing.T) {
 	coll := ansibletest.Install(t)
@@ -166,7 +166,7 @@ print(json.dumps(out))
 	}
 
 	// Host modules get the small build on Linux.
-	for _, m := range []string{"deploy_token", "deploy_verify", "haproxy_maint", "health_file"} {
+	for _, m := range []string{"deploy_token", "deploy_verify", "deploy_watch", "haproxy_maint", "health_file"} {
 		if b := got["linux_amd64/"+m]; !strings.HasPrefix(b.Name, "zdt-host_") {
 			t.Errorf("%s on linux_amd64 picks %s, want the zdt-host build", m, b.Name)
 		}

@@ -76,6 +76,23 @@ class TestManifest(Store):
         with self.assertRaisesRegex(AnsibleError, 'no build of lb_drain for linux_amd64'):
             store.candidates('linux_amd64', 'lb_drain')
 
+    def test_cloud_needs_the_full_build(self):
+        # deploy_watch is in both builds; its cloud providers need the SDKs.
+        host = entry(SMALL, modules=('deploy_watch',))
+        full = entry(LARGE, modules=('deploy_watch', 'lb_register'))
+        make_collection(os.path.join(self.top, 'c'), {'zdt-host_linux_amd64': SMALL, 'zdt_linux_amd64': LARGE},
+                        {'builds': {'zdt-host_linux_amd64': host, 'zdt_linux_amd64': full}})
+        store = b.Builds(os.path.join(self.top, 'c'), self.cache)
+        self.assertEqual([x['name'] for x in store.candidates('linux_amd64', 'deploy_watch')],
+                         ['zdt-host_linux_amd64', 'zdt_linux_amd64'])
+        self.assertEqual([x['name'] for x in store.candidates('linux_amd64', 'deploy_watch', cloud=True)],
+                         ['zdt_linux_amd64'])
+
+    def test_deploy_watch_asks_for_the_cloud_build(self):
+        from ansible_collections.zerodowntime.rolling.plugins.action.deploy_watch import ActionModule
+        for provider, cloud in (('haproxy', False), ('none', False), ('hetzner', True), ('aws', True)):
+            self.assertEqual(ActionModule.needs_cloud_build(None, {'provider': provider}), cloud, provider)
+
 
 class TestUnpack(Store):
 

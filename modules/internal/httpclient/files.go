@@ -1,4 +1,4 @@
-package deployverify
+package httpclient
 
 import (
 	"errors"

@@ -1,4 +1,8 @@
-package deployverify
+// Package httpclient is the HTTP side deploy_verify and deploy_watch share:
+// TLS options read from files, redirects that drop credentials on the way
+// to another host, credential headers kept out of results, and transport
+// errors said briefly.
+package httpclient
 
 import (
 	"context"
@@ -6,6 +10,7 @@ import (
 	"crypto/x509"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"net/url"
@@ -15,14 +20,15 @@ import (
 	"github.com/zerodowntime/rolling/modules/internal/ansible"
 )
 
-func absoluteHTTP(s string) bool {
+// AbsoluteHTTP tells whether s is an absolute http:// or https:// URL.
+func AbsoluteHTTP(s string) bool {
 	u, err := url.Parse(s)
 	return err == nil && (u.Scheme == "http" || u.Scheme == "https") && u.Host != ""
 }
 
-// simplifyError drops the request line Go puts in front of transport errors
+// SimplifyError drops the request line Go puts in front of transport errors
 // ("Get \"http://...\": ") since the message already names the URL.
-func simplifyError(err error) error {
+func SimplifyError(err error) error {
 	var ue *url.Error
 	if errors.As(err, &ue) {
 		if errors.Is(ue.Err, context.DeadlineExceeded) {
@@ -37,11 +43,22 @@ func simplifyError(err error) error {
 	return err
 }
 
-func newClient(m *ansible.Module, a args) (*http.Client, error) {
+// Options are the request options deploy_verify and deploy_watch share.
+type Options struct {
+	ValidateCerts   bool
+	CAPath          string
+	ClientCert      string
+	ClientKey       string
+	FollowRedirects string // all, safe (""), none, yes, no
+	Method          string // the method sent, for follow_redirects: safe
+}
+
+// New returns a client for url with the TLS and redirect rules of o.
+func New(m *ansible.Module, url string, a Options) (*http.Client, error) {
 	tlsConf := &tls.Config{MinVersion: tls.VersionTLS12}
 	if !a.ValidateCerts {
 		tlsConf.InsecureSkipVerify = true
-		m.Warn("validate_certs is false: the TLS certificate of %s is not verified", a.URL)
+		m.Warn("validate_certs is false: the TLS certificate of %s is not verified", url)
 	}
 	if a.CAPath != "" {
 		pem, err := readPEMFile("ca_path", a.CAPath)
@@ -82,6 +99,9 @@ func newClient(m *ansible.Module, a args) (*http.Client, error) {
 	}
 	c := &http.Client{Transport: tr}
 	method := strings.ToUpper(a.Method)
+	if method == "" {
+		method = http.MethodGet
+	}
 	switch a.FollowRedirects {
 	case "none", "no":
 		c.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
@@ -108,8 +128,24 @@ func dropCredentials(req, first *http.Request) {
 		return
 	}
 	for k := range req.Header {
-		if credentialHeader(k) {
+		if CredentialHeader(k) {
 			req.Header.Del(k)
 		}
 	}
+}
+
+// NewRequest builds a request with the user's headers and Basic
+// credentials (when user is set).
+func NewRequest(ctx context.Context, method, target string, body io.Reader, headers map[string]any, user, password string) (*http.Request, error) {
+	req, err := http.NewRequestWithContext(ctx, strings.ToUpper(method), target, body)
+	if err != nil {
+		return nil, err
+	}
+	for k, v := range headers {
+		req.Header.Set(k, fmt.Sprint(v))
+	}
+	if user != "" {
+		req.SetBasicAuth(user, password)
+	}
+	return req, nil
 }
