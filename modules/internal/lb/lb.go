@@ -254,6 +254,20 @@ func StateOf(t Target, members []Member) State {
 	return st
 }
 
+// sortedPorts is the ports of h in numeric order.
+func sortedPorts(h map[string]Health) []string {
+	ports := make([]string, 0, len(h))
+	for p := range h {
+		ports = append(ports, p)
+	}
+	sort.Slice(ports, func(i, j int) bool {
+		a, _ := strconv.Atoi(ports[i])
+		b, _ := strconv.Atoi(ports[j])
+		return a < b
+	})
+	return ports
+}
+
 func joinReason(reason, desc string) string {
 	switch {
 	case reason != "" && desc != "":
@@ -300,16 +314,7 @@ func (s State) Describe() string {
 	} else {
 		parts = append(parts, "registered")
 	}
-	ports := make([]string, 0, len(s.Health))
-	for p := range s.Health {
-		ports = append(ports, p)
-	}
-	sort.Slice(ports, func(i, j int) bool {
-		a, _ := strconv.Atoi(ports[i])
-		b, _ := strconv.Atoi(ports[j])
-		return a < b
-	})
-	for _, p := range ports {
+	for _, p := range sortedPorts(s.Health) {
 		d := string(s.Health[p]) + " on port " + p
 		if r := s.Reasons[p]; r != "" {
 			d += " (" + r + ")"
