@@ -3,7 +3,8 @@
 // health, registered and deregistered. Providers live in lb/hetzner and
 // lb/awselb, with their own rules behind the optional interfaces below; the
 // shared option spec, the metadata lookup and drain and register, run on
-// package step, live here.
+// package step, live here, and what deploy_watch reads from the clouds
+// (watch.go).
 package lb
 
 import (

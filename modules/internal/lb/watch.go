@@ -76,9 +76,7 @@ func (r *Runner) WatchSignals(ctx context.Context, m *ansible.Module, a Args) ([
 	if err := checkAlarms(a); err != nil {
 		return nil, err
 	}
-	if !a.ValidateCerts {
-		m.Warn("validate_certs is false: the TLS certificate of the %s API is not verified, so anyone on the network path can read the credentials and fake the load balancer's answers", a.Provider)
-	}
+	warnInsecure(m, a)
 	total := &Counter{}
 	p, err := r.open(ctx, m, a, Env{HTTP: NewHTTPClient(!a.ValidateCerts, total), Total: total, Insecure: !a.ValidateCerts})
 	if err != nil {
