@@ -128,3 +128,27 @@ func TestWatchAlarmsOption(t *testing.T) {
 		}
 	}
 }
+
+// TestWatchEveryPool: one signal per pool, each named by its pool; the
+// pool where the target turns bad is the one that fails.
+func TestWatchEveryPool(t *testing.T) {
+	healthy := []lb.Member{member("1", lb.StateHealthy)}
+	a := &fakePool{name: "web-a", states: [][]lb.Member{healthy}}
+	b := &fakePool{name: "web-b", states: [][]lb.Member{healthy, {member("1", lb.StateUnhealthy)}}}
+	sigs, msg := watchSignals(t, map[string]any{"load_balancer": []string{"web-a", "web-b"}}, a, b)
+	if len(sigs) != 2 || sigs[0].Name() != "load balancer web-a" || sigs[1].Name() != "load balancer web-b" {
+		t.Fatalf("signals = %v (%s)", sigs, msg)
+	}
+	var failed []string
+	for _, s := range sigs {
+		if err := s.Start(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		if f, err := s.Check(context.Background()); err != nil || f.Failed {
+			failed = append(failed, s.Name()+": "+f.Msg)
+		}
+	}
+	if len(failed) != 1 || !strings.HasPrefix(failed[0], "load balancer web-b: load balancer web-b: 1 is unhealthy") {
+		t.Errorf("failed = %q, want web-b only", failed)
+	}
+}
