@@ -135,7 +135,6 @@ type healthSignal struct {
 	target Target
 
 	mu      sync.Mutex
-	reads   int
 	first   State
 	last    State
 	started bool
@@ -154,7 +153,6 @@ func (s *healthSignal) read(ctx context.Context) (State, error) {
 	st := StateOf(s.target, ms)
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.reads++
 	if !s.started {
 		s.first, s.started = st, true
 	}
@@ -175,14 +173,15 @@ func (s *healthSignal) Read(ctx context.Context, atStart bool) (string, error) {
 	return s.judge(st, when), nil
 }
 
-// judge words what is wrong with st, or returns "".
+// judge words what is wrong with st, or returns "". The window's message
+// names the pool before it.
 func (s *healthSignal) judge(st State, when string) string {
 	const rule = "a target must stay healthy in every pool through the window"
 	switch {
 	case !st.Registered:
-		return fmt.Sprintf("%s: %s is not registered%s (%s)", s.Name(), s.target, when, rule)
+		return fmt.Sprintf("target %s is not registered%s (%s)", s.target, when, rule)
 	case len(st.Health) == 0:
-		return fmt.Sprintf("%s: %s has no health reported%s (%s)", s.Name(), s.target, when, rule)
+		return fmt.Sprintf("target %s has no health reported%s (%s)", s.target, when, rule)
 	case st.AllPorts(StateHealthy):
 		return ""
 	}
@@ -196,15 +195,15 @@ func (s *healthSignal) judge(st State, when string) string {
 			bad = append(bad, d)
 		}
 	}
-	return fmt.Sprintf("%s: %s is %s%s (%s)", s.Name(), s.target, strings.Join(bad, ", "), when, rule)
+	return fmt.Sprintf("target %s is %s%s (%s)", s.target, strings.Join(bad, ", "), when, rule)
 }
 
-// Report implements Reader: the target's state at the start and at
-// the last read, and the number of reads.
+// Report implements Reader: the target's state at the start and at the
+// last read.
 func (s *healthSignal) Report() map[string]any {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	r := map[string]any{"kind": "target_health", "pool": s.pool.Name(), "target": s.target.ID, "reads": s.reads}
+	r := map[string]any{"kind": "target_health", "pool": s.pool.Name(), "target": s.target.ID}
 	if info, ok := s.pool.(PoolInfo); ok {
 		r["pool_kind"], r["pool_id"] = info.Kind(), info.ID()
 	}

@@ -33,7 +33,6 @@ type Alarms struct {
 	names  []string
 
 	mu    sync.Mutex
-	reads int
 	first map[string]alarmSeen // at Start
 	last  map[string]alarmSeen
 	worst map[string]string // the worst state each alarm was seen in
@@ -95,7 +94,6 @@ func (a *Alarms) read(ctx context.Context) (map[string]alarmSeen, error) {
 	}
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	a.reads++
 	if a.first == nil {
 		a.first = seen
 	}
@@ -131,7 +129,7 @@ func (a *Alarms) judge(seen map[string]alarmSeen, how string) string {
 		if s.State != string(cwtypes.StateValueAlarm) {
 			continue
 		}
-		d := fmt.Sprintf("CloudWatch alarm %q %s", n, how)
+		d := fmt.Sprintf("alarm %q %s", n, how)
 		if !s.Since.IsZero() {
 			d += " at " + s.Since.UTC().Format(time.RFC3339)
 		}
@@ -159,7 +157,7 @@ func (a *Alarms) Report() map[string]any {
 			insufficient = append(insufficient, n)
 		}
 	}
-	r := map[string]any{"kind": "cloudwatch_alarms", "alarms": alarms, "reads": a.reads}
+	r := map[string]any{"kind": "cloudwatch_alarms", "alarms": alarms}
 	if len(insufficient) > 0 {
 		r["insufficient_data"] = insufficient
 	}
