@@ -3,7 +3,8 @@
 // health, registered and deregistered. Providers live in lb/hetzner and
 // lb/awselb, with their own rules behind the optional interfaces below; the
 // shared option spec, the metadata lookup and drain and register, run on
-// package step, live here.
+// package step, live here, and what deploy_watch reads from the clouds
+// (watch.go).
 package lb
 
 import (
@@ -254,6 +255,20 @@ func StateOf(t Target, members []Member) State {
 	return st
 }
 
+// sortedPorts is the ports of h in numeric order.
+func sortedPorts(h map[string]Health) []string {
+	ports := make([]string, 0, len(h))
+	for p := range h {
+		ports = append(ports, p)
+	}
+	sort.Slice(ports, func(i, j int) bool {
+		a, _ := strconv.Atoi(ports[i])
+		b, _ := strconv.Atoi(ports[j])
+		return a < b
+	})
+	return ports
+}
+
 func joinReason(reason, desc string) string {
 	switch {
 	case reason != "" && desc != "":
@@ -300,16 +315,7 @@ func (s State) Describe() string {
 	} else {
 		parts = append(parts, "registered")
 	}
-	ports := make([]string, 0, len(s.Health))
-	for p := range s.Health {
-		ports = append(ports, p)
-	}
-	sort.Slice(ports, func(i, j int) bool {
-		a, _ := strconv.Atoi(ports[i])
-		b, _ := strconv.Atoi(ports[j])
-		return a < b
-	})
-	for _, p := range ports {
+	for _, p := range sortedPorts(s.Health) {
 		d := string(s.Health[p]) + " on port " + p
 		if r := s.Reasons[p]; r != "" {
 			d += " (" + r + ")"

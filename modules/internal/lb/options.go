@@ -79,6 +79,11 @@ var RegisterOptions = map[string]ansible.Option{
 	"restore":           {Type: ansible.List, Elements: ansible.Dict},
 }
 
+// WatchOptions are deploy_watch's own options read by the cloud signals.
+var WatchOptions = map[string]ansible.Option{
+	"alarms": {Type: ansible.List, Elements: ansible.Str},
+}
+
 // NewSpec builds a module spec from the shared options and the module's own.
 func NewSpec(name string, own map[string]ansible.Option) ansible.Spec {
 	opts := map[string]ansible.Option{}
@@ -122,6 +127,8 @@ type Args struct {
 	// Restore is lb_register's restore option; restore its entries, checked.
 	Restore []map[string]any `json:"restore"`
 	restore []Registration
+	// Alarms are deploy_watch's CloudWatch alarm names (provider aws).
+	Alarms []string `json:"alarms"`
 
 	APIToken      string   `json:"api_token"`
 	Endpoint      string   `json:"endpoint"`
@@ -223,7 +230,7 @@ func (a *Args) check(m *ansible.Module) error {
 }
 
 func optionByName(name string) ansible.Option {
-	for _, m := range []map[string]ansible.Option{CommonOptions, HetznerOptions, AWSOptions, DrainOptions, RegisterOptions} {
+	for _, m := range []map[string]ansible.Option{CommonOptions, HetznerOptions, AWSOptions, DrainOptions, RegisterOptions, WatchOptions} {
 		if o, ok := m[name]; ok {
 			return o
 		}

@@ -160,9 +160,7 @@ func (r *Runner) run(ctx context.Context, m *ansible.Module, a Args, act action)
 // the target's state in each pool.
 func (s *runState) Lookup(ctx context.Context) error {
 	a := s.a
-	if !a.ValidateCerts {
-		s.m.Warn("validate_certs is false: the TLS certificate of the %s API is not verified, so anyone on the network path can read the credentials and fake the load balancer's answers", a.Provider)
-	}
+	warnInsecure(s.m, a)
 	env := Env{HTTP: NewHTTPClient(!a.ValidateCerts, s.total), Total: s.total, Insecure: !a.ValidateCerts}
 	s.m.Progress("nothing changed yet: looking up the %s load balancer", a.Provider)
 	p, err := s.r.open(ctx, s.m, a, env)
@@ -214,6 +212,13 @@ func (s *runState) Lookup(ctx context.Context) error {
 	}
 	s.found = s.drained()
 	return s.checkKnown(ctx)
+}
+
+// warnInsecure warns that validate_certs: false exposes the credentials.
+func warnInsecure(m *ansible.Module, a Args) {
+	if !a.ValidateCerts {
+		m.Warn("validate_certs is false: the TLS certificate of the %s API is not verified, so anyone on the network path can read the credentials and fake the load balancer's answers", a.Provider)
+	}
 }
 
 // checkKnown tells an unknown target from one that is merely absent.

@@ -321,8 +321,28 @@ func (s *Sim) adminHandler() http.Handler {
 		}
 		w.WriteHeader(http.StatusNoContent)
 	})
+	mux.HandleFunc("GET /alarms", func(w http.ResponseWriter, r *http.Request) {
+		writeJSON(w, http.StatusOK, s.Alarms())
+	})
+	mux.HandleFunc("PUT /alarms/{name}", func(w http.ResponseWriter, r *http.Request) {
+		var body struct {
+			State  string `json:"state"`
+			Reason string `json:"reason"`
+		}
+		dec := json.NewDecoder(r.Body)
+		dec.DisallowUnknownFields()
+		if err := dec.Decode(&body); err != nil {
+			adminError(w, http.StatusBadRequest, `send {"state": "ALARM", "reason": "…"} (state OK, ALARM or INSUFFICIENT_DATA): %v`, err)
+			return
+		}
+		if err := s.SetAlarm(r.PathValue("name"), body.State, body.Reason); err != nil {
+			adminError(w, http.StatusBadRequest, "%v", err)
+			return
+		}
+		writeJSON(w, http.StatusOK, s.Alarms())
+	})
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
-		adminError(w, http.StatusNotFound, "no admin route %s %s; try GET /state, GET /counts, POST /counts/reset, GET|PUT|PATCH|DELETE /faults, GET /endpoints, GET /apps, PUT /apps/{name}/health", r.Method, r.URL.Path)
+		adminError(w, http.StatusNotFound, "no admin route %s %s; try GET /state, GET /counts, POST /counts/reset, GET|PUT|PATCH|DELETE /faults, GET /endpoints, GET /apps, PUT /apps/{name}/health, GET /alarms, PUT /alarms/{name}", r.Method, r.URL.Path)
 	})
 	return mux
 }

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/url"
 	"strings"
 )
 
@@ -82,4 +83,16 @@ func (c *AdminClient) SetFaults(ctx context.Context, f Faults) error {
 // SetAppHealthy is PUT /apps/{name}/health.
 func (c *AdminClient) SetAppHealthy(ctx context.Context, name string, healthy bool) error {
 	return c.do(ctx, http.MethodPut, "/apps/"+name+"/health", map[string]bool{"healthy": healthy}, nil)
+}
+
+// Alarms is GET /alarms.
+func (c *AdminClient) Alarms(ctx context.Context) ([]AlarmState, error) {
+	var a []AlarmState
+	return a, c.do(ctx, http.MethodGet, "/alarms", nil, &a)
+}
+
+// SetAlarm is PUT /alarms/{name}: it sets the alarm's state, creating the
+// alarm if there is none of that name.
+func (c *AdminClient) SetAlarm(ctx context.Context, name, state, reason string) error {
+	return c.do(ctx, http.MethodPut, "/alarms/"+url.PathEscape(name), map[string]string{"state": state, "reason": reason}, nil)
 }

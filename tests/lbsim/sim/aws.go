@@ -45,6 +45,10 @@ func awsStatus(code string) int {
 func (s *Sim) awsHandler() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		reqID := requestID()
+		if strings.HasPrefix(r.URL.Path, cwRPCPrefix) {
+			s.cwRPC(w, r, reqID)
+			return
+		}
 		body, err := io.ReadAll(io.LimitReader(r.Body, 1<<20))
 		if err != nil {
 			awsFail(w, http.StatusBadRequest, "MalformedQueryString", "cannot read the request body", reqID)
@@ -63,23 +67,16 @@ func (s *Sim) awsHandler() http.Handler {
 			op = "(no Action)"
 		}
 		s.countAPI("aws " + op)
-		if e := s.awsAuth(r, body); e != nil {
+		if op == "DescribeAlarms" {
+			s.cwQuery(w, r, body, form, reqID)
+			return
+		}
+		if e := s.awsAuth(r, body, "elasticloadbalancing"); e != nil {
 			awsFail(w, e.status, e.code, e.msg, reqID)
 			return
 		}
-		in, _ := s.inject("aws", op)
-		switch {
-		case in.throttle:
-			awsFail(w, http.StatusBadRequest, "Throttling", "Rate exceeded", reqID)
-			return
-		case in.failCode != "":
-			awsFail(w, awsStatus(in.failCode), in.failCode, "lbsim fault: fail_next "+in.failCode, reqID)
-			return
-		case in.status == http.StatusServiceUnavailable:
-			awsFail(w, in.status, "ServiceUnavailable", "Service is unavailable (lbsim fault: error_rate)", reqID)
-			return
-		case in.status != 0:
-			awsFail(w, http.StatusInternalServerError, "InternalFailure", "The request processing has failed because of an unknown error (lbsim fault: error_rate)", reqID)
+		if e := s.awsFault(op); e != nil {
+			awsFail(w, e.status, e.code, e.msg, reqID)
 			return
 		}
 		if v := form.Get("Version"); v != "2015-12-01" {
@@ -110,9 +107,25 @@ func (s *Sim) awsHandler() http.Handler {
 	})
 }
 
-// awsAuth checks the SigV4 header: the access key id always, the
-// signature when verify_signature is on.
-func (s *Sim) awsAuth(r *http.Request, body []byte) *awsErr {
+// awsFault is the error the faults give op, if any.
+func (s *Sim) awsFault(op string) *awsErr {
+	in, _ := s.inject("aws", op)
+	switch {
+	case in.throttle:
+		return &awsErr{http.StatusBadRequest, "Throttling", "Rate exceeded"}
+	case in.failCode != "":
+		return &awsErr{awsStatus(in.failCode), in.failCode, "lbsim fault: fail_next " + in.failCode}
+	case in.status == http.StatusServiceUnavailable:
+		return &awsErr{in.status, "ServiceUnavailable", "Service is unavailable (lbsim fault: error_rate)"}
+	case in.status != 0:
+		return &awsErr{http.StatusInternalServerError, "InternalFailure", "The request processing has failed because of an unknown error (lbsim fault: error_rate)"}
+	}
+	return nil
+}
+
+// awsAuth checks the SigV4 header of a request to service: the access key
+// id always, the signature when verify_signature is on.
+func (s *Sim) awsAuth(r *http.Request, body []byte, service string) *awsErr {
 	a, err := sigv4.Parse(r)
 	if errors.Is(err, sigv4.ErrMissing) {
 		return &awsErr{http.StatusForbidden, "MissingAuthenticationToken", "Request is missing Authentication Token"}
@@ -123,8 +136,8 @@ func (s *Sim) awsAuth(r *http.Request, body []byte) *awsErr {
 	if a.AccessKeyID != s.cfg.AWS.AccessKeyID {
 		return &awsErr{http.StatusForbidden, "InvalidClientTokenId", "The security token included in the request is invalid."}
 	}
-	if a.Service != "elasticloadbalancing" {
-		return &awsErr{http.StatusForbidden, "SignatureDoesNotMatch", fmt.Sprintf("Credential should be scoped to correct service: 'elasticloadbalancing', not %q.", a.Service)}
+	if a.Service != service {
+		return &awsErr{http.StatusForbidden, "SignatureDoesNotMatch", fmt.Sprintf("Credential should be scoped to correct service: '%s', not %q.", service, a.Service)}
 	}
 	if a.Region != s.cfg.AWS.Region {
 		return &awsErr{http.StatusForbidden, "SignatureDoesNotMatch", fmt.Sprintf("Credential should be scoped to a valid region, not '%s' (lbsim simulates %s).", a.Region, s.cfg.AWS.Region)}

@@ -6,6 +6,7 @@ import (
 	"net"
 	"strconv"
 	"strings"
+	"time"
 )
 
 // ELBv2 target health states and reasons.
@@ -23,6 +24,9 @@ type awsModel struct {
 	byARN     map[string]*awsTG
 	byName    map[string]*awsTG
 	instances map[string]*Instance
+
+	alarms      []*cwAlarm
+	alarmByName map[string]*cwAlarm
 }
 
 type awsTG struct {
@@ -32,6 +36,9 @@ type awsTG struct {
 	order   []string              // registration order
 	lbARNs  []string
 	rr      int
+
+	alarms []*cwAlarm  // the alarms on this group's 5xx
+	errs   []time.Time // the 5xx its listeners proxied, oldest first
 }
 
 // awsTarget is a registered (or draining) target.
@@ -59,7 +66,7 @@ func (tg *awsTG) port(p int) int {
 func awsKey(id string, port int) string { return id + ":" + strconv.Itoa(port) }
 
 func (s *Sim) newAWSModel() *awsModel {
-	m := &awsModel{byARN: map[string]*awsTG{}, byName: map[string]*awsTG{}, instances: map[string]*Instance{}}
+	m := &awsModel{byARN: map[string]*awsTG{}, byName: map[string]*awsTG{}, instances: map[string]*Instance{}, alarmByName: map[string]*cwAlarm{}}
 	for i := range s.cfg.AWS.Instances {
 		in := s.cfg.AWS.Instances[i]
 		m.instances[in.ID] = &in
@@ -70,6 +77,12 @@ func (s *Sim) newAWSModel() *awsModel {
 		m.tgs = append(m.tgs, tg)
 		m.byARN[c.ARN] = tg
 		m.byName[c.Name] = tg
+	}
+	now := time.Now()
+	for _, c := range s.cfg.AWS.Alarms {
+		al := s.newAlarm(m, c, now)
+		m.alarms = append(m.alarms, al)
+		m.alarmByName[c.Name] = al
 	}
 	lbIndex := map[string]string{}
 	for _, l := range s.cfg.AWS.Listeners {

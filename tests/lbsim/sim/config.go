@@ -193,6 +193,25 @@ type AWS struct {
 	TargetGroups    []TargetGroup `yaml:"target_groups,omitempty" json:"target_groups,omitempty"`
 	Listeners       []Listener    `yaml:"listeners,omitempty" json:"listeners,omitempty"`
 	Instances       []Instance    `yaml:"instances,omitempty" json:"instances,omitempty"`
+	// Alarms are CloudWatch metric alarms (DescribeAlarms).
+	Alarms []Alarm `yaml:"alarms,omitempty" json:"alarms,omitempty"`
+}
+
+// Alarm is a CloudWatch metric alarm on the HTTPCode_Target_5XX_Count of a
+// target group: ALARM while the 5xx responses the group's listeners proxied
+// in the last Period reach Threshold, OK otherwise. Without a target group
+// its state changes only through the admin endpoint.
+type Alarm struct {
+	Name        string `yaml:"name" json:"name"`
+	TargetGroup string `yaml:"target_group,omitempty" json:"target_group,omitempty"`
+	// Metric is HTTPCode_Target_5XX_Count, the only one simulated.
+	Metric string `yaml:"metric,omitempty" json:"metric,omitempty"`
+	// Threshold defaults to 1 (GreaterThanOrEqualToThreshold).
+	Threshold float64 `yaml:"threshold,omitempty" json:"threshold,omitempty"`
+	// Period is the sliding window (default 60s).
+	Period Duration `yaml:"period,omitempty" json:"period,omitempty"`
+	// State is the state at start: OK (default), ALARM or INSUFFICIENT_DATA.
+	State string `yaml:"state,omitempty" json:"state,omitempty"`
 }
 
 // TargetGroup is an ELBv2 target group.
@@ -545,6 +564,7 @@ func (c *Config) normalize() error {
 			}
 		}
 	}
+	normalizeAlarms(a, tgByKey, bad)
 	for i := range a.Listeners {
 		l := &a.Listeners[i]
 		f := fmt.Sprintf("aws.listeners[%d]", i)

@@ -37,6 +37,15 @@ func (s *Sim) newFrontend(kind, name string, pick func() *member) *frontend {
 		ErrorLog:      slog.NewLogLogger(s.log.Handler(), slog.LevelDebug),
 		ErrorHandler:  f.proxyError,
 	}
+	if kind == "aws" {
+		// A target's 5xx feed the CloudWatch alarms on its group.
+		f.rp.ModifyResponse = func(r *http.Response) error {
+			if r.StatusCode >= 500 {
+				s.record5xx(name)
+			}
+			return nil
+		}
+	}
 	return f
 }
 

@@ -53,6 +53,7 @@ func fuzzSim(f *testing.F) *Sim {
 			},
 			Listeners: []Listener{{TargetGroup: "web-tg"}},
 			Instances: []Instance{{ID: "i-0000000000000001", Address: "127.3.0.1"}, {ID: "i-0000000000000002", Address: "127.3.0.2"}},
+			Alarms:    []Alarm{{Name: "web-5xx", TargetGroup: "web-tg"}, {Name: "manual", State: AlarmAlarm}},
 		},
 	}
 	s, err := Start(context.Background(), cfg)
@@ -184,31 +185,35 @@ func FuzzHetznerQuery(f *testing.F) {
 }
 
 // signAWS signs req as the SDK would, with lbsim's credentials.
-func signAWS(t *testing.T, req *http.Request, body []byte) {
+func signAWS(t *testing.T, req *http.Request, body []byte, service string) {
 	t.Helper()
 	now := time.Now().UTC()
 	req.Header.Set("X-Amz-Date", now.Format("20060102T150405Z"))
-	a := sigv4.Auth{AccessKeyID: fuzzKeyID, Date: now.Format("20060102"), Region: "eu-central-1", Service: "elasticloadbalancing",
+	a := sigv4.Auth{AccessKeyID: fuzzKeyID, Date: now.Format("20060102"), Region: "eu-central-1", Service: service,
 		SignedHeaders: []string{"content-type", "host", "x-amz-date"}}
 	sig, err := sigv4.Sign(req, body, a, fuzzSecret)
 	if err != nil {
 		t.Fatal(err)
 	}
-	req.Header.Set("Authorization", "AWS4-HMAC-SHA256 Credential="+a.AccessKeyID+"/"+a.Date+"/eu-central-1/elasticloadbalancing/aws4_request, SignedHeaders="+strings.Join(a.SignedHeaders, ";")+", Signature="+sig)
+	req.Header.Set("Authorization", "AWS4-HMAC-SHA256 Credential="+a.AccessKeyID+"/"+a.Date+"/eu-central-1/"+service+"/aws4_request, SignedHeaders="+strings.Join(a.SignedHeaders, ";")+", Signature="+sig)
 }
 
-// checkAWS asserts an ELBv2 answer: XML; an error status carries the
-// ErrorResponse envelope with Type, Code, Message and RequestId; a success
-// names the action.
+// checkAWS asserts an ELBv2 (or CloudWatch Query) answer: XML; an error
+// status carries the ErrorResponse envelope with Type, Code, Message and
+// RequestId; a success names the action.
 func checkAWS(t *testing.T, rec *httptest.ResponseRecorder, action string) {
 	t.Helper()
+	ns := awsNS
+	if action == "DescribeAlarms" {
+		ns = cwNS
+	}
 	if ct := rec.Header().Get("Content-Type"); ct != "text/xml" {
 		t.Fatalf("status %d with Content-Type %q: %s", rec.Code, ct, rec.Body)
 	}
 	if rec.Code != http.StatusOK {
 		var e awsErrorResponse
 		if err := xml.Unmarshal(rec.Body.Bytes(), &e); err != nil || e.Error.Code == "" || e.Error.Message == "" || e.RequestID == "" ||
-			(e.Error.Type != "Sender" && e.Error.Type != "Receiver") || e.Xmlns != awsNS {
+			(e.Error.Type != "Sender" && e.Error.Type != "Receiver") || e.Xmlns != ns {
 			t.Fatalf("status %d without the ErrorResponse envelope (%v): %s", rec.Code, err, rec.Body)
 		}
 		return
@@ -245,6 +250,9 @@ func FuzzAWSForm(f *testing.F) {
 		{v + "Action=CreateLoadBalancer", ""},
 		{"%zz", ""},
 		{"Action", ""},
+		{"Version=2010-08-01&Action=DescribeAlarms&AlarmNames.member.1=web-5xx&AlarmNames.member.2=x", ""},
+		{"Version=2010-08-01&Action=DescribeAlarms&StateValue=ALARM&AlarmNamePrefix=web", ""},
+		{"Version=2010-08-01&Action=DescribeAlarms&StateValue=BAD", ""},
 	} {
 		f.Add(seed.body, seed.query)
 	}
@@ -256,9 +264,6 @@ func FuzzAWSForm(f *testing.F) {
 			return
 		}
 		req.Header.Set("Content-Type", "application/x-www-form-urlencoded; charset=utf-8")
-		signAWS(t, req, []byte(body))
-		rec := httptest.NewRecorder()
-		h.ServeHTTP(rec, req)
 		action := "?"
 		if form, err := url.ParseQuery(body); err == nil {
 			action = form.Get("Action")
@@ -267,6 +272,13 @@ func FuzzAWSForm(f *testing.F) {
 				action = q.Get("Action")
 			}
 		}
+		service := "elasticloadbalancing"
+		if action == "DescribeAlarms" {
+			service = cwService
+		}
+		signAWS(t, req, []byte(body), service)
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, req)
 		checkAWS(t, rec, action)
 		if strings.Contains(rec.Body.String(), "SignatureDoesNotMatch") {
 			t.Fatalf("a request signed with the right key was refused: %s", rec.Body)

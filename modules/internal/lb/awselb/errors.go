@@ -32,9 +32,26 @@ var authCodes = map[string]bool{
 
 var throttleCodes = retry.DefaultThrottleErrorCodes
 
+// elbv2API is how errors of the ELBv2 API name it and the permissions a
+// run needs.
+var elbv2API = apiWords{APIName, "elasticloadbalancing:DescribeTargetGroups, DescribeTargetGroupAttributes, DescribeTargetHealth, RegisterTargets and DeregisterTargets",
+	"drain fewer hosts at once, or retry later"}
+
+// apiWords are what an error message says of one AWS API.
+type apiWords struct {
+	name  string // "ELBv2 API"
+	perms string // the IAM actions to allow
+	calm  string // what to do about throttling
+}
+
+// classify words an SDK error of the ELBv2 API for the user.
+func (c *Client) classify(err error, resource, doing string) error {
+	return classify(err, elbv2API, resource, doing)
+}
+
 // classify words an SDK error for the user, from the API's code and message
 // only: the SDK's own text can carry request details.
-func (c *Client) classify(err error, resource, doing string) error {
+func classify(err error, api apiWords, resource, doing string) error {
 	if errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled) {
 		return err
 	}
@@ -42,10 +59,10 @@ func (c *Client) classify(err error, resource, doing string) error {
 	if !errors.As(err, &ae) {
 		if IsCertificateError(err) {
 			return failure.Errorf(lb.AWS, CodeCertificate, resource, err,
-				"%s: the TLS certificate of the ELBv2 API is not trusted (%s): fix endpoint_url or the CA (AWS_CA_BUNDLE), or set validate_certs: false to skip the check", doing, certReason(err))
+				"%s: the TLS certificate of the %s is not trusted (%s): fix endpoint_url or the CA (AWS_CA_BUNDLE), or set validate_certs: false to skip the check", doing, api.name, certReason(err))
 		}
 		// Transport errors stay unclassified: waits retry them.
-		return fmt.Errorf("%s: cannot reach the ELBv2 API: %s", doing, firstLine(err))
+		return fmt.Errorf("%s: cannot reach the %s: %s", doing, api.name, firstLine(err))
 	}
 	code, msg := ae.ErrorCode(), ae.ErrorMessage()
 	switch {
@@ -54,14 +71,14 @@ func (c *Client) classify(err error, resource, doing string) error {
 			"AWS rejected the credentials while %s (%s: %s): check access_key/secret_key/session_token, profile or the AWS_* environment variables", doing, code, msg)
 	case code == "AccessDenied" || code == "AccessDeniedException" || code == "UnauthorizedOperation":
 		return failure.Errorf(lb.AWS, code, resource, err,
-			"the credentials may not do this while %s (%s: %s): allow elasticloadbalancing:DescribeTargetGroups, DescribeTargetGroupAttributes, DescribeTargetHealth, RegisterTargets and DeregisterTargets", doing, code, msg)
+			"the credentials may not do this while %s (%s: %s): allow %s", doing, code, msg, api.perms)
 	case code == "TargetGroupNotFound":
 		return failure.Errorf(lb.AWS, failure.NotFound, resource, err, "%s: target group not found (%s)", doing, msg)
 	case isThrottle(code):
 		return failure.Errorf(lb.AWS, failure.Throttled, resource, err,
-			"the ELBv2 API kept throttling requests while %s (%s: %s) after %d attempts: drain fewer hosts at once, or retry later", doing, code, msg, MaxAttempts)
+			"the %s kept throttling requests while %s (%s: %s) after %d attempts: %s", api.name, doing, code, msg, MaxAttempts, api.calm)
 	}
-	return failure.Errorf(lb.AWS, code, resource, err, "ELBv2 API error while %s: %s: %s", doing, code, msg)
+	return failure.Errorf(lb.AWS, code, resource, err, "%s error while %s: %s: %s", api.name, doing, code, msg)
 }
 
 func isThrottle(code string) bool {

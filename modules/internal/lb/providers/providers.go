@@ -9,6 +9,7 @@ import (
 	"slices"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/aws/retry"
 
 	"github.com/zerodowntime/rolling/modules/internal/ansible"
@@ -17,6 +18,7 @@ import (
 	"github.com/zerodowntime/rolling/modules/internal/lb/awselb"
 	"github.com/zerodowntime/rolling/modules/internal/lb/hetzner"
 	"github.com/zerodowntime/rolling/modules/internal/parallel"
+	"github.com/zerodowntime/rolling/modules/internal/watch"
 )
 
 // The option rules of each provider Open knows, for lb's option checks.
@@ -73,7 +75,7 @@ func open(ctx context.Context, m *ansible.Module, a lb.Args, env lb.Env, o Optio
 		if cfg.Region == "" {
 			return nil, failure.Errorf(lb.AWS, "region", "", nil, "no AWS region: set region, or AWS_REGION / AWS_DEFAULT_REGION, or a region in the profile")
 		}
-		return &awsProvider{c: awselb.New(cfg, awselb.WithEndpoint(a.EndpointURL)), a: a}, nil
+		return &awsProvider{c: awselb.New(cfg, awselb.WithEndpoint(a.EndpointURL)), cfg: cfg, a: a}, nil
 	}
 	return nil, fmt.Errorf("unknown provider %q", a.Provider)
 }
@@ -131,8 +133,17 @@ func (p *hetznerProvider) Pools(ctx context.Context) ([]lb.Pool, error) {
 
 type awsProvider struct {
 	c      *awselb.Client
+	cfg    aws.Config
 	a      lb.Args
 	groups []*awselb.Pool // as Pools found them
+}
+
+var _ lb.AlarmWatcher = (*awsProvider)(nil)
+
+// AlarmSignal reads the alarms through CloudWatch with the ELBv2 client's
+// config and endpoint_url.
+func (p *awsProvider) AlarmSignal(names []string) watch.Signal {
+	return lb.Judged(awselb.NewAlarms(p.cfg, p.a.EndpointURL, names))
 }
 
 func (p *awsProvider) Name() string            { return lb.AWS }

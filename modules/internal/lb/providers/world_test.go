@@ -30,10 +30,16 @@ type world struct {
 // group in front of three fake backends, and waits until all are healthy.
 func startWorld(t *testing.T) *world {
 	t.Helper()
+	return startWorldWith(t, nil)
+}
+
+// startWorldWith is startWorld with change applied to lbsim's config.
+func startWorldWith(t *testing.T, change func(*sim.Config)) *world {
+	t.Helper()
 	r := simtest.World{
 		HetznerToken: simToken, AWSKeyID: simKeyID, AWSSecret: simSecret,
 		CheckInterval: 200 * time.Millisecond, CheckTimeout: 200 * time.Millisecond, Retries: 2,
-		ActionDelay: 100 * time.Millisecond, DeregistrationDelay: 5 * time.Second,
+		ActionDelay: 100 * time.Millisecond, DeregistrationDelay: 5 * time.Second, Change: change,
 	}.Start(t, simtest.Hosts(3))
 	return &world{sim: r.Sim, ep: r.Endpoints, hosts: r.Hosts, backends: r.Backends, port: r.Port}
 }

@@ -134,7 +134,7 @@ func (l *Load) Finish(t testing.TB) {
 
 // Backend is a fake application on one host: GET /healthz answers 200 or,
 // once SetHealthy(false), 503; any other path answers the backend's name,
-// after ?sleep=DURATION if given.
+// after ?sleep=DURATION if given, with the status ?status=NNN gives (200).
 type Backend struct {
 	Name    string
 	Host    string
@@ -184,6 +184,9 @@ func (b *Backend) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		case <-r.Context().Done():
 			return
 		}
+	}
+	if code, err := strconv.Atoi(r.URL.Query().Get("status")); err == nil && code >= 200 && code <= 599 {
+		w.WriteHeader(code)
 	}
 	if _, err := io.WriteString(w, b.Name+"\n"); err == nil {
 		b.completed.Add(1)
