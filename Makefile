@@ -45,7 +45,7 @@ help:
 	@echo "                  ansible-core 2.19, the compatibility subset and sanity under 2.14 too"
 	@echo "make test-long    every reliability scenario, with those make test leaves out"
 	@echo "make demo         roll v1 -> v2 across three hosts under load (LB=haproxy|hetzner|aws,"
-	@echo "                  BROKEN=nostart|stale-token|unhealthy breaks host 2, NAIVE=1 skips draining)"
+	@echo "                  BROKEN=nostart|stale-token|unhealthy|errors breaks host 2, NAIVE=1 skips draining)"
 	@echo "make lbsim        run the cloud load-balancer simulator with its default config"
 	@echo "make bench        benchmarks, printed as tables"
 

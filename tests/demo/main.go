@@ -36,7 +36,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) (int, err
 	fs.SetOutput(stderr)
 	lb := fs.String("lb", "haproxy", "load balancer: haproxy, hetzner or aws (lbsim)")
 	clients := fs.Int("clients", 20, "concurrent clients; a tenth of them send /slow requests of 1-2s")
-	broken := fs.String("broken", "", "make host app-2's new release broken: nostart, stale-token or unhealthy")
+	broken := fs.String("broken", "", "make host app-2's new release broken: nostart, stale-token, unhealthy or errors (500 on a fifth of requests)")
 	naive := fs.Bool("naive", false, "restart without draining (deploy_lb: none), to see what the collection prevents")
 	tarball := fs.String("collection", "", "collection tarball (default: the newest collection/zerodowntime-rolling-*.tar.gz)")
 	if err := fs.Parse(args); err != nil {

@@ -62,7 +62,7 @@ type Options struct {
 	// OldVersion and NewVersion default to v1 and v2.
 	OldVersion, NewVersion string
 	// Broken maps a host name (app-2) to the -broken mode of its new
-	// release: nostart, stale-token or unhealthy.
+	// release: nostart, stale-token, unhealthy or errors.
 	Broken map[string]string
 	// Naive deploys with deploy_lb: none and the same tasks file: each app
 	// is restarted while the load balancer still sends it traffic. It
