@@ -22,8 +22,8 @@ description:
     C(zerodowntime.rolling.deploy) role carry them, and so can a playbook's own tasks. Other tasks
     count for no step. A step's time is the sum of its tasks' times on the host.
   - The version is the C(version) key of a JSON body that M(zerodowntime.rolling.deploy_verify)
-    returned in C(body_excerpt), before the host's deploy step (before) and after it (after); C(-)
-    when no such body names one.
+    returned in C(body_excerpt), before the host's drain or deploy step (before) and after it
+    (after); C(-) when no such body names one.
   - A host is touched once one of the collection's modules, or a task of the deploy or rollback step,
     ran for it, or a task changed something on it.
   - With I(json_path), also writes the same data as JSON (C(version) 1), for CI systems and chat

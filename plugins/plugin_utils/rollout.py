@@ -169,7 +169,10 @@ class Summary(object):
         if self.started is None:
             self.started = when
         self._starts[(h.name, key)] = when
-        if step == 'deploy' and phase == 'deploy':
+        # A verify after this shows the new version: the deploy step, or
+        # the drain that always comes first (in case the deploy step's
+        # tasks carry no _deploy_step).
+        if step in ('drain', 'deploy') and phase == 'deploy':
             h.deploy_started = True
 
     def task_result(self, host, key, status, when, step=None, phase='deploy', action='',

@@ -90,6 +90,15 @@ class TestSummary(unittest.TestCase):
         self.assertEqual(h['watch'][0]['passed'], True)
         self.assertEqual(doc['elapsed'], round(r.t - 1000.0, 2))
 
+    def test_a_verify_after_the_drain_shows_the_new_version(self):
+        r = Run()
+        r.task('app-1', 0.1, 'verify', action='deploy_verify', result=verify('v1'))
+        r.task('app-1', 0.1, 'drain', action='lb_drain', result=pools())
+        r.task('app-1', 1, None, action='command')  # a deploy step without _deploy_step
+        r.task('app-1', 0.1, 'verify', action='deploy_verify', result=verify('v2'))
+        h = r.s.to_dict()['hosts'][0]
+        self.assertEqual((h['version_before'], h['version_after']), ('v1', 'v2'))
+
     def test_versions_are_never_guessed(self):
         r = Run()
         r.task('app-1', 1, 'deploy')
