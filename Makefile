@@ -136,7 +136,8 @@ test-go-2.14: collection
 test-long: collection ansible-core-2.19
 	$(WITH_219) ZDT_LONG=1 $(GO) test -count=1 -timeout 60m -v ./tests/reliability/
 
-# The action plugins' Python unit tests (tests/unit), under 2.14 and 2.19.
+# The plugins' Python unit tests (tests/unit; the rollout callback in a real
+# ansible-playbook), under 2.14 and 2.19.
 test-python: ansible-core-2.19
 	tests/unit/run.sh
 	$(WITH_219) tests/unit/run.sh

@@ -332,8 +332,10 @@ def _lb_label(lb):
 
 def _signal_line(s):
     name = s.get('name') or s.get('kind') or 'signal'
+    # The figures that say something: no empty ones, no zero read errors.
     figures = ['%s=%s' % (k, v) for k, v in s.items()
-               if k not in ('name', 'kind') and not isinstance(v, (dict, list))]
+               if k not in ('name', 'kind', 'readings') and not isinstance(v, (dict, list))
+               and v not in (None, '') and not (k == 'read_errors' and v == 0)]
     return '%s: %s' % (name, ', '.join(figures[:8]) or 'no figures')
 
 

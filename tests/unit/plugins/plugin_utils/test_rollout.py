@@ -51,7 +51,7 @@ def verify(version):
 
 WATCH = {'changed': False, 'watch': {'window': 10, 'elapsed': 10.02, 'passed': True, 'signals': [
     {'name': 'haproxy backend web, server app-1', 'kind': 'haproxy', 'requests': 412, 'errors': 0,
-     'error_ratio': 0.0, 'latency_ratio': 1.08, 'check_flaps': 0},
+     'error_ratio': 0.0, 'latency_ratio': 1.08, 'check_flaps': 0, 'readings': 10, 'read_errors': 0, 'last_read_error': ''},
     {'name': 'probe http://ops:hunter2@10.0.0.5:8081/healthz?token=abc', 'kind': 'probe', 'probes': 10,
      'url_password': 'hunter2', 'headers': {'Authorization': 'Bearer xyz', 'accept': 'json'},
      'baseline': {'median_ms': 3.1}},
@@ -179,7 +179,7 @@ class TestSummary(unittest.TestCase):
         table = rollout.render(doc)
         self.assertIn('watch app-1 passed after 10.0s of 10.0s', table)
         self.assertIn('watch app-1 FAILED after 2.0s of 10.0s', table)
-        self.assertIn('  haproxy backend web, server app-1: requests=412, errors=0, error_ratio=0.0', table)
+        self.assertIn('  haproxy backend web, server app-1: requests=412, errors=0, error_ratio=0.0, latency_ratio=1.08, check_flaps=0\n', table)
 
     def test_censored_results_are_not_read(self):
         r = Run()
