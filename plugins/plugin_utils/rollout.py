@@ -107,6 +107,7 @@ class _Host(object):
     def __init__(self, name):
         self.name = name
         self.touched = False
+        self.stepped = False  # ran a task of a step
         self.phases = {}  # phase -> step -> seconds
         self.version_before = None
         self.version_after = None
@@ -150,6 +151,10 @@ class Summary(object):
         self.ended = None
         self._order = []
         self._hosts = {}
+        # The hosts of each play, and whether any of them ran a step: the
+        # hosts of a play outside the rollout (a localhost play before it)
+        # are not the rollout's.
+        self._plays = []
         self._starts = {}
 
     def host(self, name):
@@ -161,14 +166,17 @@ class Summary(object):
 
     def play_hosts(self, names):
         """Records the hosts of a play, so that those never reached show."""
-        for n in names:
-            self.host(n)
+        self._plays.append([[self.host(n).name for n in names], False])
 
     def task_start(self, host, key, step, phase, when):
         h = self.host(host)
         if self.started is None:
             self.started = when
         self._starts[(h.name, key)] = when
+        if step in STEPS:
+            h.stepped = True
+            if self._plays:
+                self._plays[-1][1] = True
         # A verify after this shows the new version: the deploy step, or
         # the drain that always comes first (in case the deploy step's
         # tasks carry no _deploy_step).
@@ -269,7 +277,10 @@ class Summary(object):
             h.final_reason = msg
 
     def hosts(self):
-        return [self._hosts[n] for n in self._order]
+        """The rollout's hosts: those that ran a step or failed, and the
+        other hosts of their plays."""
+        ours = set(n for names, rollout in self._plays if rollout for n in names)
+        return [h for h in (self._hosts[n] for n in self._order) if h.stepped or h.failed or h.name in ours]
 
     def to_dict(self):
         hosts = self.hosts()

@@ -149,6 +149,16 @@ class TestSummary(unittest.TestCase):
         self.assertEqual(lines[5].split(), ['app-3', '-', '-', '-', '-', '-', '-', '-', '-', '-', '-', 'FAILED'])
         self.assertEqual(lines[-1], 'untouched app-3, app-4')
 
+    def test_hosts_of_other_plays_are_not_listed(self):
+        r = Run()
+        r.s.play_hosts(['localhost'])
+        r.task('localhost', 0.1, None, action='ansible.builtin.set_fact')
+        r.s.play_hosts(['app-1', 'app-2'])
+        full_host(r, 'app-1')
+        doc = r.s.to_dict()
+        self.assertEqual([h['name'] for h in doc['hosts']], ['app-1', 'app-2'])
+        self.assertEqual(doc['untouched'], ['app-2'])
+
     def test_unreachable_and_ignored_errors(self):
         r = Run()
         r.task('app-1', 0.1, 'drain', status='failed', action='command', ignore_errors=True, result={'failed': True})
