@@ -204,6 +204,10 @@ class Summary(object):
         if 'censored' not in result:
             self._read(h, module, result)
         if status in ('failed', 'unreachable') and not ignore_errors:
+            # A check that stops an untouched host (the role's first task,
+            # in a later batch) is no failure of a step.
+            if not h.touched and module not in _ACTING_MODULES and step not in ('deploy', 'rollback'):
+                step = None
             self._failure(h, status, step, phase, module, result)
 
     def _read(self, h, module, result):

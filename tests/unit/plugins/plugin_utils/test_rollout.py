@@ -124,7 +124,7 @@ class TestSummary(unittest.TestCase):
             'failed': True, 'msg': 'app-2: the verify step failed (Verify): token: got "stale". It was rolled back.'})
         # A later batch's host stopped by the role's first check: failed,
         # but never touched.
-        r.task('app-3', 0.0, None, status='failed', action='ansible.builtin.assert',
+        r.task('app-3', 0.0, 'drain', status='failed', action='ansible.builtin.assert',
                result={'failed': True, 'msg': 'the rollout stopped before app-3 (not touched)'})
         doc = r.s.to_dict()
         self.assertFalse(doc['ok'])
@@ -146,7 +146,9 @@ class TestSummary(unittest.TestCase):
                                             'tg', 'web', 'FAILED', 'at', 'verify'])
         self.assertEqual(lines[4].split(), ['app-2', 'rollback', '-', '-', '0.2s', '-', '-', '1.0s'])
         self.assertTrue(lines[-2].startswith('failed app-2 at the verify step: app-2: the verify step failed (Verify)'), lines[-2])
-        self.assertEqual(lines[5].split(), ['app-3', '-', '-', '-', '-', '-', '-', '-', '-', '-', '-', 'FAILED'])
+        # Its check is timed in its step, but names no failed step.
+        self.assertEqual(lines[5].split(), ['app-3', 'deploy', '0.0s', '-', '-', '-', '-', '-', '-', '-', '-', 'FAILED'])
+        self.assertEqual((doc['hosts'][2]['failed_step'], doc['hosts'][2]['reason']), (None, 'the rollout stopped before app-3 (not touched)'))
         self.assertEqual(lines[-1], 'untouched app-3, app-4')
 
     def test_hosts_of_other_plays_are_not_listed(self):
