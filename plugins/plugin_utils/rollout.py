@@ -288,7 +288,8 @@ class Summary(object):
 
     def to_dict(self):
         hosts = self.hosts()
-        failed = next((h for h in hosts if h.failed), None)
+        # The host whose step failed, before one its failure stopped.
+        failed = next((h for h in hosts if h.failed and h.failed_step), None) or next((h for h in hosts if h.failed), None)
         return {
             'version': SCHEMA_VERSION,
             'playbook': self.playbook,

@@ -111,7 +111,7 @@ class TestSummary(unittest.TestCase):
 
     def test_failure_rescued_and_untouched_hosts(self):
         r = Run()
-        r.s.play_hosts(['app-1', 'app-2', 'app-3', 'app-4'])
+        r.s.play_hosts(['app-3', 'app-1', 'app-2', 'app-4'])  # app-3 first: the culprit is app-2 still
         full_host(r, 'app-1')
         r.task('app-2', 0.3, 'drain', action='zerodowntime.rolling.lb_drain', result=pools())
         r.task('app-2', 2.0, 'deploy', action='command', result={'changed': True})
@@ -131,12 +131,14 @@ class TestSummary(unittest.TestCase):
         self.assertEqual(doc['failed'], {'host': 'app-2', 'phase': 'deploy', 'step': 'verify', 'reason':
                                          'app-2: the verify step failed (Verify): token: got "stale". It was rolled back.'})
         self.assertEqual(doc['untouched'], ['app-3', 'app-4'])
+        doc['hosts'] = [doc['hosts'][i] for i in (1, 2, 0, 3)]  # back in the order of the table below
         h2 = doc['hosts'][1]
         self.assertEqual(h2['phases'], {'deploy': {'drain': 0.3, 'deploy': 2.0, 'verify': 8.0},
                                         'rollback': {'rollback': 1.0, 'verify': 0.2}})
         self.assertEqual((h2['version_before'], h2['version_after']), (None, 'v1'))
         self.assertEqual(h2['load_balancers'], [{'kind': 'target_group', 'name': 'web'}])
         self.assertEqual([h['status'] for h in doc['hosts']], ['ok', 'failed', 'failed', 'untouched'])
+        self.assertEqual(rollout.render(r.s.to_dict()).splitlines()[2].split()[0], 'app-3')
 
         lines = rollout.render(doc).splitlines()
         self.assertTrue(lines[0].startswith('ROLLOUT SUMMARY'), lines[0])
