@@ -45,7 +45,8 @@ help:
 	@echo "                  ansible-core 2.19, the compatibility subset and sanity under 2.14 too"
 	@echo "make test-long    every reliability scenario, with those make test leaves out"
 	@echo "make demo         roll v1 -> v2 across three hosts under load (LB=haproxy|hetzner|aws,"
-	@echo "                  BROKEN=nostart|stale-token|unhealthy|errors breaks host 2, NAIVE=1 skips draining)"
+	@echo "                  BROKEN=nostart|stale-token|unhealthy|errors breaks host 2, NAIVE=1 skips draining,"
+	@echo "                  NET=n puts the hosts on 127.0.n.11-13)"
 	@echo "make lbsim        run the cloud load-balancer simulator with its default config"
 	@echo "make bench        benchmarks, printed as tables"
 
@@ -166,7 +167,7 @@ lbsim:
 demo:
 	@.ci/install-deps ansible-core ansible haproxy
 	@$(MAKE) --no-print-directory collection
-	$(GO) run ./tests/demo -lb $${LB:-haproxy} $${BROKEN:+-broken $$BROKEN} $${NAIVE:+-naive}
+	$(GO) run ./tests/demo -lb $${LB:-haproxy} $${BROKEN:+-broken $$BROKEN} $${NAIVE:+-naive} $${NET:+-net $$NET}
 
 bench: collection
 	set -o pipefail; ZDT_BENCH=1 $(GO) test -p 1 -count=1 -run 'Bench' -v -timeout 90m ./tests/bench/... | tee bench.out
