@@ -18,10 +18,11 @@ import tempfile
 
 SCHEMA_VERSION = 1
 
-# The steps a task can name in its _deploy_step var, in the order a host
-# goes through them; the first five are always columns of the table.
-STEPS = ('drain', 'deploy', 'verify', 'register', 'watch', 'rollback', 'take_out')
-MAIN_STEPS = STEPS[:5]
+# The steps a task can name in its _deploy_step var: the five a host always
+# goes through, always columns of the table, and those it may (baseline:
+# the watch's probe before the drain).
+MAIN_STEPS = ('drain', 'deploy', 'verify', 'register', 'watch')
+STEPS = MAIN_STEPS + ('baseline', 'rollback', 'take_out')
 # The phases of _deploy_phase: the rollout itself, the rollback of a host
 # the run already moved (deploy_rollback_scope: all), an undo run.
 PHASES = ('deploy', 'rollback', 'undo')
@@ -281,15 +282,21 @@ class Summary(object):
             h.final_reason = msg
 
     def hosts(self):
-        """The rollout's hosts: those that ran a step or failed, and the
-        other hosts of their plays."""
+        """The rollout's hosts: those that ran a step, and the other hosts
+        of their plays (all failed hosts when the plays' hosts are not
+        known)."""
         ours = set(n for names, rollout in self._plays if rollout for n in names)
-        return [h for h in (self._hosts[n] for n in self._order) if h.stepped or h.failed or h.name in ours]
+        return [h for h in (self._hosts[n] for n in self._order)
+                if h.stepped or h.name in ours or (h.failed and not self._plays)]
 
     def to_dict(self):
         hosts = self.hosts()
         # The host whose step failed, before one its failure stopped.
         failed = next((h for h in hosts if h.failed and h.failed_step), None) or next((h for h in hosts if h.failed), None)
+        # A play after the rollout may end the run with the message (the
+        # role's undo, on localhost, after rolling back every host).
+        run_reason = next((h.final_reason for h in reversed(list(self._hosts.values()))
+                           if h not in hosts and h.final_reason), None)
         return {
             'version': SCHEMA_VERSION,
             'playbook': self.playbook,
@@ -297,13 +304,20 @@ class Summary(object):
             'started': _iso(self.started),
             'ended': _iso(self.ended),
             'elapsed': round(self.ended - self.started, 2) if self.started and self.ended else None,
-            'ok': failed is None,
-            'failed': None if failed is None else {
-                'host': failed.name, 'phase': failed.failed_phase, 'step': failed.failed_step,
-                'reason': failed.final_reason or failed.reason},
+            'ok': failed is None and run_reason is None,
+            'failed': _failed_doc(failed, run_reason),
             'untouched': [h.name for h in hosts if not h.touched],
             'hosts': [h.to_dict() for h in hosts],
         }
+
+
+def _failed_doc(host, run_reason):
+    """The failed host, its step and why; the run's own message wins over
+    the first failed task's."""
+    if host is None:
+        return {'host': None, 'phase': None, 'step': None, 'reason': run_reason} if run_reason else None
+    return {'host': host.name, 'phase': host.failed_phase, 'step': host.failed_step,
+            'reason': host.final_reason or run_reason or host.reason}
 
 
 def _iso(t):
@@ -364,7 +378,7 @@ def render(doc):
         for p in [p for p in PHASES if p in phases] or ['deploy']:
             rows.append((h, p, phases.get(p, {})))
     used = set(s for row in rows for s in row[2])
-    cols = list(MAIN_STEPS) + [s for s in STEPS[5:] if s in used]
+    cols = [s for s in ('baseline',) if s in used] + list(MAIN_STEPS) + [s for s in ('rollback', 'take_out') if s in used]
     with_phase = any(row[1] != 'deploy' for row in rows)
 
     head = ['host'] + (['phase'] if with_phase else []) + cols + ['before', 'after', 'load balancers', 'result']
@@ -404,7 +418,7 @@ def render(doc):
     if failed:
         step = ' at the %s step' % failed['step'] if failed.get('step') else ''
         phase = ' (%s)' % failed['phase'] if failed.get('phase') not in (None, 'deploy') else ''
-        out.append('failed %s%s%s: %s' % (failed['host'], step, phase, failed.get('reason') or 'no message'))
+        out.append('failed %s%s%s: %s' % (failed['host'] or 'run', step, phase, failed.get('reason') or 'no message'))
     if doc.get('untouched'):
         out.append('untouched %s' % ', '.join(doc['untouched']))
     return '\n'.join(out)

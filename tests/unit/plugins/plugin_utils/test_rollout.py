@@ -163,6 +163,36 @@ class TestSummary(unittest.TestCase):
         self.assertEqual([h['name'] for h in doc['hosts']], ['app-1', 'app-2'])
         self.assertEqual(doc['untouched'], ['app-2'])
 
+    def test_rollback_scope_all_fails_the_run_from_localhost(self):
+        # deploy_rollback_scope all: app-2's watch fails and is rescued,
+        # the undo play rolls back app-2 then app-1, and a last play on
+        # localhost fails the run with app-2's message.
+        r = Run()
+        r.s.play_hosts(['app-1', 'app-2', 'app-3'])
+        r.task('app-1', 0.5, 'baseline', action='deploy_watch', result={'baseline': {'median_ms': 3}})
+        full_host(r, 'app-1')
+        full_host(r, 'app-2')
+        r.task('app-2', 4.0, 'watch', status='failed', action='deploy_watch',
+               result={'failed': True, 'msg': 'the watch of app-2 failed after 4.0 s of 10 s: errors'})
+        r.s.play_hosts(['localhost'])
+        r.task('localhost', 0.1, None, action='set_fact')
+        r.s.play_hosts(['app-2', 'app-1'])
+        for h in ('app-2', 'app-1'):
+            r.task(h, 0.3, 'drain', phase='undo', action='haproxy_maint', result=drain_haproxy())
+            r.task(h, 0.2, 'verify', phase='undo', action='deploy_verify', result=verify('v1'))
+        r.s.play_hosts(['localhost'])
+        r.task('localhost', 0.0, None, status='failed', action='ansible.builtin.fail', result={
+            'failed': True, 'msg': 'app-2: the watch step failed (Watch): errors. Rolled back: app-2, app-1.'})
+        doc = r.s.to_dict()
+        self.assertEqual([h['name'] for h in doc['hosts']], ['app-1', 'app-2', 'app-3'])
+        self.assertEqual(doc['failed'], {'host': 'app-2', 'phase': 'deploy', 'step': 'watch',
+                                         'reason': 'app-2: the watch step failed (Watch): errors. Rolled back: app-2, app-1.'})
+        self.assertEqual([h['version_after'] for h in doc['hosts']], ['v1', 'v1', None])
+        lines = rollout.render(doc).splitlines()
+        self.assertEqual(lines[1].split()[:4], ['host', 'phase', 'baseline', 'drain'])
+        self.assertEqual([ln.split()[:2] for ln in lines[2:7]],
+                         [['app-1', 'deploy'], ['app-1', 'undo'], ['app-2', 'deploy'], ['app-2', 'undo'], ['app-3', '-']])
+
     def test_unreachable_and_ignored_errors(self):
         r = Run()
         r.task('app-1', 0.1, 'drain', status='failed', action='command', ignore_errors=True, result={'failed': True})
