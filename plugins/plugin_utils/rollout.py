@@ -360,12 +360,21 @@ def _lb_label(lb):
     return '%s %s' % (kind, lb['name'])
 
 
+# The figures a signal's line shows first; what the name already says
+# (backend, server, url) and the reading count are left to the JSON.
+_FIRST_FIGURES = ('status', 'requests', 'failed', 'errors', 'hrsp_5xx', 'status_5xx', 'eresp', 'econ',
+                  'transport_errors', 'timeouts', 'check_downs', 'window_rtime_ms', 'others_rtime_ms',
+                  'median_ms', 'p95_ms')
+_HIDDEN_FIGURES = ('name', 'kind', 'readings', 'backend', 'server', 'url')
+
+
 def _signal_line(s):
     name = s.get('name') or s.get('kind') or 'signal'
+    keys = [k for k in _FIRST_FIGURES if k in s] + [k for k in s if k not in _FIRST_FIGURES]
     # The figures that say something: no empty ones, no zero read errors.
-    figures = ['%s=%s' % (k, v) for k, v in s.items()
-               if k not in ('name', 'kind', 'readings') and not isinstance(v, (dict, list))
-               and v not in (None, '') and not (k == 'read_errors' and v == 0)]
+    figures = ['%s=%s' % (k, s[k]) for k in keys
+               if k not in _HIDDEN_FIGURES and not isinstance(s[k], (dict, list))
+               and s[k] not in (None, '') and not (k == 'read_errors' and s[k] == 0)]
     return '%s: %s' % (name, ', '.join(figures[:8]) or 'no figures')
 
 

@@ -50,7 +50,7 @@ def verify(version):
 
 
 WATCH = {'changed': False, 'watch': {'window': 10, 'elapsed': 10.02, 'passed': True, 'signals': [
-    {'name': 'haproxy backend web, server app-1', 'kind': 'haproxy', 'requests': 412, 'errors': 0,
+    {'name': 'haproxy backend web, server app-1', 'kind': 'haproxy', 'backend': 'web', 'errors': 0, 'requests': 412,
      'error_ratio': 0.0, 'latency_ratio': 1.08, 'check_flaps': 0, 'readings': 10, 'read_errors': 0, 'last_read_error': ''},
     {'name': 'probe http://ops:hunter2@10.0.0.5:8081/healthz?token=abc', 'kind': 'probe', 'probes': 10,
      'url_password': 'hunter2', 'headers': {'Authorization': 'Bearer xyz', 'accept': 'json'},
