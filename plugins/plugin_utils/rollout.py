@@ -203,7 +203,7 @@ class Summary(object):
                 status == 'ok' and (module in _ACTING_MODULES or step in ('deploy', 'rollback'))):
             h.touched = True
         if 'censored' not in result:
-            self._read(h, module, result)
+            self._read(h, module, result, phase)
         if status in ('failed', 'unreachable') and not ignore_errors:
             # A check that stops an untouched host (the role's first task,
             # in a later batch) is no failure of a step.
@@ -211,7 +211,7 @@ class Summary(object):
                 step = None
             self._failure(h, status, step, phase, module, result)
 
-    def _read(self, h, module, result):
+    def _read(self, h, module, result, phase):
         if module == 'deploy_verify':
             v = version_of(result.get('body_excerpt'))
             if v is not None:
@@ -224,7 +224,7 @@ class Summary(object):
                 self._load_balancers(h, r)
             w = r.get('watch')
             if module == 'deploy_watch' and isinstance(w, dict) and 'baseline' not in r:
-                self._watch(h, r, w)
+                self._watch(h, r, w, phase)
 
     @staticmethod
     def _load_balancers(h, r):
@@ -248,7 +248,7 @@ class Summary(object):
                 h.load_balancers.append(lb)
 
     @staticmethod
-    def _watch(h, r, w):
+    def _watch(h, r, w, phase):
         signals = []
         for s in w.get('signals') or []:
             if isinstance(s, dict):
@@ -258,6 +258,7 @@ class Summary(object):
             'window': _scalar(w.get('window')),
             'elapsed': _scalar(w.get('elapsed')),
             'signals': signals,
+            'phase': phase if phase in PHASES else 'deploy',
         }
         if isinstance(r.get('item'), str):
             entry['on'] = scrub_text(r['item'], 120)
@@ -418,9 +419,10 @@ def render(doc):
     for h in hosts:
         for w in h.get('watch') or []:
             verdict = {True: 'passed', False: 'FAILED', None: 'gave no verdict'}[w.get('passed')]
-            where = ' (on %s)' % w['on'] if w.get('on') else ''
-            out.append('watch %s%s %s after %s of %s' % (
-                h['name'], where, verdict, _secs(w.get('elapsed')), _secs(w.get('window'))))
+            where = ' on %s' % w['on'] if w.get('on') else ''
+            phase = ' (%s)' % w['phase'] if w.get('phase') not in (None, 'deploy') else ''
+            out.append('watch %s%s%s %s after %s of %s' % (
+                h['name'], phase, where, verdict, _secs(w.get('elapsed')), _secs(w.get('window'))))
             for s in w.get('signals') or []:
                 out.append('  ' + _signal_line(s))
     failed = doc.get('failed')

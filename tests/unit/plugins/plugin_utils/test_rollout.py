@@ -180,6 +180,7 @@ class TestSummary(unittest.TestCase):
         for h in ('app-2', 'app-1'):
             r.task(h, 0.3, 'drain', phase='undo', action='haproxy_maint', result=drain_haproxy())
             r.task(h, 0.2, 'verify', phase='undo', action='deploy_verify', result=verify('v1'))
+            r.task(h, 10, 'watch', phase='undo', action='deploy_watch', result=WATCH)
         r.s.play_hosts(['localhost'])
         r.task('localhost', 0.0, None, status='failed', action='ansible.builtin.fail', result={
             'failed': True, 'msg': 'app-2: the watch step failed (Watch): errors. Rolled back: app-2, app-1.'})
@@ -192,6 +193,9 @@ class TestSummary(unittest.TestCase):
         self.assertEqual(lines[1].split()[:4], ['host', 'phase', 'baseline', 'drain'])
         self.assertEqual([ln.split()[:2] for ln in lines[2:7]],
                          [['app-1', 'deploy'], ['app-1', 'undo'], ['app-2', 'deploy'], ['app-2', 'undo'], ['app-3', '-']])
+        self.assertEqual([ln for ln in lines if ln.startswith('watch ')],
+                         ['watch app-1 passed after 10.0s of 10.0s', 'watch app-1 (undo) passed after 10.0s of 10.0s',
+                          'watch app-2 passed after 10.0s of 10.0s', 'watch app-2 (undo) passed after 10.0s of 10.0s'])
 
     def test_unreachable_and_ignored_errors(self):
         r = Run()
