@@ -141,7 +141,7 @@ class TestRolloutCallback(unittest.TestCase):
         self.assertRegex(table[2], r'^app-1\s+deploy(\s+\d+\.\ds){3}\s+-\s+\d+\.\ds\s')
         self.assertEqual(table[4].split()[:2], ['app-2', 'rollback'])
         self.assertEqual(table[5].split(), ['app-3', '-'] + ['-'] * 9 + ['untouched'])
-        self.assertEqual(table[6:8], ['watch app-1 passed after 1.0s of 1.0s', '  probe http://127.0.0.1/healthz: probes=4, errors=0'])
+        self.assertEqual(table[6:8], ['watch app-1 passed after 1.0s of 1.0s', '  probe http://127.0.0.1/healthz: errors=0, probes=4'])
         self.assertTrue(table[-2].startswith('failed app-2 at the verify step: app-2: the verify step failed: served token "stale"'), table[-2])
         self.assertEqual(table[-1], 'untouched app-3')
 
