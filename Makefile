@@ -45,7 +45,8 @@ help:
 	@echo "                  ansible-core 2.19, the compatibility subset and sanity under 2.14 too"
 	@echo "make test-long    every reliability scenario, with those make test leaves out"
 	@echo "make demo         roll v1 -> v2 across three hosts under load (LB=haproxy|hetzner|aws,"
-	@echo "                  BROKEN=nostart|stale-token|unhealthy breaks host 2, NAIVE=1 skips draining)"
+	@echo "                  BROKEN=nostart|stale-token|unhealthy|errors breaks host 2, NAIVE=1 skips draining,"
+	@echo "                  NET=n puts the hosts on 127.0.n.11-13)"
 	@echo "make lbsim        run the cloud load-balancer simulator with its default config"
 	@echo "make bench        benchmarks, printed as tables"
 
@@ -136,7 +137,8 @@ test-go-2.14: collection
 test-long: collection ansible-core-2.19
 	$(WITH_219) ZDT_LONG=1 $(GO) test -count=1 -timeout 60m -v ./tests/reliability/
 
-# The action plugins' Python unit tests (tests/unit), under 2.14 and 2.19.
+# The plugins' Python unit tests (tests/unit; the rollout callback in a real
+# ansible-playbook), under 2.14 and 2.19.
 test-python: ansible-core-2.19
 	tests/unit/run.sh
 	$(WITH_219) tests/unit/run.sh
@@ -165,7 +167,7 @@ lbsim:
 demo:
 	@.ci/install-deps ansible-core ansible haproxy
 	@$(MAKE) --no-print-directory collection
-	$(GO) run ./tests/demo -lb $${LB:-haproxy} $${BROKEN:+-broken $$BROKEN} $${NAIVE:+-naive}
+	$(GO) run ./tests/demo -lb $${LB:-haproxy} $${BROKEN:+-broken $$BROKEN} $${NAIVE:+-naive} $${NET:+-net $$NET}
 
 bench: collection
 	set -o pipefail; ZDT_BENCH=1 $(GO) test -p 1 -count=1 -run 'Bench' -v -timeout 90m ./tests/bench/... | tee bench.out

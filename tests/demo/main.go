@@ -1,7 +1,8 @@
 // Command demo is make demo: it rolls demoapp v1 -> v2 across three hosts
 // behind a load balancer (HAProxy, or lbsim's Hetzner or AWS) while clients
-// send traffic through it, prints progress and a summary, and ends with one
-// JSON line: the report. It exits 1 if any request failed or the rollout
+// send traffic through it, prints progress and a summary (the table of the
+// collection's rollout callback, then what the clients saw), and ends with
+// one JSON line: the report. It exits 1 if any request failed or the rollout
 // failed, and leaves nothing running, also on Ctrl-C.
 //
 //	make collection && go run ./tests/demo -lb haproxy
@@ -36,7 +37,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) (int, err
 	fs.SetOutput(stderr)
 	lb := fs.String("lb", "haproxy", "load balancer: haproxy, hetzner or aws (lbsim)")
 	clients := fs.Int("clients", 20, "concurrent clients; a tenth of them send /slow requests of 1-2s")
-	broken := fs.String("broken", "", "make host app-2's new release broken: nostart, stale-token or unhealthy")
+	broken := fs.String("broken", "", "make host app-2's new release broken: nostart, stale-token, unhealthy or errors (500 on a fifth of requests)")
+	net := fs.Int("net", 1, "third octet of the app hosts' loopback addresses (127.0.NET.11-13)")
 	naive := fs.Bool("naive", false, "restart without draining (deploy_lb: none), to see what the collection prevents")
 	tarball := fs.String("collection", "", "collection tarball (default: the newest collection/zerodowntime-rolling-*.tar.gz)")
 	if err := fs.Parse(args); err != nil {
@@ -64,12 +66,25 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) (int, err
 
 	opts := rollout.Options{
 		LB:       *lb,
+		Net:      *net,
 		Naive:    *naive,
 		Load:     rollout.LoadOptions{Clients: *clients},
 		Progress: func(line string) { say("%s", line) },
 	}
 	if *broken != "" {
 		opts.Broken = map[string]string{"app-2": *broken}
+	}
+	if *broken == "errors" {
+		// Only real traffic shows this release is bad: watch each host
+		// for 10 s after it returns, and undo the whole rollout when a
+		// watch fails. Behind a cloud load balancer, which tells nothing
+		// per request, the watch also probes the app's own page on the
+		// host, the kind of request that fails.
+		opts.Rollback = true
+		opts.Vars = map[string]any{"deploy_watch_seconds": 10, "deploy_rollback_scope": "all"}
+		if *lb != "haproxy" {
+			opts.Vars["deploy_watch_probe_url"] = "http://{{ app_addr }}/"
+		}
 	}
 	say("setting up: building demoapp, starting 3 hosts on v1 behind %s", *lb)
 	s, err := rollout.Setup(ctx, opts)

@@ -491,7 +491,10 @@ func TestBrokenModes(t *testing.T) {
 		{"stale-token", "/token", 200, "stale\n"}, // not fresh-token: the verify step fails
 		{"stale-token", "/healthz", 200, "ok\n"},  // and nothing else gives it away
 		{"unhealthy", "/healthz", 500, "unhealthy\n"},
-		{"unhealthy", "/", 200, "v2\n"}, // it starts and serves; only the health check fails
+		{"unhealthy", "/", 200, "v2\n"},            // it starts and serves; only the health check fails
+		{"errors", "/token", 200, "fresh-token\n"}, // it verifies,
+		{"errors", "/healthz", 200, "ok\n"},        // passes its health checks,
+		{"errors", "/", 200, "v2\n"},               // and serves, four requests in five
 	}
 	for _, tt := range tests {
 		t.Run(tt.broken+" "+tt.path, func(t *testing.T) {

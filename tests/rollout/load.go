@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"maps"
 	"math/rand/v2"
 	"net/http"
 	"sort"
@@ -100,6 +101,11 @@ type LoadStats struct {
 	ByHost map[string]map[string]int64 `json:"by_host"`
 	// Last is the version each host served most recently.
 	Last map[string]string `json:"-"`
+	// FailedByHost counts the failed answers an app sent itself (a 500
+	// naming its host), per host and version; FailedSpan is when the
+	// first and the last of them came, in seconds since the start.
+	FailedByHost map[string]map[string]int64 `json:"failed_by_host,omitempty"`
+	FailedSpan   map[string][2]float64       `json:"failed_span,omitempty"`
 }
 
 func (s LoadStats) clone() LoadStats {
@@ -120,6 +126,11 @@ func (s LoadStats) clone() LoadStats {
 	for k, v := range s.Last {
 		c.Last[k] = v
 	}
+	c.FailedByHost = map[string]map[string]int64{}
+	for h, m := range s.FailedByHost {
+		c.FailedByHost[h] = maps.Clone(m)
+	}
+	c.FailedSpan = maps.Clone(s.FailedSpan)
 	return c
 }
 
@@ -237,6 +248,21 @@ func (l *Load) record(path string, slow bool, status int, addr, version string, 
 				what += fmt.Sprintf(" from %s %s", host, version)
 			}
 			s.Errors = append(s.Errors, fmt.Sprintf("+%.1fs GET %s: %s", at, path, what))
+		}
+		if host != "" {
+			if s.FailedByHost == nil {
+				s.FailedByHost, s.FailedSpan = map[string]map[string]int64{}, map[string][2]float64{}
+			}
+			if s.FailedByHost[host] == nil {
+				s.FailedByHost[host] = map[string]int64{}
+			}
+			s.FailedByHost[host][version]++
+			span, seen := s.FailedSpan[host]
+			if !seen {
+				span[0] = at
+			}
+			span[1] = at
+			s.FailedSpan[host] = span
 		}
 		return
 	}

@@ -8,6 +8,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/zerodowntime/rolling/tests/demoapp/app"
 )
 
 func TestLoadCountsOKFailedAndVersions(t *testing.T) {
@@ -140,5 +142,26 @@ func waitFor(t *testing.T, l *Load, what string, ok func(LoadStats) bool) {
 			st := l.Stop()
 			t.Fatalf("waiting for %s: not there after 30s: %+v", what, st)
 		}
+	}
+}
+
+// TestLoadSeesABadRelease: behind a demoapp release broken with -broken
+// errors, exactly a fifth of the requests fail, each one counted for the
+// host and version that sent it.
+func TestLoadSeesABadRelease(t *testing.T) {
+	bad := &app.App{Version: "v2", Host: "127.0.0.12:8081", Broken: app.BrokenErrors, ErrorShare: app.DefaultErrorShare}
+	srv := httptest.NewServer(bad.Handler())
+	defer srv.Close()
+	l := StartLoad(context.Background(), LoadOptions{
+		URL: srv.URL, Clients: 4, Pause: time.Millisecond, SlowMin: time.Millisecond, SlowMax: 2 * time.Millisecond,
+		HostNames: map[string]string{"127.0.0.12:8081": "app-2"},
+	})
+	waitFor(t, l, "100 requests", func(st LoadStats) bool { return st.Requests >= 100 })
+	st := l.Stop()
+	if want := st.Requests / 5; st.Failed != want || st.FailedByHost["app-2"]["v2"] != want {
+		t.Errorf("%d requests: %d failed, %v by host; want exactly %d, all from app-2 v2", st.Requests, st.Failed, st.FailedByHost, want)
+	}
+	if span := st.FailedSpan["app-2"]; span[0] <= 0 || span[1] < span[0] {
+		t.Errorf("failed span %v, want first <= last, after the start", span)
 	}
 }

@@ -105,6 +105,7 @@ func ExecPlaybook(collectionsPath, dir string, args ...string) Playbook {
 		cmd := exec.CommandContext(ctx, "ansible-playbook", append(argv, DeployPlaybook)...)
 		cmd.Dir = dir
 		cmd.Env = append(AnsibleEnv(collectionsPath), progress.Environ(filepath.Join(dir, progress.FileName))...)
+		cmd.Env = append(cmd.Env, rolloutCallback(dir)...)
 		// A Ctrl-C reaches ansible-playbook through the terminal anyway;
 		// on a cancelled ctx it gets the same SIGINT, then a kill.
 		cmd.Cancel = func() error { return cmd.Process.Signal(os.Interrupt) }
@@ -144,19 +145,21 @@ type callbackTask struct {
 }
 
 // parseCallback reads the json callback's document, which follows any
-// warning lines on stdout.
-func parseCallback(out string) (*callbackDoc, error) {
-	var doc callbackDoc
-	err := json.Unmarshal([]byte(out), &doc)
-	if err == nil {
-		return &doc, nil
-	}
-	if i := strings.Index(out, "\n{\n"); i >= 0 {
-		if err2 := json.Unmarshal([]byte(out[i+1:]), &doc); err2 == nil {
-			return &doc, nil
+// warning lines on stdout, and returns what follows it (the rollout
+// callback's table).
+func parseCallback(out string) (*callbackDoc, string, error) {
+	start := 0
+	if !strings.HasPrefix(out, "{") {
+		if i := strings.Index(out, "\n{\n"); i >= 0 {
+			start = i + 1
 		}
 	}
-	return nil, fmt.Errorf("ansible-playbook output is not the json callback's document: %w", err)
+	var doc callbackDoc
+	dec := json.NewDecoder(strings.NewReader(out[start:]))
+	if err := dec.Decode(&doc); err != nil {
+		return nil, "", fmt.Errorf("ansible-playbook output is not the json callback's document: %w", err)
+	}
+	return &doc, out[start+int(dec.InputOffset()):], nil
 }
 
 // taskIs matches a task name with or without the role prefix the json
@@ -181,77 +184,15 @@ func (d *callbackDoc) results(name string) map[string][]map[string]any {
 	return out
 }
 
-// span is when one task ran for one host.
-type span struct{ start, end time.Time }
-
-// spans returns, per host, when the first of the tasks named names started
-// and when the last one of that run of tasks ended (within the first play
-// the host ran them in; a later task of that name, such as the drain a
-// failed register runs again, does not stretch the span). With serial: 1
-// every batch is its own play and a task's duration is that one host's;
-// skipped results count (they take no time).
-func (d *callbackDoc) spans(names ...string) map[string]span {
-	out := map[string]span{}
-	for _, p := range d.Plays {
-		inPlay, closed := map[string]bool{}, map[string]bool{}
-		for _, t := range p.Tasks {
-			match := false
-			for _, n := range names {
-				match = match || taskIs(t.Task.Name, n)
-			}
-			if !match {
-				for h := range t.Hosts {
-					closed[h] = inPlay[h]
-				}
-				continue
-			}
-			start, err1 := time.Parse(time.RFC3339Nano, t.Task.Duration.Start)
-			end, err2 := time.Parse(time.RFC3339Nano, t.Task.Duration.End)
-			if err1 != nil || err2 != nil {
-				continue
-			}
-			for h := range t.Hosts {
-				sp, seen := out[h]
-				switch {
-				case !seen:
-					out[h] = span{start, end}
-					inPlay[h] = true
-				case inPlay[h] && !closed[h] && end.After(sp.end):
-					sp.end = end
-					out[h] = sp
-				}
-			}
-		}
-	}
-	return out
-}
-
 // HostTimes is how long each step of the rollout took on one host, in
-// seconds. Deploy runs from the end of the drain to the start of the verify.
+// seconds, as the rollout callback timed them: the sum of the step's
+// tasks (those whose _deploy_step names it) in the deploy phase.
 type HostTimes struct {
 	Drain    float64 `json:"drain"`
 	Deploy   float64 `json:"deploy"`
 	Verify   float64 `json:"verify"`
 	Register float64 `json:"register"`
-}
-
-// hostTimes computes HostTimes for every host that ran at least the drain.
-func (d *callbackDoc) hostTimes() map[string]HostTimes {
-	drain, verify, register := d.spans("drain"), d.spans("verify"), d.spans("register")
-	secs := func(a, b time.Time) float64 { return round2(b.Sub(a).Seconds()) }
-	out := map[string]HostTimes{}
-	for h, dr := range drain {
-		t := HostTimes{Drain: secs(dr.start, dr.end)}
-		if v, ok := verify[h]; ok {
-			t.Deploy = secs(dr.end, v.start)
-			t.Verify = secs(v.start, v.end)
-		}
-		if r, ok := register[h]; ok {
-			t.Register = secs(r.start, r.end)
-		}
-		out[h] = t
-	}
-	return out
+	Watch    float64 `json:"watch"`
 }
 
 // failure is the msg of the "rollout failed" task, or else of the first

@@ -38,23 +38,13 @@ const callbackFixture = `[WARNING]: something ansible says first
 }
 `
 
-func TestCallbackHostTimes(t *testing.T) {
-	doc, err := parseCallback(callbackFixture)
+func TestCallbackDocAndTable(t *testing.T) {
+	doc, rest, err := parseCallback(callbackFixture + summaryFixture)
 	if err != nil {
 		t.Fatal(err)
 	}
-	got := doc.hostTimes()
-	want := map[string]HostTimes{
-		"app-1": {Drain: 1.5, Deploy: 1.25, Verify: 0.25, Register: 2},
-		"app-2": {Drain: 1, Deploy: 1, Verify: 15},
-	}
-	for h, w := range want {
-		if got[h] != w {
-			t.Errorf("%s: times %+v, want %+v", h, got[h], w)
-		}
-	}
-	if _, ok := got["app-3"]; ok || len(got) != 2 {
-		t.Errorf("times for %v, want app-1 and app-2 only", got)
+	if got := summaryTable(rest); got != strings.TrimSpace(summaryFixture) {
+		t.Errorf("table after the document = %q, want %q", got, summaryFixture)
 	}
 	host, msg := doc.failure()
 	if host != "app-2" || !strings.Contains(msg, "stale") {
@@ -65,8 +55,15 @@ func TestCallbackHostTimes(t *testing.T) {
 	}
 }
 
+// summaryFixture is what the rollout callback prints after the json
+// callback's document.
+const summaryFixture = `ROLLOUT SUMMARY, 23.0 s
+host   drain  deploy  verify  register  watch  before  after  load balancers   result
+app-1   1.5s    1.3s    0.3s      2.0s      -  -       v2     haproxy app@lb1  ok
+`
+
 func TestCallbackFailureFallsBackToFailedTask(t *testing.T) {
-	doc, err := parseCallback(`{"plays": [{"tasks": [
+	doc, _, err := parseCallback(`{"plays": [{"tasks": [
 		{"task": {"name": "drain"}, "hosts": {"app-1": {"failed": true, "msg": "socket not found"}}}]}], "stats": {}}`)
 	if err != nil {
 		t.Fatal(err)
@@ -78,7 +75,7 @@ func TestCallbackFailureFallsBackToFailedTask(t *testing.T) {
 }
 
 func TestCallbackNotJSON(t *testing.T) {
-	if _, err := parseCallback("ERROR! the playbook could not be found\n"); err == nil {
+	if _, _, err := parseCallback("ERROR! the playbook could not be found\n"); err == nil {
 		t.Fatal("want an error for output that is not the json document")
 	}
 }

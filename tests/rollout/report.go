@@ -19,8 +19,17 @@ type Report struct {
 	Slow int64 `json:"slow_requests"`
 	// Errors are the first failed requests.
 	Errors []string `json:"errors"`
-	// Hosts are the seconds each step took, per host that was drained.
+	// Hosts are the seconds each step took, per host that ran a step, from
+	// the rollout callback's summary (Summary).
 	Hosts map[string]HostTimes `json:"hosts"`
+	// Summary is the rollout callback's JSON summary, Table its table;
+	// nil and empty when the Playbook did not enable it.
+	Summary *Summary `json:"summary,omitempty"`
+	Table   string   `json:"-"`
+	// FailedByHost and FailedSpan are the clients' failed answers that an
+	// app sent itself, per host and version, and when they came.
+	FailedByHost map[string]map[string]int64 `json:"failed_by_host,omitempty"`
+	FailedSpan   map[string][2]float64       `json:"failed_span,omitempty"`
 	// VersionsBefore and VersionsAfter are what each host served through
 	// the load balancer; a host out of rotation is missing.
 	VersionsBefore map[string]string `json:"versions_before"`
@@ -30,8 +39,10 @@ type Report struct {
 	DirectAfter map[string]string `json:"direct_after"`
 	// LBAfter is each host as the load balancer sees it at the end.
 	LBAfter map[string]TargetState `json:"lb_after"`
-	// ServedByVersion counts ok answers per version.
-	ServedByVersion map[string]int64 `json:"served_by_version"`
+	// ServedByVersion counts ok answers per version, ServedByHost per
+	// host and version.
+	ServedByVersion map[string]int64            `json:"served_by_version"`
+	ServedByHost    map[string]map[string]int64 `json:"served_by_host,omitempty"`
 	// ExitCode is ansible-playbook's.
 	ExitCode int `json:"exit_code"`
 	// FailedHost and FailedMsg come from the "rollout failed" task.
@@ -55,6 +66,7 @@ func (r *Report) fillLoad(s LoadStats) {
 		r.Errors = []string{}
 	}
 	r.ServedByVersion = s.ByVersion
+	r.ServedByHost, r.FailedByHost, r.FailedSpan = s.ByHost, s.FailedByHost, s.FailedSpan
 }
 
 // TaskResults returns the results of every task named name (with or
@@ -93,8 +105,13 @@ func (r *Report) JSON() string {
 	return string(b)
 }
 
-// WriteSummary writes a readable summary, for people.
+// WriteSummary writes a readable summary, for people: the rollout
+// callback's table of what each host went through, then what only the
+// harness knows: what the clients saw, and each host's state at the end.
 func (r *Report) WriteSummary(w io.Writer, hostOrder []string) {
+	if r.Table != "" {
+		fmt.Fprintf(w, "\n%s\n", r.Table)
+	}
 	fmt.Fprintf(w, "\nload balancer   %s\n", r.LB)
 	fmt.Fprintf(w, "requests        %d sent (%d slow), %d failed\n", r.Requests, r.Slow, r.Failed)
 	for _, e := range r.Errors {
@@ -107,21 +124,16 @@ func (r *Report) WriteSummary(w io.Writer, hostOrder []string) {
 		}
 		fmt.Fprintf(w, "served          %s\n", strings.Join(parts, ", "))
 	}
-	fmt.Fprintf(w, "\n%-8s %7s %7s %7s %9s   %-7s %-7s %-7s %s\n", "host", "drain", "deploy", "verify", "register", "before", "after", "direct", "lb")
+	for _, line := range r.badWindows() {
+		fmt.Fprintf(w, "bad release     %s\n", line)
+	}
+	fmt.Fprintf(w, "\n%-8s %-7s %-7s %-7s %s\n", "host", "before", "after", "direct", "lb (as the clients and the load balancer saw them)")
 	for _, h := range hostOrder {
-		t, ran := r.Hosts[h]
-		cell := func(f float64) string {
-			if !ran {
-				return "-"
-			}
-			return fmt.Sprintf("%.1fs", f)
-		}
-		fmt.Fprintf(w, "%-8s %7s %7s %7s %9s   %-7s %-7s %-7s %s\n", h,
-			cell(t.Drain), cell(t.Deploy), cell(t.Verify), cell(t.Register),
+		fmt.Fprintf(w, "%-8s %-7s %-7s %-7s %s\n", h,
 			dash(r.VersionsBefore[h]), dash(r.VersionsAfter[h]), dash(r.DirectAfter[h]), dash(r.LBAfter[h].State))
 	}
 	fmt.Fprintf(w, "\nansible-playbook exit %d after %.1fs\n", r.ExitCode, r.Elapsed)
-	if r.FailedMsg != "" {
+	if r.FailedMsg != "" && r.Table == "" {
 		fmt.Fprintf(w, "rollout failed on %s: %s\n", r.FailedHost, r.FailedMsg)
 	}
 	switch {
@@ -132,6 +144,38 @@ func (r *Report) WriteSummary(w io.Writer, hostOrder []string) {
 	default:
 		fmt.Fprintf(w, "rollout failed; users saw no failed request\n")
 	}
+}
+
+// badWindows says, per host whose app failed requests itself, how many
+// requests its bad version answered, how many failed, and over how long,
+// against the watch window that ended it.
+func (r *Report) badWindows() []string {
+	var out []string
+	for _, h := range sortedKeys(r.FailedByHost) {
+		for _, v := range sortedKeys(r.FailedByHost[h]) {
+			failed := r.FailedByHost[h][v]
+			span := r.FailedSpan[h]
+			line := fmt.Sprintf("%s %s answered %d requests, %d of them failed, from +%.1fs to +%.1fs (%.1f s)",
+				h, v, failed+r.ServedByHost[h][v], failed, span[0], span[1], span[1]-span[0])
+			if win := r.watchWindow(h); win > 0 {
+				line += fmt.Sprintf("; the watch window is %.0f s", win)
+			}
+			out = append(out, line)
+		}
+	}
+	return out
+}
+
+// watchWindow is the window of the host's first watch, 0 without one.
+func (r *Report) watchWindow(host string) float64 {
+	if r.Summary != nil {
+		for _, h := range r.Summary.Hosts {
+			if h.Name == host && len(h.Watch) > 0 {
+				return h.Watch[0].Window
+			}
+		}
+	}
+	return 0
 }
 
 func dash(s string) string {

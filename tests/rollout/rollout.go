@@ -62,7 +62,7 @@ type Options struct {
 	// OldVersion and NewVersion default to v1 and v2.
 	OldVersion, NewVersion string
 	// Broken maps a host name (app-2) to the -broken mode of its new
-	// release: nostart, stale-token or unhealthy.
+	// release: nostart, stale-token, unhealthy or errors.
 	Broken map[string]string
 	// Naive deploys with deploy_lb: none and the same tasks file: each app
 	// is restarted while the load balancer still sends it traffic. It
@@ -707,6 +707,7 @@ func (s *Scenario) Run(ctx context.Context) (*Report, error) {
 	// at that moment, before the playbook is stopped.
 	atDeadline := make(chan string, 1)
 	stopWatch := context.AfterFunc(ctx, func() { atDeadline <- s.describe(start, load) })
+	_ = os.Remove(filepath.Join(s.dir, SummaryFileName)) // an earlier run's
 	run, perr := s.Opts.Playbook(ctx, s.Inventory(), s.Vars(deploy, rollback))
 	stopProgress()
 	if !stopWatch() {
@@ -733,12 +734,20 @@ func (s *Scenario) Run(ctx context.Context) (*Report, error) {
 		rep.LBAfter = st
 	}
 	rep.Elapsed = round2(time.Since(start).Seconds())
-	doc, err := parseCallback(run.Stdout)
+	doc, rest, err := parseCallback(run.Stdout)
 	if err != nil {
 		return rep, fmt.Errorf("%w\nstderr:\n%s", err, run.Stderr)
 	}
 	rep.doc = doc
-	rep.Hosts = doc.hostTimes()
+	// The per-host part comes from the collection's rollout callback,
+	// when the Playbook enabled it (ExecPlaybook does).
+	rep.Table = summaryTable(rest)
+	if _, err := os.Lstat(filepath.Join(s.dir, SummaryFileName)); err == nil {
+		if rep.Summary, err = ReadSummary(filepath.Join(s.dir, SummaryFileName)); err != nil {
+			return rep, err
+		}
+		rep.Hosts = rep.Summary.hostTimes()
+	}
 	rep.FailedHost, rep.FailedMsg = doc.failure()
 	rep.Drained = sortedKeys(doc.results("drain"))
 	rep.Stderr = strings.TrimSpace(run.Stderr)

@@ -14,8 +14,10 @@ mkdir -p "$tmp/ansible_collections/zerodowntime"
 ln -s "$root" "$tmp/ansible_collections/zerodowntime/rolling"
 cd "$tmp"
 PYTHONPATH="$tmp${PYTHONPATH:+:$PYTHONPATH}" "$python" -c 'from ansible.release import __version__ as v; print("ansible-core", v)'
-ANSIBLE_COLLECTIONS_PATH=$tmp PYTHONPATH="$tmp${PYTHONPATH:+:$PYTHONPATH}" PYTHONDONTWRITEBYTECODE=1 "$python" -c '
+for dir in plugin_utils callback; do
+	ANSIBLE_COLLECTIONS_PATH=$tmp PYTHONPATH="$tmp${PYTHONPATH:+:$PYTHONPATH}" PYTHONDONTWRITEBYTECODE=1 "$python" -c '
 import sys, unittest
 import ansible.plugins.loader  # installs the collection finder
 unittest.main(module=None, argv=sys.argv)' discover \
-	-s ansible_collections/zerodowntime/rolling/tests/unit/plugins/plugin_utils -t . "$@"
+		-s "ansible_collections/zerodowntime/rolling/tests/unit/plugins/$dir" -t . "$@"
+done

@@ -26,9 +26,15 @@ const (
 	BrokenNoStart    Broken = "nostart"     // exits 1 at once
 	BrokenStaleToken Broken = "stale-token" // serves StaleToken, never the token file
 	BrokenUnhealthy  Broken = "unhealthy"   // /healthz always answers 500
+	BrokenErrors     Broken = "errors"      // every fifth request (-error-share) answers 500
 )
 
-var brokenModes = []Broken{BrokenNone, BrokenNoStart, BrokenStaleToken, BrokenUnhealthy}
+var brokenModes = []Broken{BrokenNone, BrokenNoStart, BrokenStaleToken, BrokenUnhealthy, BrokenErrors}
+
+// DefaultErrorShare is the share of requests -broken errors fails when
+// -error-share is not given: a fifth, plain to see under load, yet the
+// deploy token, the health check and /version still pass.
+const DefaultErrorShare = 0.2
 
 // EnvPrefix starts the environment variable of each setting flag:
 // -token-file can also be given as DEMOAPP_TOKEN_FILE.
@@ -43,6 +49,7 @@ type Config struct {
 	PIDFile         string
 	LogFile         string
 	Broken          Broken
+	ErrorShare      float64 // with -broken errors: the share answered 500
 	ShutdownTimeout time.Duration
 	StartDelay      time.Duration
 	StartTimeout    time.Duration
@@ -79,7 +86,8 @@ func Parse(args []string, getenv func(string) string, output io.Writer) (Config,
 	fs.StringVar(&c.TLSCert, "tls-cert", "", "PEM certificate `file` of the HTTPS listener")
 	fs.StringVar(&c.TLSKey, "tls-key", "", "PEM private key `file` of the HTTPS listener")
 	fs.StringVar(&c.AuthFile, "auth-file", "", "`file` holding user:password, read once at start; /token then needs them as basic auth")
-	fs.StringVar(&broken, "broken", "", "simulate a bad release: nostart, stale-token or unhealthy")
+	fs.StringVar(&broken, "broken", "", "simulate a bad release: nostart, stale-token, unhealthy or errors")
+	fs.Float64Var(&c.ErrorShare, "error-share", 0, "with -broken errors: the `share` of requests answered with 500 (default 0.2)")
 	fs.DurationVar(&c.ShutdownTimeout, "shutdown-timeout", 30*time.Second, "how long in-flight requests may run after SIGTERM")
 	fs.DurationVar(&c.StartDelay, "start-delay", 0, "sleep this long before listening, like a slow boot")
 	fs.DurationVar(&c.StartTimeout, "start-timeout", 10*time.Second, "with -daemon: how long to wait for listening, after -start-delay")
@@ -120,6 +128,9 @@ func Parse(args []string, getenv func(string) string, output io.Writer) (Config,
 		return Config{}, fmt.Errorf("unexpected argument %q; demoapp takes only flags", fs.Arg(0))
 	}
 	c.Broken = Broken(broken)
+	if c.Broken == BrokenErrors && c.ErrorShare == 0 {
+		c.ErrorShare = DefaultErrorShare
+	}
 	return c, c.validate()
 }
 
@@ -150,7 +161,13 @@ func (c Config) validate() error {
 		return errors.New("-version must not be empty")
 	}
 	if !slices.Contains(brokenModes, c.Broken) {
-		return fmt.Errorf("-broken %q: want one of nostart, stale-token, unhealthy, or empty", c.Broken)
+		return fmt.Errorf("-broken %q: want one of nostart, stale-token, unhealthy, errors, or empty", c.Broken)
+	}
+	switch {
+	case c.Broken != BrokenErrors && c.ErrorShare != 0:
+		return fmt.Errorf("-error-share %v applies only with -broken errors", c.ErrorShare)
+	case c.Broken == BrokenErrors && !(c.ErrorShare > 0 && c.ErrorShare <= 1):
+		return fmt.Errorf("-error-share %v: want a share above 0 and at most 1, such as 0.2", c.ErrorShare)
 	}
 	if c.ShutdownTimeout <= 0 || c.StartTimeout <= 0 || c.StartDelay < 0 {
 		return fmt.Errorf("-shutdown-timeout (%v) and -start-timeout (%v) must be positive, -start-delay (%v) not negative",
@@ -189,6 +206,7 @@ func (c Config) childArgs() []string {
 		"-tls-key=" + c.TLSKey,
 		"-auth-file=" + c.AuthFile,
 		"-broken=" + string(c.Broken),
+		"-error-share=" + strconv.FormatFloat(c.ErrorShare, 'g', -1, 64),
 		"-shutdown-timeout=" + c.ShutdownTimeout.String(),
 		"-start-delay=" + c.StartDelay.String(),
 		"-start-timeout=" + c.StartTimeout.String(),

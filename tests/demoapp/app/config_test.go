@@ -44,6 +44,16 @@ func TestParse(t *testing.T) {
 			want: with(func(c *Config) { c.Version, c.StartDelay, c.Broken = "v3", 2*time.Second, BrokenUnhealthy }),
 		},
 		{
+			name: "errors fails a fifth by default",
+			args: []string{"-broken", "errors"},
+			want: with(func(c *Config) { c.Broken, c.ErrorShare = BrokenErrors, 0.2 }),
+		},
+		{
+			name: "errors with its share from env",
+			env:  map[string]string{"DEMOAPP_BROKEN": "errors", "DEMOAPP_ERROR_SHARE": "0.5"},
+			want: with(func(c *Config) { c.Broken, c.ErrorShare = BrokenErrors, 0.5 }),
+		},
+		{
 			name: "flag beats env",
 			args: []string{"-version", "v4"},
 			env:  map[string]string{"DEMOAPP_VERSION": "v3"},
@@ -84,6 +94,9 @@ func TestParse(t *testing.T) {
 		{name: "listen bad port", args: []string{"-listen", "127.0.0.1:http"}, wantErr: `port "http" is not a number`},
 		{name: "empty version", args: []string{"-version="}, wantErr: "-version must not be empty"},
 		{name: "unknown broken mode", args: []string{"-broken", "crash"}, wantErr: `-broken "crash": want one of`},
+		{name: "error share without errors", args: []string{"-error-share", "0.2"}, wantErr: "-error-share 0.2 applies only with -broken errors"},
+		{name: "error share above 1", args: []string{"-broken", "errors", "-error-share", "1.5"}, wantErr: "-error-share 1.5: want a share above 0 and at most 1"},
+		{name: "negative error share", args: []string{"-broken", "errors", "-error-share", "-0.1"}, wantErr: "-error-share -0.1: want a share above 0"},
 		{name: "zero shutdown timeout", args: []string{"-shutdown-timeout", "0s"}, wantErr: "must be positive"},
 		{name: "negative start delay", args: []string{"-start-delay", "-1s"}, wantErr: "not negative"},
 		{name: "daemon and stop", args: []string{"-daemon", "-stop", "-pid-file", "p", "-log-file", "l"}, wantErr: "exclude each other"},
@@ -117,7 +130,7 @@ func TestChildArgs(t *testing.T) {
 	cfg := Config{
 		Listen: "127.0.0.12:9000", Version: "v9", TokenFile: "t", HealthFile: "h", PIDFile: "p", LogFile: "l",
 		TLSListen: "127.0.0.12:9443", TLSCert: "c", TLSKey: "k", AuthFile: "a",
-		Broken: BrokenUnhealthy, ShutdownTimeout: 3 * time.Second, StartDelay: 1500 * time.Millisecond,
+		Broken: BrokenErrors, ErrorShare: 0.25, ShutdownTimeout: 3 * time.Second, StartDelay: 1500 * time.Millisecond,
 		StartTimeout: 4 * time.Second, Daemon: true, DaemonWait: false,
 	}
 	env := map[string]string{"DEMOAPP_VERSION": "v0", "DEMOAPP_BROKEN": "nostart"}

@@ -4,9 +4,11 @@ import (
 	"crypto/subtle"
 	"encoding/json"
 	"fmt"
+	"math"
 	"net/http"
 	"os"
 	"strconv"
+	"sync/atomic"
 	"time"
 )
 
@@ -25,11 +27,17 @@ type App struct {
 	Token      string // from the token file; empty if there is none
 	HealthFile string
 	Broken     Broken
+	// ErrorShare is the share of requests -broken errors fails.
+	ErrorShare float64
 	PID        int
 	Started    time.Time
 
 	// AuthUser and AuthPassword, when set, guard /token with basic auth.
 	AuthUser, AuthPassword string
+
+	// served counts the requests -broken errors may fail; a pointer, as
+	// tests copy App values.
+	served *atomic.Uint64
 }
 
 // VersionInfo is the JSON body of /version.
@@ -44,6 +52,7 @@ type VersionInfo struct {
 // X-App-Version and X-App-Host, so a client behind a load balancer can tell
 // which process answered.
 func (a *App) Handler() http.Handler {
+	a.served = new(atomic.Uint64)
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /{$}", a.root)
 	mux.HandleFunc("GET /version", a.version)
@@ -53,8 +62,32 @@ func (a *App) Handler() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("X-App-Version", a.Version)
 		w.Header().Set("X-App-Host", a.Host)
+		if a.injectError(r.URL.Path) {
+			text(w, http.StatusInternalServerError, "injected error (-broken errors)")
+			return
+		}
 		mux.ServeHTTP(w, r)
 	})
+}
+
+// injectError reports whether -broken errors fails this request. The
+// deploy's own checks (/token, /healthz, /version) always pass, so the
+// release gets through verify and the health checks; of the other
+// requests, counted per process, exactly ErrorShare fail, spread evenly
+// (with 0.2 every fifth), so a test sees the same count every run.
+func (a *App) injectError(path string) bool {
+	if a.Broken != BrokenErrors {
+		return false
+	}
+	switch path {
+	case "/token", "/healthz", "/version":
+		return false
+	}
+	// Request n fails when n*share passes a whole number; the slack
+	// keeps float rounding (5*0.2 = 0.99999...) from moving a failure.
+	n := float64(a.served.Add(1))
+	const slack = 1e-9
+	return math.Floor(n*a.ErrorShare+slack) > math.Floor((n-1)*a.ErrorShare+slack)
 }
 
 func (a *App) root(w http.ResponseWriter, _ *http.Request) {

@@ -83,6 +83,50 @@ func TestHandler(t *testing.T) {
 	}
 }
 
+// TestBrokenErrors checks that -broken errors fails exactly its share of
+// the requests other than /token, /healthz and /version, evenly spread,
+// and none of those three.
+func TestBrokenErrors(t *testing.T) {
+	tests := []struct {
+		name  string
+		share float64
+		paths []string
+		want  string // one letter per request: . ok, x 500
+	}{
+		{"a fifth", 0.2, []string{"/", "/", "/", "/", "/", "/slow?ms=0", "/", "/", "/", "/"}, "....x....x"},
+		{"checks never fail", 0.2, []string{"/", "/token", "/healthz", "/version", "/", "/", "/token", "/", "/"}, "........x"},
+		{"unknown paths count", 0.2, []string{"/nope", "/nope", "/nope", "/nope", "/"}, "....x"},
+		{"half", 0.5, []string{"/", "/", "/", "/", "/", "/"}, ".x.x.x"},
+		{"a third", 1.0 / 3, []string{"/", "/", "/", "/", "/", "/"}, "..x..x"},
+		{"all", 1, []string{"/", "/", "/"}, "xxx"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			a := App{Version: "v2", Host: "127.0.0.11:8081", Token: "abc", Broken: BrokenErrors, ErrorShare: tt.share}
+			srv := httptest.NewServer(a.Handler())
+			defer srv.Close()
+			var got strings.Builder
+			for _, p := range tt.paths {
+				resp, body := get(t, srv.URL+p)
+				switch {
+				case resp.StatusCode == 500 && body == "injected error (-broken errors)\n":
+					got.WriteByte('x')
+				case resp.StatusCode == 500:
+					t.Fatalf("GET %s = 500 %q, want the injected error's body", p, body)
+				default:
+					got.WriteByte('.')
+				}
+				if v := resp.Header.Get("X-App-Version"); v != "v2" {
+					t.Errorf("GET %s: X-App-Version %q, want v2 (errors name the process too)", p, v)
+				}
+			}
+			if got.String() != tt.want {
+				t.Errorf("answers %s, want %s (paths %v)", got.String(), tt.want, tt.paths)
+			}
+		})
+	}
+}
+
 func TestVersion(t *testing.T) {
 	started := time.Date(2026, 5, 4, 3, 2, 1, 0, time.FixedZone("CEST", 2*60*60))
 	a := App{Version: "v2", Host: "127.0.0.12:8081", PID: 4242, Started: started}

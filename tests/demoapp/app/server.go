@@ -83,6 +83,7 @@ func Start(ctx context.Context, cfg Config, logger *log.Logger) (*Server, error)
 		Version:    cfg.Version,
 		HealthFile: cfg.HealthFile,
 		Broken:     cfg.Broken,
+		ErrorShare: cfg.ErrorShare,
 		PID:        os.Getpid(),
 		Started:    time.Now(),
 	}

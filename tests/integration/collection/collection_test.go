@@ -47,6 +47,7 @@ func TestTarballContents(t *testing.T) {
 	for _, want := range []string{
 		"bin/manifest.json", "bin/zdt_amd64.tar.xz", "bin/zdt_arm64.tar.xz",
 		"meta/runtime.yml", "plugins/plugin_utils/binary.py", "roles/deploy/tasks/main.yml",
+		"plugins/callback/rollout.py", "plugins/plugin_utils/rollout.py",
 		"roles/deploy/meta/argument_specs.yml", "playbooks/deploy.yml", "README.md", "LICENSE",
 	} {
 		if _, ok := have[want]; !ok {
@@ -234,7 +235,7 @@ func TestAnsibleDocListsTheModulesOnly(t *testing.T) {
 	}
 }
 
-func TestAnsibleDocShowsEveryModuleAndTheRole(t *testing.T) {
+func TestAnsibleDocShowsEveryModuleTheRoleAndTheCallback(t *testing.T) {
 	coll := ansibletest.Install(t)
 	for _, m := range modules {
 		var doc map[string]struct {
@@ -251,6 +252,17 @@ func TestAnsibleDocShowsEveryModuleAndTheRole(t *testing.T) {
 		if len(d.Doc.Options) == 0 || d.Examples == "" || d.Return == nil {
 			t.Errorf("%s: ansible-doc shows %d options, examples %t, return %t", m, len(d.Doc.Options), d.Examples != "", d.Return != nil)
 		}
+	}
+	var cb map[string]struct {
+		Doc struct {
+			Options map[string]any `json:"options"`
+		} `json:"doc"`
+	}
+	if err := json.Unmarshal(ansibleDoc(t, coll, "--json", "-t", "callback", "zerodowntime.rolling.rollout"), &cb); err != nil {
+		t.Fatalf("the rollout callback: %v", err)
+	}
+	if _, ok := cb["zerodowntime.rolling.rollout"].Doc.Options["json_path"]; !ok {
+		t.Errorf("ansible-doc -t callback zerodowntime.rolling.rollout shows no json_path: %+v", cb)
 	}
 	out := ansibleDoc(t, coll, "-t", "role", "zerodowntime.rolling.deploy")
 	if !strings.Contains(string(out), "deploy_tasks_file") {
