@@ -78,31 +78,29 @@ var spec = func() ansible.Spec {
 
 type args struct {
 	lb.Args
-	Window          int     `json:"window"`
-	MaxErrorRatio   float64 `json:"max_error_ratio"`
-	MaxLatencyRatio float64 `json:"max_latency_ratio"`
-	LatencyFloor    float64 `json:"latency_floor"`
-	MinRequests     int     `json:"min_requests"`
-	MaxCheckFlaps   int     `json:"max_check_flaps"`
-	// Alarms goes to lb.Args.Alarms once part B's lb has it.
-	Alarms         []string       `json:"alarms"`
-	Socket         string         `json:"socket"`
-	MasterSocket   *bool          `json:"master_socket"`
-	Worker         string         `json:"worker"`
-	Backend        string         `json:"backend"`
-	Server         string         `json:"server"`
-	ProbeURL       string         `json:"probe_url"`
-	ProbeInterval  float64        `json:"probe_interval"`
-	ProbeBaseline  map[string]any `json:"probe_baseline"`
-	Baseline       bool           `json:"baseline"`
-	Headers        map[string]any `json:"probe_headers"`
-	URLUsername    string         `json:"probe_url_username"`
-	URLPassword    string         `json:"probe_url_password"`
-	ProbeCerts     bool           `json:"probe_validate_certs"`
-	CAPath         string         `json:"probe_ca_path"`
-	ClientCert     string         `json:"probe_client_cert"`
-	ClientKey      string         `json:"probe_client_key"`
-	RequestTimeout float64        `json:"probe_request_timeout"`
+	Window          int            `json:"window"`
+	MaxErrorRatio   float64        `json:"max_error_ratio"`
+	MaxLatencyRatio float64        `json:"max_latency_ratio"`
+	LatencyFloor    float64        `json:"latency_floor"`
+	MinRequests     int            `json:"min_requests"`
+	MaxCheckFlaps   int            `json:"max_check_flaps"`
+	Socket          string         `json:"socket"`
+	MasterSocket    *bool          `json:"master_socket"`
+	Worker          string         `json:"worker"`
+	Backend         string         `json:"backend"`
+	Server          string         `json:"server"`
+	ProbeURL        string         `json:"probe_url"`
+	ProbeInterval   float64        `json:"probe_interval"`
+	ProbeBaseline   map[string]any `json:"probe_baseline"`
+	Baseline        bool           `json:"baseline"`
+	Headers         map[string]any `json:"probe_headers"`
+	URLUsername     string         `json:"probe_url_username"`
+	URLPassword     string         `json:"probe_url_password"`
+	ProbeCerts      bool           `json:"probe_validate_certs"`
+	CAPath          string         `json:"probe_ca_path"`
+	ClientCert      string         `json:"probe_client_cert"`
+	ClientKey       string         `json:"probe_client_key"`
+	RequestTimeout  float64        `json:"probe_request_timeout"`
 }
 
 // CloudSignals makes the signals of provider hetzner or aws: the target's

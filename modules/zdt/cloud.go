@@ -3,13 +3,10 @@
 package main
 
 import (
-	"context"
-	"errors"
-
 	"github.com/zerodowntime/rolling/modules/deploy_watch"
 	"github.com/zerodowntime/rolling/modules/internal/ansible"
 	"github.com/zerodowntime/rolling/modules/internal/lb"
-	"github.com/zerodowntime/rolling/modules/internal/watch"
+	"github.com/zerodowntime/rolling/modules/internal/lb/providers"
 	"github.com/zerodowntime/rolling/modules/lb_drain"
 	"github.com/zerodowntime/rolling/modules/lb_register"
 )
@@ -17,9 +14,7 @@ import (
 var cloudModules = []ansible.Entry{lbdrain.Module, lbregister.Module}
 
 // The cloud signals of deploy_watch need the SDKs, so only this build has
-// them. Until lb grows its watch signals (issue 33, part B) they fail.
+// them; the host build's deploy_watch refuses provider hetzner and aws.
 func init() {
-	deploywatch.CloudSignals = func(context.Context, *ansible.Module, lb.Args) ([]watch.Signal, error) {
-		return nil, errors.New("deploy_watch: the cloud load balancer signals are not built yet")
-	}
+	deploywatch.CloudSignals = lb.NewRunner(providers.Open).WatchSignals
 }
