@@ -8,11 +8,13 @@ import (
 	"time"
 
 	"github.com/zerodowntime/rolling/tests/ansibletest"
+	"github.com/zerodowntime/rolling/tests/lbsim/sim"
 )
 
 // watchWindow is the watch of the scenarios below: long enough that a
-// watch that waited it out would show, short enough for make test.
-const watchWindow = 20
+// watch that waited it out would show, short enough for make test. The
+// probe needs min_requests (20) probes 0.2 s apart before it judges.
+const watchWindow = 12
 
 // watchVars turn the watch on; behind a cloud load balancer the role also
 // probes the app's own root URL (which the errors release fails), since
@@ -24,10 +26,23 @@ func watchVars(lb, scope string) map[string]any {
 		"deploy_watch_interval":   0.5,
 		"deploy_register_timeout": 30,
 	}
-	if lb != "haproxy" {
+	switch lb {
+	case "hetzner":
 		v["deploy_watch_probe_url"] = "http://{{ app_addr }}/"
+	case "aws":
+		v["deploy_watch_alarms"] = []string{watchAlarm}
 	}
 	return v
+}
+
+// watchAlarm is a CloudWatch alarm on the 5xx of the target group (lbsim
+// counts those its listener proxies). Its period is short so that it is
+// OK again when the rolled-back host's own watch starts, a restart later.
+const watchAlarm = "web-5xx"
+
+func alarmOn5xx(cfg *sim.Config) {
+	cfg.AWS.Alarms = append(cfg.AWS.Alarms, sim.Alarm{Name: watchAlarm, TargetGroup: awsTG,
+		Threshold: 5, Period: sim.Duration(2 * time.Second)})
 }
 
 // TestWatch: a release that boots, serves its token and passes the load
@@ -45,11 +60,13 @@ func TestWatch(t *testing.T) {
 	errors := map[string]string{"app-2": "errors"}
 	cases := []rolloutCase{
 		{name: "haproxy-errors", opts: Options{LB: "haproxy", Net: 81, Rollback: true, Broken: errors,
-			Vars: watchVars("haproxy", "host")}, check: checkWatchCaught("host")},
+			Vars: watchVars("haproxy", "host")}, check: checkWatchCaught("host", "max_error_ratio")},
 		{name: "haproxy-errors-all", opts: Options{LB: "haproxy", Net: 82, Rollback: true, Broken: errors,
-			Vars: watchVars("haproxy", "all")}, check: checkWatchCaught("all")},
+			Vars: watchVars("haproxy", "all")}, check: checkWatchCaught("all", "max_error_ratio")},
 		{name: "hetzner-errors-all", opts: Options{LB: "hetzner", Net: 83, Rollback: true, Broken: errors,
-			Vars: watchVars("hetzner", "all")}, check: checkWatchCaught("all")},
+			Vars: watchVars("hetzner", "all")}, check: checkWatchCaught("all", "max_error_ratio")},
+		{name: "aws-errors-all", opts: Options{LB: "aws", Net: 84, Rollback: true, Broken: errors, SimConfig: alarmOn5xx,
+			Vars: watchVars("aws", "all")}, check: checkWatchCaught("all", `alarm "web-5xx" `)},
 		{name: "haproxy-good", opts: Options{LB: "haproxy", Net: 85, Rollback: true,
 			Vars: map[string]any{"deploy_watch_seconds": 5, "deploy_watch_interval": 0.5}}, check: checkWatchPassed},
 	}
@@ -125,18 +142,18 @@ func watchOf(r *Report, host string) map[string]any {
 	return nil
 }
 
-// checkWatchCaught: app-2's watch failed early on the error ratio, the
+// checkWatchCaught: app-2's watch failed early on signal, the
 // rollout stopped before app-3, and the hosts ended as scope says, all in
 // rotation; the requests that failed are the bad release's, in a window
 // the watch cut short.
-func checkWatchCaught(scope string) func(t *testing.T, s *Scenario, r *Report) {
+func checkWatchCaught(scope, signal string) func(t *testing.T, s *Scenario, r *Report) {
 	return func(t *testing.T, s *Scenario, r *Report) {
 		t.Helper()
 		if r.ExitCode == 0 {
 			t.Errorf("ansible-playbook exit 0; the watch must fail the rollout")
 		}
 		t.Logf("rollout failed msg (%s): %s", r.FailedHost, r.FailedMsg)
-		for _, want := range []string{"app-2", "the watch step failed", "max_error_ratio", "rolled back"} {
+		for _, want := range []string{"app-2", "the watch step failed", signal, "rolled back"} {
 			if !strings.Contains(r.FailedMsg, want) {
 				t.Errorf("rollout failed msg lacks %q: %q", want, r.FailedMsg)
 			}
@@ -163,22 +180,21 @@ func checkWatchCaught(scope string) func(t *testing.T, s *Scenario, r *Report) {
 			t.Fatalf("app-2 has no watch result")
 		}
 		elapsed := asSeconds(w["elapsed"])
-		if w["passed"] != false || elapsed <= 0 || elapsed >= watchWindow/2 {
+		if w["passed"] != false || elapsed <= 0 || elapsed >= watchWindow*0.6 {
 			t.Errorf("app-2's watch: passed %v after %.1fs; want a failure well inside the %ds window", w["passed"], elapsed, watchWindow)
 		}
 		// Every failed request is one the bad release answered with 500
 		// while it was in rotation: from its register to the end of the
 		// drain after the watch.
-		if r.Failed == 0 {
-			t.Errorf("no request failed: the bad release never carried traffic, so the watch proves nothing")
+		bad := r.FailedByHost["app-2"]["v2"]
+		if bad == 0 || bad != r.Failed {
+			t.Errorf("%d requests failed, %d of them 500s of app-2's bad release; want some, and no other", r.Failed, bad)
 		}
-		for _, e := range r.Errors {
-			if !strings.Contains(e, "500") {
-				t.Errorf("a request failed otherwise than with the bad release's 500: %q", e)
-			}
-		}
-		t.Logf("bad window: %d of %d requests failed; the watch ended it after %.1f s of its %d s window",
-			r.Failed, r.Requests, elapsed, watchWindow)
+		span := r.FailedSpan["app-2"]
+		served := r.ServedByHost["app-2"]["v2"] + bad
+		t.Logf("bad window: the bad release answered %d requests, %d of them with 500, over %.1f s from the first "+
+			"failure to the last; its watch ended it after %.1f s of its %d s window (%d of %d requests failed in the run)",
+			served, bad, span[1]-span[0], elapsed, watchWindow, r.Failed, r.Requests)
 	}
 }
 
