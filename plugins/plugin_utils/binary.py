@@ -43,7 +43,7 @@ from ansible.plugins.action import ActionBase
 from ansible.vars.clean import remove_internal_keys
 from ansible_collections.zerodowntime.rolling.plugins.plugin_utils.builds import Builds, bin_dir, unlink_quietly, unpack_dir
 from ansible_collections.zerodowntime.rolling.plugins.plugin_utils.compat import module_args_json, parse_returned_data
-from ansible_collections.zerodowntime.rolling.plugins.plugin_utils import record
+from ansible_collections.zerodowntime.rolling.plugins.plugin_utils.record import RecordError, note as note_step
 from ansible_collections.zerodowntime.rolling.plugins.plugin_utils.remote_cache import (
     CACHE_DIR, REMOTE_KEEP_DAYS, SENT, STALE, STALE_RC, build_path, is_stale, parse_probe, probe_command, run_command,
     send_command)
@@ -161,9 +161,9 @@ class BinaryModuleAction(ActionBase):
         if not name or not step or self._task.check_mode or result.get('skipped'):
             return None
         try:
-            record.note(name, task_vars.get('inventory_hostname'), self._var(task_vars, '_deploy_phase') or 'deploy',
-                        step, not result.get('failed'), result)
-        except (record.RecordError, OSError) as e:
+            note_step(name, task_vars.get('inventory_hostname'), self._var(task_vars, '_deploy_phase') or 'deploy',
+                      step, not result.get('failed'), result)
+        except (RecordError, OSError) as e:
             return ('the run record of %s was not updated (%s): zerodowntime.rolling.undo cannot tell that '
                     '%s %s %s' % (name, e, task_vars.get('inventory_hostname'), step,
                                   'failed' if result.get('failed') else 'ran'))
