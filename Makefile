@@ -136,6 +136,7 @@ test-go-2.14: collection
 # another load balancer, or timing-sensitive), with all the others.
 test-long: collection ansible-core-2.19
 	$(WITH_219) ZDT_LONG=1 $(GO) test -count=1 -timeout 60m -v ./tests/reliability/
+	$(WITH_219) ZDT_LONG=1 $(GO) test -count=1 -timeout 30m -v -run 'TestWatchNoFalseAlarm' ./tests/rollout/
 
 # The plugins' Python unit tests (tests/unit; the rollout callback in a real
 # ansible-playbook), under 2.14 and 2.19.
