@@ -224,3 +224,28 @@ func TestUndoAfterInterruption(t *testing.T) {
 		t.Errorf("the second undo says %q", msg)
 	}
 }
+
+// TestScopeAllNeedsTheUndo: in a play of one's own, scope all without the
+// undo playbook after it would turn a failed rollout into a run that ends
+// as if it had succeeded: the role refuses it before touching a host.
+func TestScopeAllNeedsTheUndo(t *testing.T) {
+	coll := ansibletest.Install(t)
+	w := newUndoWorld(t, 2, "h1", "")
+	w.vars["deploy_rollback_scope"] = "all"
+	r := coll.Playbook(t, `
+- hosts: app
+  gather_facts: false
+  roles:
+    - zerodowntime.rolling.deploy
+`, ansibletest.Inventory(w.inv), ansibletest.Vars(w.vars))
+	if r.ExitCode == 0 {
+		t.Errorf("exit 0: a play with scope all and no undo playbook after it went ahead")
+	}
+	if got := w.steps(t); got != "" {
+		t.Errorf("steps ran: %s; want none", got)
+	}
+	gate := results(r, "zerodowntime.rolling.deploy : Check the deploy step, and that no host has failed")
+	if msg, _ := gate["h1"]["msg"].(string); !strings.Contains(msg, "needs the playbook zerodowntime.rolling.undo imported after this play") {
+		t.Errorf("h1's first task says %q", msg)
+	}
+}
