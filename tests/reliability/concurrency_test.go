@@ -24,9 +24,11 @@ func TestConcurrency(t *testing.T) {
 			// five hosts' dozen requests each at 1.2 a second, on top. The
 			// drains take turns under the pool's lock, each until its
 			// target is gone, which the budget slows to half a minute:
-			// the last one's timeout covers the turns before it.
+			// the last one's timeout covers the turns before it. The
+			// batch's five registers share it too (a dozen requests
+			// each at 1.2 a second): 30 s ran out on a busy machine.
 			opts: rollout.Options{LB: "hetzner", Net: 121, Hosts: 10, Serial: 5, ExtraPerHost: 30 * time.Second,
-				Vars: map[string]any{"deploy_min_healthy": 3, "deploy_drain_timeout": 180},
+				Vars: map[string]any{"deploy_min_healthy": 3, "deploy_drain_timeout": 180, "deploy_register_timeout": 120},
 				Load: rollout.LoadOptions{Clients: 16, Pause: 25 * time.Millisecond},
 				SimConfig: func(c *sim.Config) {
 					// Tighter than the drains' turns under the lock
