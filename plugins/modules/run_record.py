@@ -33,9 +33,11 @@ attributes:
     description: Only reads.
   diff_mode:
     support: none
+    description: Changes nothing, so there is nothing to show.
   platform:
     support: full
     platforms: [controller]
+    description: Runs on the controller, where the record is kept; the hosts are not contacted.
 seealso:
   - module: zerodowntime.rolling.deploy_watch
 '''

@@ -227,5 +227,5 @@ def undo_hosts(rec):
     """Return the hosts of rec still on the new version, last touched first."""
     if not rec:
         return []
-    hosts = [(h.get('order', 0), name) for name, h in rec['hosts'].items() if host_state(h) == 'new']
-    return [name for _, name in sorted(hosts, reverse=True)]
+    moved = [name for name, h in rec['hosts'].items() if host_state(h) == 'new']
+    return sorted(moved, key=lambda name: rec['hosts'][name].get('order', 0), reverse=True)
