@@ -218,6 +218,7 @@ type measured struct {
 	// app host's cache after the run, to fill the next run's from.
 	warm        bool
 	remoteCache string
+	hostNames   []string // the app hosts, in inventory order
 }
 
 // connLabel is the connection as the tables show it.
@@ -472,6 +473,15 @@ func ansibleStartup(t *testing.T, coll *ansibletest.Collection) time.Duration {
 // starts as a copy of cache when that is not empty.
 func runRollout(t *testing.T, coll *ansibletest.Collection, demoapp, playbook string, lb lbKind, p profile, hosts int, conn, cache string, net int) measured {
 	t.Helper()
+	return runRolloutWith(t, coll, demoapp, playbook, lb, p, hosts, conn, cache, net, nil)
+}
+
+// runRolloutWith is runRollout with adapt, when not nil, applied to the
+// playbook's extra variables (an earlier commit's role may not know all of
+// today's).
+func runRolloutWith(t *testing.T, coll *ansibletest.Collection, demoapp, playbook string, lb lbKind, p profile, hosts int, conn, cache string, net int,
+	adapt func(map[string]any) map[string]any) measured {
+	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Minute)
 	defer cancel()
 	m := measured{lb: lb.name, profile: p, hosts: hosts, playbook: playbook, conn: conn, sent: map[string]int64{}, buildPuts: map[string]int{}, otherPuts: map[string]int{}}
@@ -491,6 +501,9 @@ func runRollout(t *testing.T, coll *ansibletest.Collection, demoapp, playbook st
 	}
 	var s *rollout.Scenario // Setup below assigns it (same scope), before the playbook runs
 	opts.Playbook = func(ctx context.Context, inventory string, vars map[string]any) (rollout.PlaybookRun, error) {
+		if adapt != nil {
+			vars = adapt(vars)
+		}
 		ao := []ansibletest.Option{ansibletest.Vars(vars), ansibletest.Timeout(14 * time.Minute)}
 		if servers != nil {
 			inv, err := sshInventory(inventory, servers)
@@ -532,6 +545,9 @@ func runRollout(t *testing.T, coll *ansibletest.Collection, demoapp, playbook st
 		t.Fatalf("%s, %s, profile %s, %d hosts: %v", playbook, lb.name, p.key, hosts, err)
 	}
 	defer s.Close()
+	for _, h := range s.Hosts {
+		m.hostNames = append(m.hostNames, h.Name)
+	}
 	if conn != connLocal {
 		servers = map[string]*sshd.Server{}
 		for _, h := range s.Hosts {
