@@ -362,7 +362,7 @@ func printAdds(variants []addsVariant, results []addsSetting, lb lbKind, p profi
 			tb.Add(v.label, timeCell(&m), floorCell, over, alone, added, vsSeed, strconv.FormatInt(m.rep.Requests, 10), failedCell(runs))
 		}
 		tb.Notes = []string{
-			fmt.Sprintf("%d runs of each playbook, in turn; the median run's figures (range of elapsed in brackets)", repeats(3)),
+			fmt.Sprintf("runs of each playbook, in turn: %d; the median run's figures (range of elapsed in brackets)", repeats(3)),
 			"floor = the hosts' in-flight requests once out of rotation (observed) + boot + HAProxy's inter x rise; over floor /host = (elapsed - floor) / hosts",
 			"deploy step alone /host = bare.yml's elapsed / hosts (profile b: the start does not wait for the boot); added /host = over floor /host - deploy step alone /host: what the rolling tooling adds beyond Ansible running the user's deploy step",
 			fmt.Sprintf("ansible-playbook start-up and exit alone in this setting (one no-op task, median of 3): %s", benchkit.Secs(r.startup)),
