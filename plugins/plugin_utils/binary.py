@@ -49,7 +49,7 @@ from ansible_collections.zerodowntime.rolling.plugins.plugin_utils.remote_cache 
     send_command)
 
 # The names the action plugins and the collection's tests import from here.
-__all__ = ['BinaryModuleAction', 'Builds', 'CACHE_DIR', 'CACHE_VAR', 'EXEC_PREFIX_VAR', 'PLATFORM_VAR',
+__all__ = ['BinaryModuleAction', 'note_role_step', 'Builds', 'CACHE_DIR', 'CACHE_VAR', 'EXEC_PREFIX_VAR', 'PLATFORM_VAR',
            'REMOTE_KEEP_DAYS', 'STALE', 'STALE_RC', 'SUPPORTED_PLATFORMS', 'bin_dir', 'platform_from_uname',
            'unpack_dir']
 
@@ -82,6 +82,31 @@ def platform_from_uname(text):
             "the target's platform %s/%s is not supported by zerodowntime.rolling; "
             "supported platforms: %s" % (words[0], words[-1], ', '.join(SUPPORTED_PLATFORMS)))
     return '%s_%s' % (goos, goarch)
+
+
+def task_var(templar, task_vars, name):
+    """Return a task variable, templated (action plugins get them raw)."""
+    value = task_vars.get(name)
+    if value is None:
+        return None
+    return to_text(templar.template(value)).strip() or None
+
+
+def note_role_step(templar, task, task_vars, step, result):
+    """Note the outcome of step of the deploy role in the run record (see
+    plugin_utils.record): the role's tasks name the run and the phase in
+    their vars. Return a warning if the record cannot be kept."""
+    name = task_var(templar, task_vars, '_deploy_record')
+    if not name or not step or task.check_mode or result.get('skipped'):
+        return None
+    host = task_vars.get('inventory_hostname')
+    try:
+        note_step(name, host, task_var(templar, task_vars, '_deploy_phase') or 'deploy', step,
+                  not result.get('failed'), result)
+    except (RecordError, OSError) as e:
+        return ('the run record of %s was not updated (%s): zerodowntime.rolling.undo cannot tell that '
+                '%s %s %s' % (name, e, host, step, 'failed' if result.get('failed') else 'ran'))
+    return None
 
 
 class BinaryModuleAction(ActionBase):
@@ -154,20 +179,8 @@ class BinaryModuleAction(ActionBase):
 
     def _note_step(self, task_vars, result):
         """Note the outcome of a deploy role step in the run record (see
-        plugin_utils.record): the role's tasks name the run, the step and the
-        phase in their vars. Return a warning if the record cannot be kept."""
-        name = self._var(task_vars, '_deploy_record')
-        step = self._var(task_vars, '_deploy_step')
-        if not name or not step or self._task.check_mode or result.get('skipped'):
-            return None
-        try:
-            note_step(name, task_vars.get('inventory_hostname'), self._var(task_vars, '_deploy_phase') or 'deploy',
-                      step, not result.get('failed'), result)
-        except (RecordError, OSError) as e:
-            return ('the run record of %s was not updated (%s): zerodowntime.rolling.undo cannot tell that '
-                    '%s %s %s' % (name, e, task_vars.get('inventory_hostname'), step,
-                                  'failed' if result.get('failed') else 'ran'))
-        return None
+        note_role_step); the role's tasks name the step in their vars."""
+        return note_role_step(self._templar, self._task, task_vars, self._var(task_vars, '_deploy_step'), result)
 
     # -- the executing host -------------------------------------------------
 
@@ -218,11 +231,7 @@ class BinaryModuleAction(ActionBase):
         return '|'.join(parts)
 
     def _var(self, task_vars, name):
-        """Return a task variable, templated (action plugins get them raw)."""
-        value = task_vars.get(name)
-        if value is None:
-            return None
-        return to_text(self._templar.template(value)).strip() or None
+        return task_var(self._templar, task_vars, name)
 
     # -- running --------------------------------------------------------------
 

@@ -414,3 +414,30 @@ func (e *Collection) AdHoc(t testing.TB, module, args string, opts ...Option) (*
 	}
 	return r, nil
 }
+
+// Steps returns host's results of the deploy role's step-loop items whose
+// step is id (the item's first element: "check", "drain_haproxy",
+// "verify", ...), in order, from every task of the run.
+func (r *Run) Steps(host, id string) []map[string]any {
+	var out []map[string]any
+	for _, p := range r.doc.Plays {
+		for _, task := range p.Tasks {
+			items, _ := task.Hosts[host]["results"].([]any)
+			for _, it := range items {
+				m, _ := it.(map[string]any)
+				if pair, _ := m["item"].([]any); len(pair) == 2 && pair[0] == id {
+					out = append(out, m)
+				}
+			}
+		}
+	}
+	return out
+}
+
+// Step is host's first result of a step-loop item whose step is id, or nil.
+func (r *Run) Step(host, id string) map[string]any {
+	if s := r.Steps(host, id); len(s) > 0 {
+		return s[0]
+	}
+	return nil
+}

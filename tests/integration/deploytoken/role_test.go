@@ -54,11 +54,11 @@ func TestTokenOwnerThroughTheRole(t *testing.T) {
 			"deploy_token_file": path, "deploy_token_owner": "nobody", "deploy_token_group": "nogroup", "deploy_token_mode": "0440",
 			"deploy_verify_url": app.URL + "/", "deploy_verify_timeout": 5,
 		}))
-	res := run.Task("zerodowntime.rolling.deploy : Deploy token")["app-1"]
+	res := run.Step("app-1", "check")
 	if run.ExitCode != 0 || res["changed"] != true {
 		t.Fatalf("exit %d, Deploy token %v:\n%s", run.ExitCode, res, run.Stdout)
 	}
-	if v := run.Task("zerodowntime.rolling.deploy : Verify")["app-1"]; v["token_verified"] != true {
+	if v := run.Step("app-1", "verify"); v["token_verified"] != true {
 		t.Errorf("the verify did not see the token: %v", v)
 	}
 	st, err := os.Stat(path)

@@ -56,19 +56,6 @@ func batchesRun(t *testing.T, hosts int, serial any, failHost string, vars map[s
 	return r, started
 }
 
-// results merges the per-host results of every task named name (under the
-// free strategy the json callback records each host's run of a task on
-// its own).
-func results(r *ansibletest.Run, name string) map[string]map[string]any {
-	out := map[string]map[string]any{}
-	for _, hosts := range r.Tasks(name) {
-		for h, res := range hosts {
-			out[h] = res
-		}
-	}
-	return out
-}
-
 // TestPlaybookStopsAtTheFirstFailedHost: under the playbook's free strategy
 // (which ignores max_fail_percentage), a host that fails in one batch stops
 // every later batch at the role's first task, before anything is touched,
@@ -89,12 +76,11 @@ func TestPlaybookStopsAtTheFirstFailedHost(t *testing.T) {
 			t.Errorf("%s ran the deploy step after h2 failed in an earlier batch", h)
 		}
 	}
-	if v := results(r, "zerodowntime.rolling.deploy : Verify")["h1"]; v == nil || v["failed"] == true {
+	if v := r.Step("h1", "verify"); v == nil || v["failed"] == true {
 		t.Errorf("h1's Verify = %v: h1 shares h2's batch and must finish its cycle", v)
 	}
-	gate := results(r, "zerodowntime.rolling.deploy : Check the deploy step, and that no host has failed")
 	want := "the rollout stopped before h3 (not touched): h2 failed earlier in this play"
-	if msg, _ := gate["h3"]["msg"].(string); msg != want {
+	if msg, _ := r.Step("h3", "check")["msg"].(string); msg != want {
 		t.Errorf("h3's first task says %q, want %q", msg, want)
 	}
 	if strings.Contains(r.Stderr, "max_fail_percentage") {
@@ -111,10 +97,10 @@ func TestCanaryPauseOnce(t *testing.T) {
 	if r.ExitCode != 0 {
 		t.Fatalf("exit %d, want 0", r.ExitCode)
 	}
-	paused := results(r, "zerodowntime.rolling.deploy : Canary pause after the first batch")
 	for h, want := range map[string]bool{"h1": true, "h2": true, "h3": false} {
-		if got := paused[h] != nil && paused[h]["skipped"] != true; got != want {
-			t.Errorf("%s paused: %v, want %v (%v)", h, got, want, paused[h])
+		paused := r.Step(h, "pause")
+		if got := paused != nil && paused["skipped"] != true && paused["failed"] != true; got != want {
+			t.Errorf("%s paused: %v, want %v (%v)", h, got, want, paused)
 		}
 	}
 	if len(started) != 3 {

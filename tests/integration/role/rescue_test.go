@@ -109,18 +109,18 @@ func TestRescueNamesTheFailedStep(t *testing.T) {
 		drains []float64
 	}{
 		{"drain", map[string]any{"deploy_haproxy_backend": "gone"},
-			[]string{"the drain step failed (Drain (renamed))", `backend "gone" not found`, "It may be partly drained"}, nil},
+			[]string{"the drain step failed (drain haproxy on lb1)", `backend "gone" not found`, "It may be partly drained"}, nil},
 		{"verify", map[string]any{},
-			[]string{"the verify step failed (Verify (renamed))", "It was left out of rotation"}, nil},
+			[]string{"the verify step failed (verify on app1)", "It was left out of rotation"}, nil},
 		{"register", map[string]any{"deploy_haproxy_backend": "{{ 'gone' if deployed | default(false) else 'www' }}",
 			"deploy_verify_url": srv.URL + "/ok"},
-			[]string{"the register step failed (Register (renamed))", "taking it out again failed too"},
+			[]string{"the register step failed (register haproxy on lb1)", "taking it out again failed too"},
 			// Taken out again without min_healthy: it is not healthy.
 			[]float64{1, 0}},
 		{"register after a rollback", map[string]any{"deploy_rollback_tasks_file": rollback,
 			"deploy_haproxy_backend": "{{ 'gone' if rolled_back | default(false) else 'www' }}",
 			"deploy_verify_url":      "{{ '" + srv.URL + "/' ~ ('ok' if rolled_back | default(false) else 'bad') }}"},
-			[]string{"the verify step failed (Verify (renamed))", "the rollback failed too", "taking it out again failed too"}, nil},
+			[]string{"the verify step failed (verify on app1)", "the rollback failed too", "taking it out again failed too"}, nil},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			vars := map[string]any{
@@ -156,15 +156,11 @@ func TestRescueNamesTheFailedStep(t *testing.T) {
 // in order (from the items' invocations).
 func drainMinHealthy(r *ansibletest.Run) []float64 {
 	var out []float64
-	for _, hosts := range r.Tasks("zerodowntime.rolling.deploy : Drain (renamed)") {
-		items, _ := hosts["app1"]["results"].([]any)
-		for _, it := range items {
-			m, _ := it.(map[string]any)
-			inv, _ := m["invocation"].(map[string]any)
-			args, _ := inv["module_args"].(map[string]any)
-			if v, ok := args["min_healthy"].(float64); ok {
-				out = append(out, v)
-			}
+	for _, m := range r.Steps("app1", "drain_haproxy") {
+		inv, _ := m["invocation"].(map[string]any)
+		args, _ := inv["module_args"].(map[string]any)
+		if v, ok := args["min_healthy"].(float64); ok {
+			out = append(out, v)
 		}
 	}
 	return out

@@ -63,7 +63,7 @@ func TestDeployStep(t *testing.T) {
 				if r.ExitCode != 0 {
 					t.Errorf("exit %d, want 0:\n%s", r.ExitCode, r.Stdout)
 				}
-				if v := r.Task("zerodowntime.rolling.deploy : Verify")["localhost"]; v == nil || v["failed"] == true {
+				if v := r.Step("localhost", "verify"); v == nil || v["failed"] == true {
 					t.Errorf("Verify result %v, want it run after the step", v)
 				}
 				return

@@ -244,8 +244,7 @@ func TestScopeAllNeedsTheUndo(t *testing.T) {
 	if got := w.steps(t); got != "" {
 		t.Errorf("steps ran: %s; want none", got)
 	}
-	gate := results(r, "zerodowntime.rolling.deploy : Check the deploy step, and that no host has failed")
-	if msg, _ := gate["h1"]["msg"].(string); !strings.Contains(msg, "needs the playbook zerodowntime.rolling.undo imported after this play") {
+	if msg, _ := r.Step("h1", "check")["msg"].(string); !strings.Contains(msg, "needs the playbook zerodowntime.rolling.undo imported after this play") {
 		t.Errorf("h1's first task says %q", msg)
 	}
 }

@@ -72,7 +72,7 @@ func TestSecretsThroughTheRole(t *testing.T) {
 				if run.ExitCode != 0 {
 					t.Fatalf("rollout exit %d, want 0:\n%s", run.ExitCode, run.Stdout)
 				}
-				if res := run.Task("zerodowntime.rolling.deploy : Verify")["app-1"]; res["failed"] == true || res["status"] != float64(200) {
+				if res := run.Step("app-1", "verify"); res["failed"] == true || res["status"] != float64(200) {
 					t.Errorf("the rollout did not verify the host: %v", res)
 				}
 			} else {

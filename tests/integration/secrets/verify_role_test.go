@@ -55,7 +55,7 @@ func TestVerifyCredentialsThroughTheRole(t *testing.T) {
 			}
 			run := coll.PlaybookFile(t, "zerodowntime.rolling.deploy", ansibletest.Inventory(inventory),
 				ansibletest.Vars(vars), ansibletest.Verbose(3))
-			verify := run.Task("zerodowntime.rolling.deploy : Verify")["app-1"]
+			verify := run.Step("app-1", "verify")
 			if c.failed == "" {
 				if run.ExitCode != 0 || verify["failed"] == true || verify["status"] != float64(200) {
 					t.Fatalf("rollout exit %d, verify %v; want the host verified:\n%s", run.ExitCode, verify, run.Stdout)
