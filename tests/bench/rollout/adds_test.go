@@ -149,6 +149,25 @@ func TestBenchAdds(t *testing.T) {
 		results = append(results, res)
 	}
 	printAdds(variants, results, lb, p, baseRev, baseNote)
+	if os.Getenv("ZDT_BENCH_TASKS") == "1" {
+		for _, r := range results {
+			for _, v := range variants {
+				if runs := r.runs[v.key]; len(runs) > 0 {
+					m := median(runs)
+					fmt.Printf("\n(%s; %s)", v.label, settingLabel(r))
+					printTasks(m)
+				}
+			}
+		}
+	}
+}
+
+// settingLabel is the setting as the tables name it.
+func settingLabel(r addsSetting) string {
+	if r.hog > 0 {
+		return fmt.Sprintf("%s (%d busy processes)", r.name, r.hog)
+	}
+	return r.name
 }
 
 // baseVariant builds (or takes from the cache) the collection of rev and
@@ -295,12 +314,6 @@ func printAdds(variants []addsVariant, results []addsSetting, lb lbKind, p profi
 	has := func(key string) bool {
 		return slices.ContainsFunc(variants, func(v addsVariant) bool { return v.key == key })
 	}
-	settingDesc := func(r addsSetting) string {
-		if r.hog > 0 {
-			return fmt.Sprintf("%s (%d busy processes)", r.name, r.hog)
-		}
-		return r.name
-	}
 
 	tc := &benchkit.Table{
 		Title: "Tasks per host on the happy path (json callback), " + lb.title + ", 3 hosts, local",
@@ -327,7 +340,7 @@ func printAdds(variants []addsVariant, results []addsSetting, lb lbKind, p profi
 
 	for _, r := range results {
 		tb := &benchkit.Table{
-			Title: fmt.Sprintf("Rollout time, %s; profile (%s) %s; 3 hosts, local; %s controller", lb.title, p.key, p.desc, settingDesc(r)),
+			Title: fmt.Sprintf("Rollout time, %s; profile (%s) %s; 3 hosts, local; %s controller", lb.title, p.key, p.desc, settingLabel(r)),
 			Head:  []string{"playbook", "elapsed (range)", "floor", "over floor /host", "deploy step alone /host", "added /host", "time / seed's", "requests", "failed per run"},
 		}
 		var seed *measured
@@ -383,7 +396,7 @@ func printAdds(variants []addsVariant, results []addsSetting, lb lbKind, p profi
 	for _, r := range results {
 		bare := median(r.runs[vBare])
 		ours := median(r.runs[vOurs])
-		row := []string{settingDesc(r), benchkit.Secs(addedPerHost(ours, bare))}
+		row := []string{settingLabel(r), benchkit.Secs(addedPerHost(ours, bare))}
 		if runs := r.runs[vBase]; len(runs) > 0 {
 			base := median(runs)
 			row = append(row, benchkit.Secs(addedPerHost(base, bare)), ratioOf(addedPerHost(ours, bare), addedPerHost(base, bare)))
