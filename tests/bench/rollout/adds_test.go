@@ -278,6 +278,27 @@ func taskCounts(runs []measured) (lo, hi int) {
 	return lo, hi
 }
 
+// runLevelTasks is the range over runs of tasks that ran for none of the
+// app hosts (a play of the controller's own, once per run), the user's
+// aside.
+func runLevelTasks(runs []measured) (lo, hi int) {
+	for i, m := range runs {
+		n := 0
+		for _, task := range m.tasks {
+			if !isUserTask(task.Name) && !slices.ContainsFunc(m.hostNames, func(h string) bool { _, ok := task.Hosts[h]; return ok }) {
+				n++
+			}
+		}
+		if i == 0 || n < lo {
+			lo = n
+		}
+		if i == 0 || n > hi {
+			hi = n
+		}
+	}
+	return lo, hi
+}
+
 func countCell(lo, hi int) string {
 	if lo == hi {
 		return strconv.Itoa(lo)
@@ -322,16 +343,21 @@ func printAdds(variants []addsVariant, results []addsSetting, lb lbKind, p profi
 	for _, r := range results {
 		tc.Head = append(tc.Head, r.name)
 	}
+	tc.Head = append(tc.Head, "once per run, not for an app host")
 	for _, v := range variants {
 		row := []string{v.label}
+		var all []measured
 		for _, r := range results {
 			row = append(row, countCell(taskCounts(r.runs[v.key])))
+			all = append(all, r.runs[v.key]...)
 		}
+		row = append(row, countCell(runLevelTasks(all)))
 		tc.Add(row...)
 	}
 	tc.Notes = []string{
 		"every task with a result for the app host, whatever its outcome (skipped ones, includes and the argument validation included; a looped task once), less the user's deploy-step tasks (stop, start), which every playbook runs",
 		"a range: hosts or runs differ",
+		"once per run: tasks with a result for no app host (a play on the controller, skipped ones included); their time is in elapsed, not in the count per host",
 	}
 	if baseNote != "" {
 		tc.Notes = append(tc.Notes, baseNote)

@@ -77,6 +77,12 @@ func TestTaskCountsAndAdded(t *testing.T) {
 	if lo, hi := taskCounts([]measured{run(0), run(2)}); lo != 1 || hi != 3 {
 		t.Errorf("taskCounts = %d-%d, want 1-3 (the user's start not counted, skipped ones counted)", lo, hi)
 	}
+	ctl := run(0)
+	ctl.tasks = append(ctl.tasks, benchkit.Task{Name: "Name the run", Hosts: map[string]map[string]any{"localhost": ok}},
+		benchkit.Task{Name: "Rollout failed", Hosts: map[string]map[string]any{"localhost": {"skipped": true}}})
+	if lo, hi := runLevelTasks([]measured{run(0), ctl}); lo != 0 || hi != 2 {
+		t.Errorf("runLevelTasks = %d-%d, want 0-2 (the controller's two, skipped included; the user's start is an app host's)", lo, hi)
+	}
 	if c := countCell(4, 4); c != "4" {
 		t.Errorf("countCell(4, 4) = %q", c)
 	}
