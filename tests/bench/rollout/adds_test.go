@@ -322,6 +322,27 @@ func addedPerHost(rollout, bare measured) time.Duration {
 	return rollout.overheadPerHost() - bare.alonePerHost()
 }
 
+// pairedAdded compares two rollouts round by round: runs a, b and bare
+// ran in turn, a[i], b[i] and bare[i] in the same round. It returns the
+// median over rounds of each one's added time (over its floor less that
+// round's deploy step alone) and the median and range of a's over the
+// floor less b's in the same round, which the machine's drift between
+// rounds moves less than a difference of medians. ok is false without
+// complete rounds.
+func pairedAdded(a, b, bare []measured) (addA, addB, diff, lo, hi time.Duration, ok bool) {
+	n := min(len(a), len(b), len(bare))
+	if n == 0 {
+		return 0, 0, 0, 0, 0, false
+	}
+	var as, bs, ds []time.Duration
+	for i := range n {
+		as = append(as, addedPerHost(a[i], bare[i]))
+		bs = append(bs, addedPerHost(b[i], bare[i]))
+		ds = append(ds, a[i].overheadPerHost()-b[i].overheadPerHost())
+	}
+	return benchkit.Median(as), benchkit.Median(bs), benchkit.Median(ds), slices.Min(ds), slices.Max(ds), true
+}
+
 // ratioOf is a/b as "0.42x"; "-" when b is not above 0 (an added time at
 // or below 0 is below what the method resolves).
 func ratioOf(a, b time.Duration) string {
@@ -417,7 +438,8 @@ func printAdds(variants []addsVariant, results []addsSetting, lb lbKind, p profi
 	}
 	ta := &benchkit.Table{
 		Title: "What the collection adds per host, ours against the role as of " + baseRev + ", and ours against the seed (" + lb.name + ", profile " + p.key + ", 3 hosts, local)",
-		Head:  []string{"controller", "added /host: ours", "as of " + baseRev, "ours / " + baseRev, "elapsed: ours / seed", "failed per run: ours", baseRev, "seed"},
+		Head: []string{"controller", "added /host: ours", "as of " + baseRev, "ours / " + baseRev, "by round: ours", baseRev, "ratio", "ours - " + baseRev + " /host (range)",
+			"elapsed: ours / seed", "failed per run: ours", baseRev, "seed"},
 	}
 	for _, r := range results {
 		bare := median(r.runs[vBare])
@@ -426,8 +448,13 @@ func printAdds(variants []addsVariant, results []addsSetting, lb lbKind, p profi
 		if runs := r.runs[vBase]; len(runs) > 0 {
 			base := median(runs)
 			row = append(row, benchkit.Secs(addedPerHost(base, bare)), ratioOf(addedPerHost(ours, bare), addedPerHost(base, bare)))
+			if ao, ab, d, lo, hi, ok := pairedAdded(r.runs[vOurs], runs, r.runs[vBare]); ok {
+				row = append(row, benchkit.Secs(ao), benchkit.Secs(ab), ratioOf(ao, ab), fmt.Sprintf("%s (%.2f to %.2f)", benchkit.Secs(d), lo.Seconds(), hi.Seconds()))
+			} else {
+				row = append(row, "-", "-", "-", "-")
+			}
 		} else {
-			row = append(row, "-", "-")
+			row = append(row, "-", "-", "-", "-", "-", "-", "-")
 		}
 		if runs := r.runs[vSeed]; len(runs) > 0 {
 			row = append(row, ratioOf(ours.elapsed, median(runs).elapsed))
@@ -446,6 +473,7 @@ func printAdds(variants []addsVariant, results []addsSetting, lb lbKind, p profi
 	}
 	ta.Notes = []string{
 		"added /host as in the table above (the median runs); both roles, the seed and the deploy step alone ran in turn in the same setting of the same run",
+		"by round: each round's added time (over its floor less the same round's deploy step alone), median over the rounds, and their ratio; ours - " + baseRev + ": ours over the floor less " + baseRev + "'s in the same round, median and range over the rounds (negative: ours adds less)",
 		"issue 34's goals: at most five tasks per host; ours / " + baseRev + " at most 0.50x, quiet and loaded; elapsed ours / seed at most 0.40x, with 0 failed requests",
 	}
 	if baseNote != "" {

@@ -103,3 +103,22 @@ func TestTaskCountsAndAdded(t *testing.T) {
 		t.Errorf("ratioOf over 0 = %q, want -", r)
 	}
 }
+
+func TestPairedAdded(t *testing.T) {
+	p := profile{boot: time.Second, noWait: true}
+	run := func(elapsed time.Duration) measured {
+		return measured{hosts: 1, profile: p, elapsed: elapsed}
+	}
+	// Round 2 ran on a slower machine: every playbook took 3 s longer.
+	// Paired, ours adds 1 s less than the base in every round.
+	ours := []measured{run(3 * time.Second), run(6 * time.Second), run(4 * time.Second)}
+	base := []measured{run(4 * time.Second), run(7 * time.Second), run(5 * time.Second)}
+	bare := []measured{run(time.Second), run(4 * time.Second), run(2 * time.Second)}
+	ao, ab, d, lo, hi, ok := pairedAdded(ours, base, bare)
+	if !ok || ao != 2*time.Second || ab != 3*time.Second || d != -time.Second || lo != -time.Second || hi != -time.Second {
+		t.Errorf("pairedAdded = %s, %s, %s (%s to %s), %v; want 2s, 3s, -1s (-1s to -1s), true", ao, ab, d, lo, hi, ok)
+	}
+	if _, _, _, _, _, ok := pairedAdded(ours, nil, bare); ok {
+		t.Error("pairedAdded without the base's runs: ok")
+	}
+}
