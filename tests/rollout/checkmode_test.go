@@ -90,7 +90,7 @@ func TestCheckMode(t *testing.T) {
 					took.Round(100*time.Millisecond), bound.Round(time.Second), timeout)
 			}
 
-			plans := r.TaskResults("Plan (check mode)")
+			plans := r.StepResults("plan")
 			for _, h := range s.Hosts {
 				if c.want == nil {
 					break

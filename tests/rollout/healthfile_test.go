@@ -48,7 +48,7 @@ func TestHetznerHealthFile(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	plans := dry.TaskResults("Plan (check mode)")
+	plans := dry.StepResults("plan")
 	for _, h := range s.Hosts {
 		plan := fmt.Sprint(plans[h.Name])
 		if dry.ExitCode != 0 || !strings.Contains(plan, "drain on the host: would create "+file) {

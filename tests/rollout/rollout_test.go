@@ -497,7 +497,7 @@ func checkTakeOutFailed(t *testing.T, s *Scenario, r *Report) {
 // deploy could never run.
 func checkUnreachable(t *testing.T, s *Scenario, r *Report) {
 	t.Helper()
-	if r.ExitCode == 0 || r.FailedHost != "app-3" || !strings.Contains(r.FailedMsg, "Reach the host") {
+	if r.ExitCode == 0 || r.FailedHost != "app-3" || !strings.Contains(r.FailedMsg, "Take the host out") {
 		t.Errorf("exit %d, failed %s %q; want app-3 unreachable at the task that reaches it", r.ExitCode, r.FailedHost, r.FailedMsg)
 	}
 	t.Logf("rollout failed msg: %s", r.FailedMsg)
