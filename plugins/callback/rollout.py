@@ -175,7 +175,7 @@ class CallbackModule(CallbackBase):
 
     def _item(self, result, status):
         host, task, data = _result_parts(result)
-        key, (_, phase) = self._step(task)
+        key, (dummy, phase) = self._step(task)
         if status == 'failed' and data.get('unreachable'):
             status = 'unreachable'
         self._summary.item_result(host.get_name(), key, status, time.time(), phase=phase, result=data)

@@ -43,7 +43,7 @@ class Run:
             if per_item:
                 self.s.item_result(host, self.n, item_status, self.t, phase=phase, result=result)
         self.t += 0.05
-        results = [r for _, _, r in items]
+        results = [i[2] for i in items]
         self.s.task_result(host, self.n, status, self.t, step=step, phase=phase,
                            action='zerodowntime.rolling.rollout_step', ignore_errors=ignore_errors,
                            result={'results': results, 'changed': any(r.get('changed') for r in results)})
@@ -384,8 +384,8 @@ class TestSummary(unittest.TestCase):
         r = Run()
         r.s.play_hosts(['app-1', 'app-2', 'app-3'])
         for h in ('app-1', 'app-2'):
-            for _ in range(4):
-                r.s.role_task(h, 'deploy')
+            for phase in ['deploy'] * 4:
+                r.s.role_task(h, phase)
             full_host(r, h)
         doc = r.s.to_dict()
         self.assertEqual([h['tasks'] for h in doc['hosts']], [{'deploy': 4}, {'deploy': 4}, {}])
