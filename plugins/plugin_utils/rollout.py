@@ -103,6 +103,17 @@ def version_of(body_excerpt):
     return None
 
 
+def _item_host(r):
+    """The host a loop item ran on, for the HAProxy host of a drain or
+    register: the rollout_step item's zdt_host or its item's host, or the
+    loop's item when it is a host name."""
+    item = r.get('item')
+    for on in (r.get('zdt_host'), item.get('host') if isinstance(item, dict) else item):
+        if isinstance(on, str) and on:
+            return on
+    return None
+
+
 def _items(result):
     """The results of a task: each loop item's, or the result itself."""
     items = result.get('results')
@@ -326,11 +337,7 @@ class Summary(object):
             if regs and not any(regs):
                 continue  # looked at, but the host is not in it
             found.append({'kind': str(p.get('kind') or 'pool'), 'name': scrub_text(p['name'], 120)})
-        # The HAProxy host the drain or register ran on: the loop's item,
-        # a host name or (one rollout_step item) a dict naming it.
-        on = r.get('item')
-        on = on.get('host') if isinstance(on, dict) else on
-        on = on if isinstance(on, str) and on else None
+        on = _item_host(r)
         for b in r.get('backends') or []:
             if isinstance(b, dict) and b.get('backend'):
                 lb = {'kind': 'haproxy', 'name': scrub_text(b['backend'], 120)}

@@ -310,6 +310,20 @@ class TestSummary(unittest.TestCase):
         self.assertEqual(lines[1].split()[:7], ['host', 'baseline', 'drain', 'deploy', 'verify', 'register', 'watch'])
         self.assertEqual(lines[2].split()[:7], ['app-1', '0.5s', '0.5s', '3.0s', '0.2s', '0.5s', '10.0s'])
 
+    def test_the_host_an_item_ran_on(self):
+        # zdt_host first, then the item's host (a dict), then the item
+        # itself (a host name); a list item names no host by itself.
+        r = Run()
+        backends = [{'backend': 'web', 'server': 'app-1'}]
+        r.loop('app-1', 'drain', [
+            (0.1, 'ok', dict(item('drain', 'haproxy_maint', host='lb1'), zdt_host='lb9', backends=backends)),
+            (0.1, 'ok', dict(item('drain', 'haproxy_maint', host='lb2'), backends=backends)),
+            (0.1, 'ok', dict(item('drain', 'haproxy_maint'), item='lb3', backends=backends)),
+            (0.1, 'ok', dict(item('drain', 'haproxy_maint'), item=['drain_haproxy', 'lb4'], backends=backends)),
+        ])
+        lbs = r.s.to_dict()['hosts'][0]['load_balancers']
+        self.assertEqual([lb.get('on') for lb in lbs], ['lb9', 'lb2', 'lb3', None])
+
     def test_without_item_results_a_loop_is_one_step(self):
         # What the callback did before it read items, and does for loops
         # whose items name no step: the take-out task's whole time, the
