@@ -24,7 +24,10 @@ description:
   - A task that runs several steps as loop items (the role's C(Take the host out) and C(Put the host
     back)) is timed item by item instead. Each item whose result names its step in C(zdt_step) counts
     for that step, from the previous item's result (or the task's start) to its own, and is read as
-    the result of the module named in its C(zdt_module). Skipped items count for nothing.
+    the result of the module named in its C(zdt_module), on the host named in its C(zdt_host) (or
+    its item's C(host)). Skipped items count for nothing. An item of the input checks
+    (C(zdt_step) C(check)) touches the host only when it changed something (the deploy token),
+    and a host they stop is reported failed but untouched, with no failed step.
   - The version is the C(version) key of a JSON body that M(zerodowntime.rolling.deploy_verify)
     returned in C(body_excerpt), before the host's drain or deploy step (before) and after it
     (after); C(-) when no such body names one.
@@ -32,8 +35,9 @@ description:
     ran for it, or a task changed something on it.
   - Under the table, how many tasks of the C(zerodowntime.rolling.deploy) role ran on each host,
     whatever their outcome (ok, changed, failed, skipped, unreachable), counting its argument
-    validation and its includes but not the tasks of the user's deploy or rollback step; in the JSON,
-    each host's C(tasks) maps a phase to that count.
+    validation and its includes but not the tasks of the user's deploy or rollback step (those
+    written outside the role's directory); in the JSON, each host's C(tasks) maps a phase to that
+    count.
   - With I(json_path), also writes the same data as JSON (C(version) 1), for CI systems and chat
     notifications. It holds only the fields listed here, never a task's arguments or whole result;
     URLs lose their user, password and query.

@@ -492,7 +492,8 @@ def _tasks_line(hosts):
         counts.append((h['name'], text))
     if not counts:
         return None
-    if len(counts) > 1 and len(set(c[1] for c in counts)) == 1:
+    # "On each host" only when every host of the table ran the same.
+    if len(counts) == len(hosts) > 1 and len(set(c[1] for c in counts)) == 1:
         return 'role tasks per host: %s on each host' % counts[0][1]
     return 'role tasks per host: ' + ', '.join('%s %s' % c for c in counts)
 

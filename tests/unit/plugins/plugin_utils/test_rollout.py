@@ -395,14 +395,18 @@ class TestSummary(unittest.TestCase):
         self.assertEqual(r.s.to_dict()['untouched'], ['app-1'])
 
     def test_role_tasks_per_host(self):
-        r = Run()
-        r.s.play_hosts(['app-1', 'app-2', 'app-3'])
-        for h in ('app-1', 'app-2'):
-            for phase in ['deploy'] * 4:
-                r.s.role_task(h, phase)
-            full_host(r, h)
+        def run(hosts, with_tasks):
+            r = Run()
+            r.s.play_hosts(hosts)
+            for h in with_tasks:
+                for phase in ['deploy'] * 4:
+                    r.s.role_task(h, phase)
+                full_host(r, h)
+            return r
+
+        r = run(['app-1', 'app-2'], ['app-1', 'app-2'])
         doc = r.s.to_dict()
-        self.assertEqual([h['tasks'] for h in doc['hosts']], [{'deploy': 4}, {'deploy': 4}, {}])
+        self.assertEqual([h['tasks'] for h in doc['hosts']], [{'deploy': 4}, {'deploy': 4}])
         self.assertIn('\nrole tasks per host: 4 on each host\n', rollout.render(doc) + '\n')
         r.s.role_task('app-2', 'deploy')
         r.s.role_task('app-2', 'rollback')
@@ -410,7 +414,11 @@ class TestSummary(unittest.TestCase):
         doc = r.s.to_dict()
         self.assertEqual(doc['hosts'][1]['tasks'], {'deploy': 6, 'rollback': 1})
         lines = rollout.render(doc).splitlines()
-        self.assertEqual(lines[5], 'role tasks per host: app-1 4, app-2 6 + 1 rollback')
+        self.assertEqual(lines[4], 'role tasks per host: app-1 4, app-2 6 + 1 rollback')
+        # Not "on each host" when a host of the table ran none.
+        doc = run(['app-1', 'app-2', 'app-3'], ['app-1', 'app-2']).s.to_dict()
+        self.assertEqual(doc['hosts'][2]['tasks'], {})
+        self.assertIn('\nrole tasks per host: app-1 4, app-2 4\n', rollout.render(doc))
         # No line without the role (a playbook's own tasks).
         r = Run()
         full_host(r, 'app-1')
