@@ -51,7 +51,7 @@ func TestHetznerHealthFile(t *testing.T) {
 	plans := dry.StepResults("plan")
 	for _, h := range s.Hosts {
 		plan := fmt.Sprint(plans[h.Name])
-		if dry.ExitCode != 0 || !strings.Contains(plan, "drain on the host: would create "+file) {
+		if dry.ExitCode != 0 || !strings.Contains(plan, "fail health on "+h.Name+": would create "+file) {
 			t.Errorf("--check: exit %d (%s); the plan of %s does not say it would create %s: %s", dry.ExitCode, dry.FailedMsg, h.Name, file, plan)
 		}
 		if _, err := os.Lstat(h.HealthFile()); err == nil {
