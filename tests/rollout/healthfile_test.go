@@ -97,8 +97,8 @@ func TestHetznerHealthFile(t *testing.T) {
 	// The health file tasks ran on the app hosts with nothing but the
 	// file's path and state: no API token, no endpoint.
 	token := s.Sim.Endpoints().HetznerToken
-	for _, task := range []string{"Fail the health check", "Pass the health check"} {
-		res := r.TaskResults(task)
+	for _, task := range []string{"fail_health", "pass_health"} {
+		res := r.StepResults(task)
 		for _, h := range s.Hosts {
 			if len(res[h.Name]) == 0 {
 				t.Errorf("%s: no %q result", h.Name, task)

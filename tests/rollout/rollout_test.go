@@ -497,8 +497,8 @@ func checkTakeOutFailed(t *testing.T, s *Scenario, r *Report) {
 // deploy could never run.
 func checkUnreachable(t *testing.T, s *Scenario, r *Report) {
 	t.Helper()
-	if r.ExitCode == 0 || r.FailedHost != "app-3" || !strings.Contains(r.FailedMsg, "Take the host out") {
-		t.Errorf("exit %d, failed %s %q; want app-3 unreachable at the task that reaches it", r.ExitCode, r.FailedHost, r.FailedMsg)
+	if r.ExitCode == 0 || r.FailedHost != "app-3" || !strings.Contains(r.FailedMsg, "Failed to connect") {
+		t.Errorf("exit %d, failed %s %q; want app-3 unreachable at its checks, before its drain", r.ExitCode, r.FailedHost, r.FailedMsg)
 	}
 	t.Logf("rollout failed msg: %s", r.FailedMsg)
 	checkServingInRotation(t, r, map[string]string{"app-1": "v2", "app-2": "v2", "app-3": "v1"})
