@@ -63,8 +63,8 @@ class ActionModule(ActionBase):
             raise  # an unreachable host is Ansible's to report
         except (AnsibleError, steps.StepError) as e:
             result.update(failed=True, msg=to_native(e))
-        result.update(zdt_step=call.spec.step, zdt_label=call.label, zdt_host=to_text(self._task.delegate_to or
-                                                              task_vars.get('inventory_hostname')))
+        host = self._task.delegate_to or task_vars.get('inventory_hostname')
+        result.update(zdt_step=call.spec.step, zdt_label=call.label, zdt_host=to_text(host))
         if call.spec.module and 'zdt_module' not in result:
             result['zdt_module'] = call.spec.module
         done.append(steps.outcome(call, result))

@@ -21,11 +21,23 @@ description:
     C(_deploy_phase) (C(deploy), C(rollback) for a host the run moved back, C(undo)); the tasks of the
     C(zerodowntime.rolling.deploy) role carry them, and so can a playbook's own tasks. Other tasks
     count for no step. A step's time is the sum of its tasks' times on the host.
+  - A task that runs several steps as loop items (the role's C(Take the host out) and C(Put the host
+    back)) is timed item by item instead. Each item whose result names its step in C(zdt_step) counts
+    for that step, from the previous item's result (or the task's start) to its own, and is read as
+    the result of the module named in its C(zdt_module), on the host named in its C(zdt_host) (or
+    its item's C(host)). Skipped items count for nothing. An item of the input checks
+    (C(zdt_step) C(check)) touches the host only when it changed something (the deploy token),
+    and a host they stop is reported failed but untouched, with no failed step.
   - The version is the C(version) key of a JSON body that M(zerodowntime.rolling.deploy_verify)
     returned in C(body_excerpt), before the host's drain or deploy step (before) and after it
     (after); C(-) when no such body names one.
   - A host is touched once one of the collection's modules, or a task of the deploy or rollback step,
     ran for it, or a task changed something on it.
+  - Under the table, how many tasks of the C(zerodowntime.rolling.deploy) role ran on each host,
+    whatever their outcome (ok, changed, failed, skipped, unreachable), counting its argument
+    validation and its includes but not the tasks of the user's deploy or rollback step (those
+    written outside the role's directory); in the JSON, each host's C(tasks) maps a phase to that
+    count.
   - With I(json_path), also writes the same data as JSON (C(version) 1), for CI systems and chat
     notifications. It holds only the fields listed here, never a task's arguments or whole result;
     URLs lose their user, password and query.
@@ -77,6 +89,33 @@ def _task_var(task, name, play):
     return None
 
 
+# The role whose tasks are counted, and the action of the task ansible-core
+# adds to a role with an argument spec.
+DEPLOY_ROLE = 'zerodowntime.rolling.deploy'
+VALIDATE_ACTIONS = ('validate_argument_spec', 'ansible.builtin.validate_argument_spec',
+                    'ansible.legacy.validate_argument_spec')
+
+
+def _role_task(task):
+    """Whether task is one of the deploy role's own: written in the role's
+    directory, or its argument validation. The user's deploy and rollback
+    tasks, included from the role, carry the role too, but are written
+    elsewhere."""
+    role = getattr(task, '_role', None)
+    if role is None:
+        return False
+    try:
+        if role.get_name() != DEPLOY_ROLE:
+            return False
+        if task.action in VALIDATE_ACTIONS:
+            return True
+        path = (task.get_path() or '').rsplit(':', 1)[0]
+        root = os.path.realpath(role._role_path)
+    except Exception:  # pylint: disable=broad-except
+        return False  # an object this ansible-core shapes differently
+    return bool(path) and os.path.realpath(path).startswith(root + os.sep)
+
+
 def _result_parts(result):
     """host, task and the result dict of a callback result, by the public
     names of ansible-core 2.19 or the private ones of earlier versions."""
@@ -125,14 +164,34 @@ class CallbackModule(CallbackBase):
                 (step if step in rollout.STEPS else None, phase if phase in rollout.PHASES else 'deploy'))
 
     def v2_runner_on_start(self, host, task):
+        # Every task a worker runs starts here, skipped ones and includes
+        # too (not meta tasks, which the role's happy path has none of).
         key, (step, phase) = self._step(task)
         self._summary.task_start(host.get_name(), key, step, phase, time.time())
+        if _role_task(task):
+            self._summary.role_task(host.get_name(), phase)
 
     def _result(self, result, status, ignore_errors=False):
         host, task, data = _result_parts(result)
         key, (step, phase) = self._step(task)
         self._summary.task_result(host.get_name(), key, status, time.time(), step=step, phase=phase,
                                   action=task.action, result=data, ignore_errors=ignore_errors)
+
+    def _item(self, result, status):
+        host, task, data = _result_parts(result)
+        key, (dummy, phase) = self._step(task)
+        if status == 'failed' and data.get('unreachable'):
+            status = 'unreachable'
+        self._summary.item_result(host.get_name(), key, status, time.time(), phase=phase, result=data)
+
+    def v2_runner_item_on_ok(self, result):
+        self._item(result, 'ok')
+
+    def v2_runner_item_on_failed(self, result):
+        self._item(result, 'failed')
+
+    def v2_runner_item_on_skipped(self, result):
+        self._item(result, 'skipped')
 
     def v2_runner_on_ok(self, result):
         self._result(result, 'ok')

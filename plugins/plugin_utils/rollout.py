@@ -2,7 +2,9 @@
 # Copyright: zerodowntime.rolling contributors
 # Apache License 2.0 (see the collection's LICENSE)
 """The run summary the zerodowntime.rolling.rollout callback prints and
-writes: what each host went through, built from task starts and results.
+writes: what each host went through, built from task starts and results,
+and from the results of a loop's items when the role runs several steps in
+one task.
 
 It knows nothing of Ansible's objects (the callback hands it plain values),
 and it keeps only the fields it picks from a result, never a whole result
@@ -31,6 +33,11 @@ _LB_MODULES = ('lb_drain', 'lb_register', 'haproxy_maint')
 # The collection's modules that act on a host or on its load balancer
 # entry: a host one of them ran for was touched by the rollout.
 _ACTING_MODULES = _LB_MODULES + ('health_file', 'deploy_token', 'deploy_verify', 'deploy_watch')
+
+# The zdt_step of a loop item that names no timed step: the take-out
+# loop's input checks (and the token write), the canary pause, the check
+# mode plan.
+ITEM_STEPS = ('check', 'pause', 'plan')
 
 # Keys of a watch signal's figures that could hold a credential are
 # dropped, whatever the module put there.
@@ -96,6 +103,17 @@ def version_of(body_excerpt):
     return None
 
 
+def _item_host(r):
+    """The host a loop item ran on, for the HAProxy host of a drain or
+    register: the rollout_step item's zdt_host or its item's host, or the
+    loop's item when it is a host name."""
+    item = r.get('item')
+    for on in (r.get('zdt_host'), item.get('host') if isinstance(item, dict) else item):
+        if isinstance(on, str) and on:
+            return on
+    return None
+
+
 def _items(result):
     """The results of a task: each loop item's, or the result itself."""
     items = result.get('results')
@@ -104,12 +122,29 @@ def _items(result):
     return [result]
 
 
+class _Run(object):
+    """A task under way on a host: when it started, when its last loop
+    item ended, whether its items named their steps (zdt_step), and its
+    first failed item (status, step, module, result)."""
+
+    def __init__(self, start):
+        self.start = start
+        self.mark = start
+        self.itemized = False
+        self.failed_item = None
+
+
+def _phase(phase):
+    return phase if phase in PHASES else 'deploy'
+
+
 class _Host(object):
     def __init__(self, name):
         self.name = name
         self.touched = False
         self.stepped = False  # ran a task of a step
         self.phases = {}  # phase -> step -> seconds
+        self.tasks = {}  # phase -> tasks of the deploy role that ran
         self.version_before = None
         self.version_after = None
         self.deploy_started = False
@@ -132,6 +167,7 @@ class _Host(object):
             'status': self.status(),
             'touched': self.touched,
             'phases': {p: {s: round(t, 2) for s, t in steps.items()} for p, steps in self.phases.items()},
+            'tasks': dict(self.tasks),
             'version_before': self.version_before,
             'version_after': self.version_after,
             'load_balancers': list(self.load_balancers),
@@ -156,7 +192,7 @@ class Summary(object):
         # hosts of a play outside the rollout (a localhost play before it)
         # are not the rollout's.
         self._plays = []
-        self._starts = {}
+        self._runs = {}  # (host, task key) -> _Run
 
     def host(self, name):
         name = str(name)
@@ -173,7 +209,10 @@ class Summary(object):
         h = self.host(host)
         if self.started is None:
             self.started = when
-        self._starts[(h.name, key)] = when
+        self._runs[(h.name, key)] = _Run(when)
+        self._stepped(h, step, phase)
+
+    def _stepped(self, h, step, phase):
         if step in STEPS:
             h.stepped = True
             if self._plays:
@@ -184,32 +223,94 @@ class Summary(object):
         if step in ('drain', 'deploy') and phase == 'deploy':
             h.deploy_started = True
 
+    def role_task(self, host, phase):
+        """Counts one task of the deploy role that ran on host, whatever
+        its outcome."""
+        h = self.host(host)
+        phase = _phase(phase)
+        h.tasks[phase] = h.tasks.get(phase, 0) + 1
+
+    @staticmethod
+    def _add_time(h, step, phase, seconds):
+        steps = h.phases.setdefault(_phase(phase), {})
+        steps[step] = steps.get(step, 0.0) + max(0.0, seconds)
+
+    @staticmethod
+    def _touch(h, status, step, module, result):
+        if result.get('changed') is True or (
+                status == 'ok' and (module in _ACTING_MODULES or step in ('deploy', 'rollback'))):
+            h.touched = True
+
+    def item_result(self, host, key, status, when, phase='deploy', result=None):
+        """Records one loop item's result on a host. An item that names its
+        step (zdt_step) is timed in that step, from the previous item's
+        result (or the task's start) to its own, and read as the result of
+        the module it names (zdt_module); its task then adds no time of its
+        own. Items without zdt_step are left to the task's result."""
+        h = self.host(host)
+        run = self._runs.get((h.name, key))
+        if run is None:  # no start seen: the item gets no time
+            run = self._runs[(h.name, key)] = _Run(when)
+        start, run.mark = run.mark, when
+        self.ended = when
+        result = result if isinstance(result, dict) else {}
+        step = result.get('zdt_step')
+        if step not in STEPS and step not in ITEM_STEPS:
+            return
+        run.itemized = True
+        if status == 'skipped' or result.get('skipped') is True:
+            return  # never ran: an item after a failed one
+        self._stepped(h, step, phase)
+        if step in STEPS:
+            self._add_time(h, step, phase, when - start)
+        module = short_action(result.get('zdt_module'))
+        if step == 'check':
+            # The input checks and the reach check touch nothing; the token
+            # write does when it changed the host.
+            h.touched = h.touched or result.get('changed') is True
+        else:
+            self._touch(h, status, step, module, result)
+        if 'censored' not in result:
+            self._read(h, module, result, phase)
+        if status in ('failed', 'unreachable') and run.failed_item is None:
+            # Recorded, not yet a failure: only the task's result says
+            # whether its errors are ignored.
+            run.failed_item = (status, step, module, result)
+
     def task_result(self, host, key, status, when, step=None, phase='deploy', action='',
                     result=None, ignore_errors=False):
         """Records one task's result on a host. status is ok, failed,
         skipped or unreachable; step and phase come from the task's
         _deploy_step and _deploy_phase (None: not a step of the rollout)."""
         h = self.host(host)
-        start = self._starts.pop((h.name, key), when)
+        run = self._runs.pop((h.name, key), None) or _Run(when)
         self.ended = when
         result = result if isinstance(result, dict) else {}
+        module = short_action(action)
+        if run.itemized:
+            # Its items were timed and read one by one; a failed item is
+            # the task's failure.
+            if status in ('failed', 'unreachable') and not ignore_errors:
+                if run.failed_item is not None:
+                    status, step, module, result = run.failed_item
+                self._stop(h, status, step, phase, module, result)
+            return
         if status == 'skipped' or result.get('skipped') is True:
             return
         if step in STEPS:
-            steps = h.phases.setdefault(phase if phase in PHASES else 'deploy', {})
-            steps[step] = steps.get(step, 0.0) + max(0.0, when - start)
-        module = short_action(action)
-        if result.get('changed') is True or (
-                status == 'ok' and (module in _ACTING_MODULES or step in ('deploy', 'rollback'))):
-            h.touched = True
+            self._add_time(h, step, phase, when - run.start)
+        self._touch(h, status, step, module, result)
         if 'censored' not in result:
             self._read(h, module, result, phase)
         if status in ('failed', 'unreachable') and not ignore_errors:
-            # A check that stops an untouched host (the role's first task,
-            # in a later batch) is no failure of a step.
-            if not h.touched and module not in _ACTING_MODULES and step not in ('deploy', 'rollback'):
-                step = None
-            self._failure(h, status, step, phase, module, result)
+            self._stop(h, status, step, phase, module, result)
+
+    def _stop(self, h, status, step, phase, module, result):
+        # A check that stops an untouched host (the role's first task,
+        # in a later batch) is no failure of a step.
+        if not h.touched and module not in _ACTING_MODULES and step not in ('deploy', 'rollback'):
+            step = None
+        self._failure(h, status, step, phase, module, result)
 
     def _read(self, h, module, result, phase):
         if module == 'deploy_verify':
@@ -236,7 +337,7 @@ class Summary(object):
             if regs and not any(regs):
                 continue  # looked at, but the host is not in it
             found.append({'kind': str(p.get('kind') or 'pool'), 'name': scrub_text(p['name'], 120)})
-        on = r.get('item') if isinstance(r.get('item'), str) else None
+        on = _item_host(r)
         for b in r.get('backends') or []:
             if isinstance(b, dict) and b.get('backend'):
                 lb = {'kind': 'haproxy', 'name': scrub_text(b['backend'], 120)}
@@ -379,6 +480,24 @@ def _signal_line(s):
     return '%s: %s' % (name, ', '.join(figures[:8]) or 'no figures')
 
 
+def _tasks_line(hosts):
+    """How many of the deploy role's tasks ran on each host: the deploy
+    phase's, then those of a rollback or undo."""
+    counts = []
+    for h in hosts:
+        tasks = h.get('tasks') or {}
+        if not tasks:
+            continue
+        text = ' + '.join(('%d' if p == 'deploy' else '%d ' + p) % tasks[p] for p in PHASES if p in tasks)
+        counts.append((h['name'], text))
+    if not counts:
+        return None
+    # "On each host" only when every host of the table ran the same.
+    if len(counts) == len(hosts) > 1 and len(set(c[1] for c in counts)) == 1:
+        return 'role tasks per host: %s on each host' % counts[0][1]
+    return 'role tasks per host: ' + ', '.join('%s %s' % c for c in counts)
+
+
 def render(doc):
     """The table the callback prints, from the document write_json writes."""
     hosts = doc.get('hosts') or []
@@ -416,6 +535,9 @@ def render(doc):
     if doc.get('elapsed') is not None:
         title += ', %.1f s' % doc['elapsed']
     out = [title] + lines
+    tasks = _tasks_line(hosts)
+    if tasks:
+        out.append(tasks)
     for h in hosts:
         for w in h.get('watch') or []:
             verdict = {True: 'passed', False: 'FAILED', None: 'gave no verdict'}[w.get('passed')]

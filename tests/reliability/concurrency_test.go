@@ -143,7 +143,7 @@ func checkCapacityHeld(minHealthy int) func(t *testing.T, w *world, r *rollout.R
 // logDrains logs what each drain reported, for a failed check.
 func logDrains(t *testing.T, r *rollout.Report) {
 	t.Helper()
-	for host, results := range joinResults(r.TaskResults("drain"), r.TaskResults("reserve capacity")) {
+	for host, results := range r.StepResults("reserve", "drain_haproxy_ahead", "drain_haproxy", "drain_lb") {
 		for _, res := range results {
 			if res["skipped"] == true {
 				continue
@@ -158,17 +158,10 @@ func logDrains(t *testing.T, r *rollout.Report) {
 // loop items' (one per HAProxy node), for the drains that waited.
 func drainWaits(r *rollout.Report) map[string]float64 {
 	out := map[string]float64{}
-	for host, results := range joinResults(r.TaskResults("drain"), r.TaskResults("reserve capacity")) {
-		for _, res := range results {
-			items := []any{res}
-			if l, ok := res["results"].([]any); ok {
-				items = l
-			}
-			for _, it := range items {
-				m, _ := it.(map[string]any)
-				if w, _ := m["capacity_wait"].(float64); w > 0 {
-					out[host] += w
-				}
+	for host, results := range r.StepResults("reserve", "drain_haproxy_ahead", "drain_haproxy", "drain_lb") {
+		for _, m := range results {
+			if w, _ := m["capacity_wait"].(float64); w > 0 {
+				out[host] += w
 			}
 		}
 	}
@@ -221,12 +214,4 @@ func checkFailsFast(minHealthy int) func(t *testing.T, w *world, r *rollout.Repo
 			t.Errorf("drains waited for capacity under linear: %v", waited)
 		}
 	}
-}
-
-// joinResults puts the results of two tasks together, per host.
-func joinResults(a, b map[string][]map[string]any) map[string][]map[string]any {
-	for h, rs := range b {
-		a[h] = append(a[h], rs...)
-	}
-	return a
 }

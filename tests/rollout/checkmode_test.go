@@ -30,8 +30,8 @@ func TestCheckMode(t *testing.T) {
 		fail string
 	}{
 		{"haproxy", Options{LB: "haproxy", Net: 46}, func(h Host) []string {
-			return []string{"drain on lb1: check mode: would set " + HAProxyBackend + "/" + h.Name + " to maint",
-				"then wait", "register on lb1: check mode: " + HAProxyBackend + "/" + h.Name + " is ready already"}
+			return []string{"drain haproxy on lb1: check mode: would set " + HAProxyBackend + "/" + h.Name + " to maint",
+				"then wait", "register haproxy on lb1: check mode: " + HAProxyBackend + "/" + h.Name + " is ready already"}
 		}, ""},
 		{"hetzner", Options{LB: "hetzner", Net: 47}, func(Host) []string {
 			return []string{"check mode: would deregister server", "from load balancer " + hetznerLB,
@@ -90,7 +90,7 @@ func TestCheckMode(t *testing.T) {
 					took.Round(100*time.Millisecond), bound.Round(time.Second), timeout)
 			}
 
-			plans := r.TaskResults("Plan (check mode)")
+			plans := r.StepResults("plan")
 			for _, h := range s.Hosts {
 				if c.want == nil {
 					break

@@ -39,18 +39,15 @@ func TestRolloutFailsFast(t *testing.T) {
 	// one more for the polling; far below the timeout.
 	var waited float64
 	var found bool
-	for _, res := range r.TaskResults("register")["app-2"] {
-		for _, item := range asList(res["results"]) {
-			m, _ := item.(map[string]any)
-			if msg, _ := m["msg"].(string); strings.Contains(msg, "L7STS/500") {
-				waited, _ = m["waited"].(float64)
-				found = true
-				t.Logf("register of app-2 failed after %.2fs: %s", waited, msg)
-			}
+	for _, m := range r.StepResults("register_haproxy")["app-2"] {
+		if msg, _ := m["msg"].(string); strings.Contains(msg, "L7STS/500") {
+			waited, _ = m["waited"].(float64)
+			found = true
+			t.Logf("register of app-2 failed after %.2fs: %s", waited, msg)
 		}
 	}
 	if !found {
-		t.Fatalf("no register result of app-2 names L7STS/500: %v", r.TaskResults("register")["app-2"])
+		t.Fatalf("no register result of app-2 names L7STS/500: %v", r.StepResults("register_haproxy")["app-2"])
 	}
 	lo, hi := inter*(1+failAfter), inter*(1+failAfter+1)+time.Second
 	if w := time.Duration(waited * float64(time.Second)); w < lo || w > hi {

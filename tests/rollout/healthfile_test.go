@@ -48,10 +48,10 @@ func TestHetznerHealthFile(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	plans := dry.TaskResults("Plan (check mode)")
+	plans := dry.StepResults("plan")
 	for _, h := range s.Hosts {
 		plan := fmt.Sprint(plans[h.Name])
-		if dry.ExitCode != 0 || !strings.Contains(plan, "drain on the host: would create "+file) {
+		if dry.ExitCode != 0 || !strings.Contains(plan, "fail health on "+h.Name+": would create "+file) {
 			t.Errorf("--check: exit %d (%s); the plan of %s does not say it would create %s: %s", dry.ExitCode, dry.FailedMsg, h.Name, file, plan)
 		}
 		if _, err := os.Lstat(h.HealthFile()); err == nil {
@@ -97,8 +97,8 @@ func TestHetznerHealthFile(t *testing.T) {
 	// The health file tasks ran on the app hosts with nothing but the
 	// file's path and state: no API token, no endpoint.
 	token := s.Sim.Endpoints().HetznerToken
-	for _, task := range []string{"Fail the health check", "Pass the health check"} {
-		res := r.TaskResults(task)
+	for _, task := range []string{"fail_health", "pass_health"} {
+		res := r.StepResults(task)
 		for _, h := range s.Hosts {
 			if len(res[h.Name]) == 0 {
 				t.Errorf("%s: no %q result", h.Name, task)

@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -177,6 +178,29 @@ func (d *callbackDoc) results(name string) map[string][]map[string]any {
 			if taskIs(t.Task.Name, name) {
 				for h, r := range t.Hosts {
 					out[h] = append(out[h], r)
+				}
+			}
+		}
+	}
+	return out
+}
+
+// steps returns, per host, the results of the deploy role's step-loop
+// items (the role's take-out and put-back tasks) whose step is one of ids
+// ("drain_haproxy", "plan", ...), in order; items that did not run (skipped)
+// are left out.
+func (d *callbackDoc) steps(ids ...string) map[string][]map[string]any {
+	out := map[string][]map[string]any{}
+	for _, p := range d.Plays {
+		for _, t := range p.Tasks {
+			for h, r := range t.Hosts {
+				items, _ := r["results"].([]any)
+				for _, it := range items {
+					m, _ := it.(map[string]any)
+					pair, _ := m["item"].([]any)
+					if len(pair) == 2 && slices.Contains(ids, fmt.Sprint(pair[0])) && m["skipped"] != true {
+						out[h] = append(out[h], m)
+					}
 				}
 			}
 		}

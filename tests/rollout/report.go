@@ -48,7 +48,8 @@ type Report struct {
 	// FailedHost and FailedMsg come from the "rollout failed" task.
 	FailedHost string `json:"failed_host,omitempty"`
 	FailedMsg  string `json:"failed_msg,omitempty"`
-	// Drained lists the hosts that have a result for the drain task.
+	// Drained lists the hosts that went through a drain item (any, even
+	// one that failed).
 	Drained []string `json:"drained"`
 	// Elapsed is the whole run in seconds, load included.
 	Elapsed float64 `json:"elapsed"`
@@ -76,6 +77,15 @@ func (r *Report) TaskResults(name string) map[string][]map[string]any {
 		return nil
 	}
 	return r.doc.results(name)
+}
+
+// StepResults returns, per host, the results of the deploy role's
+// step-loop items whose step is one of ids, in order, those that ran.
+func (r *Report) StepResults(ids ...string) map[string][]map[string]any {
+	if r.doc == nil {
+		return nil
+	}
+	return r.doc.steps(ids...)
 }
 
 // Notices are the run's warnings and deprecations, from every task's

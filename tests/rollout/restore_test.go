@@ -36,7 +36,9 @@ func checkPrivateIPKept(t *testing.T, s *Scenario, r *Report) {
 			t.Errorf("server %d is a target by its public IP after the rollout", tg.Server.ID)
 		}
 	}
-	for host, results := range r.TaskResults("register") {
+	registers := r.StepResults("register_lb")
+	for _, h := range s.Hosts {
+		host, results := h.Name, registers[h.Name]
 		restored := 0
 		for _, res := range results {
 			for _, e := range asList(res["restored"]) {

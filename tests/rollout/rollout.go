@@ -749,7 +749,7 @@ func (s *Scenario) Run(ctx context.Context) (*Report, error) {
 		rep.Hosts = rep.Summary.hostTimes()
 	}
 	rep.FailedHost, rep.FailedMsg = doc.failure()
-	rep.Drained = sortedKeys(doc.results("drain"))
+	rep.Drained = sortedKeys(doc.steps("reserve", "fail_health", "drain_haproxy_ahead", "drain_haproxy", "drain_lb"))
 	rep.Stderr = strings.TrimSpace(run.Stderr)
 	return rep, nil
 }

@@ -131,9 +131,9 @@ func asSeconds(v any) float64 {
 	return 0
 }
 
-// watchOf is the result of host's first Watch task: its watch block.
+// watchOf is the result of host's first watch item: its watch block.
 func watchOf(r *Report, host string) map[string]any {
-	for _, res := range r.TaskResults("watch")[host] {
+	for _, res := range r.StepResults("watch")[host] {
 		if w, ok := res["watch"].(map[string]any); ok {
 			return w
 		}

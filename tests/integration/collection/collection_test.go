@@ -21,8 +21,9 @@ import (
 
 var modules = []string{"deploy_token", "deploy_verify", "deploy_watch", "haproxy_maint", "health_file", "lb_drain", "lb_register"}
 
-// controllerModules run in their action plugin on the controller: no build.
-var controllerModules = []string{"run_record"}
+// controllerModules run in their action plugin on the controller: no build
+// (rollout_step runs the other modules, each with its own).
+var controllerModules = []string{"rollout_step", "run_record"}
 
 // documented is every module ansible-doc shows, sorted.
 func documented() []string {

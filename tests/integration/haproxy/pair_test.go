@@ -57,10 +57,11 @@ func watchNode(node *haproxytest.HAProxy, cond func(status string) bool, then fu
 	return func() { cancel(); <-done }
 }
 
-// rolePlay runs one of the deploy role's task files on app1, with the two
-// HAProxy nodes lb1 and lb2 (each with its own socket, set as its host
+// rolePlay runs one of the deploy role's step loops on app1 (out: the
+// checks and the drain; back: the verify of app and the register), with the
+// two HAProxy nodes lb1 and lb2 (each with its own socket, set as its host
 // variable) in deploy_haproxy_hosts.
-func rolePlay(t *testing.T, coll *ansibletest.Collection, nodes []*haproxytest.HAProxy, tasksFrom string) (*ansibletest.Run, time.Duration) {
+func rolePlay(t *testing.T, coll *ansibletest.Collection, nodes []*haproxytest.HAProxy, app *haproxytest.App, tasksFrom string) (*ansibletest.Run, time.Duration) {
 	t.Helper()
 	inv := fmt.Sprintf(`all:
   vars: {ansible_connection: local, ansible_python_interpreter: /usr/bin/python3}
@@ -84,6 +85,8 @@ func rolePlay(t *testing.T, coll *ansibletest.Collection, nodes []*haproxytest.H
 		"deploy_drain_timeout": 30, "deploy_register_timeout": 30,
 		// web1 is the backend's only server.
 		"deploy_min_healthy": 0,
+		// The checks want a deploy step; this play runs none.
+		"deploy_tasks_file": "unused.yml", "deploy_verify_url": "http://" + app.Addr + "/",
 	}
 	start := time.Now()
 	run := coll.Playbook(t, play, ansibletest.Inventory(inv), ansibletest.Vars(vars))
@@ -140,7 +143,7 @@ func TestRoleDrainsAndRegistersOnEveryNodeAtOnce(t *testing.T) {
 		releasedEarly <- early
 	})
 	start := time.Now()
-	_, drainTook := rolePlay(t, coll, nodes, "drain")
+	_, drainTook := rolePlay(t, coll, nodes, app, "out")
 	ended := <-requestEnded
 	stopRelease()
 	inMaint := stop()
@@ -167,7 +170,7 @@ func TestRoleDrainsAndRegistersOnEveryNodeAtOnce(t *testing.T) {
 	left := watch(nodes, func(st string) bool { return st != "MAINT" })
 	up := watch(nodes, func(st string) bool { return st == "UP" })
 	start = time.Now()
-	_, registerTook := rolePlay(t, coll, nodes, "register")
+	_, registerTook := rolePlay(t, coll, nodes, app, "back")
 	leftAt, upAt := left(), up()
 	for i := range nodes {
 		if upAt[i].IsZero() || leftAt[i].IsZero() {

@@ -143,6 +143,15 @@ func TestRescueNamesTheFailedStep(t *testing.T) {
 					t.Errorf("the failure says\n%s\nwant it to say %q", msg, w)
 				}
 			}
+			// An item runs only after every earlier item of its loop
+			// passed: after a failed verify, the register never ran
+			// (TestLoopItemsRunAfterAFailedOne shows that a plain loop
+			// would have run it).
+			if c.name == "verify" {
+				if reg := r.Step("app1", "register_haproxy"); reg == nil || reg["skipped"] != true {
+					t.Errorf("the register item after the failed verify: %v, want it skipped", reg)
+				}
+			}
 			if c.drains != nil {
 				if got := drainMinHealthy(r); !slices.Equal(got, c.drains) {
 					t.Errorf("the drains ran with min_healthy %v, want %v", got, c.drains)

@@ -183,5 +183,186 @@ class TestRolloutCallback(unittest.TestCase):
             self.assertEqual(json.load(f)['untouched'], ['app-3'])
 
 
+# A stand-in for the deploy role in its new shape, in a collection of its
+# own beside the real callback: the take-out and put-back loops of
+# rollout_step items, the user's deploy step included between them, and a
+# rescue that rolls back. The stand-in rollout_step returns the items'
+# results as the interface says (zdt_step, zdt_module, the module's keys),
+# sleeps where told, and skips the items after a failed one.
+ROLE_FILES = {
+    'inventory.yml': '''
+        all:
+          vars: {ansible_connection: local, ansible_python_interpreter: /usr/bin/python3}
+          hosts:
+            lb1: {}
+          children:
+            app:
+              hosts: {app-1: {check_sleep: 3}, app-2: {fail_steps: [verify]}, app-3: {fail_steps: [check]}}
+    ''',
+    'deploy.yml': '''
+        - hosts: app
+          serial: [1, 2]
+          gather_facts: false
+          roles:
+            - role: zerodowntime.rolling.deploy
+              deploy_tasks_file: "{{ playbook_dir }}/step.yml"
+              deploy_rollback_tasks_file: "{{ playbook_dir }}/undo.yml"
+    ''',
+    'step.yml': '''
+        - name: Restart
+          ansible.builtin.command: sleep 0.2
+        - name: Say so
+          ansible.builtin.debug: {msg: restarted}
+    ''',
+    'undo.yml': '''
+        - name: Restart the old version
+          ansible.builtin.command: "true"
+          vars: {_deploy_step: rollback}
+    ''',
+    'coll/ansible_collections/zerodowntime/rolling/roles/deploy/meta/argument_specs.yml': '''
+        argument_specs:
+          main:
+            short_description: The stand-in role
+            options:
+              deploy_tasks_file: {type: str, required: true}
+              deploy_rollback_tasks_file: {type: str, required: true}
+              fail_steps: {type: list, elements: str, default: []}
+    ''',
+    'coll/ansible_collections/zerodowntime/rolling/roles/deploy/vars/main.yml': '''
+        _deploy_out_steps:
+          - {step: check, host: "{{ inventory_hostname }}", label: checks, sleep: "{{ check_sleep | default(0) }}"}
+          - {step: drain, host: lb1, label: drain on lb1, wait: 1}
+        _deploy_back_steps:
+          - {step: verify, host: "{{ inventory_hostname }}", label: verify}
+          - {step: register, host: lb1, label: register on lb1}
+          - {step: watch, host: lb1, label: watch}
+    ''',
+    'coll/ansible_collections/zerodowntime/rolling/roles/deploy/tasks/main.yml': '''
+        - name: Take the host out
+          ansible.legacy.rollout_step: &step
+            step: "{{ item.step }}"
+            app: "{{ inventory_hostname }}"
+            sleep: "{{ item.sleep | default(0) }}"
+            fail: "{{ item.step in fail_steps | default([]) }}"
+            marks: "{{ playbook_dir }}"
+          loop: "{{ _deploy_out_steps }}"
+          loop_control: {label: "{{ item.label }}"}
+          delegate_to: "{{ item.host }}"
+          vars: {_deploy_step: drain}
+        - block:
+            - name: Run the deploy step
+              ansible.builtin.include_tasks: "{{ deploy_tasks_file }}"
+              vars: {_deploy_step: deploy}
+            - name: Put the host back
+              ansible.legacy.rollout_step: *step
+              loop: "{{ _deploy_back_steps }}"
+              loop_control: {label: "{{ item.label }}"}
+              delegate_to: "{{ item.host }}"
+              vars: {_deploy_step: verify}
+          rescue:
+            - name: Roll back
+              ansible.builtin.include_tasks: "{{ deploy_rollback_tasks_file }}"
+              vars: {_deploy_phase: rollback}
+            - name: Undo every host
+              ansible.builtin.debug: {msg: not this time}
+              when: false
+            - name: Rollout failed
+              ansible.builtin.fail:
+                msg: "{{ inventory_hostname }}: the verify step failed: {{ ansible_failed_result.msg }}"
+    ''',
+    'library/rollout_step.py': '''
+        #!/usr/bin/python3
+        import json, os, time
+        from ansible.module_utils.basic import AnsibleModule
+        m = AnsibleModule(dict(step=dict(), app=dict(), sleep=dict(type="float"), fail=dict(type="bool"),
+                               marks=dict()))
+        p = m.params
+        mark = os.path.join(p["marks"], p["app"] + ".failed")
+        module = {"drain": "haproxy_maint", "register": "haproxy_maint", "verify": "deploy_verify",
+                  "watch": "deploy_watch"}.get(p["step"])
+        r = {"zdt_step": p["step"]}
+        if module:
+            r["zdt_module"] = module
+        if os.path.exists(mark):
+            m.exit_json(skipped=True, **r)
+        time.sleep(p["sleep"])
+        if module == "haproxy_maint":
+            r.update(changed=True, backends=[{"backend": "web", "server": p["app"]}])
+        elif module == "deploy_verify":
+            r["body_excerpt"] = json.dumps({"version": "v2"})
+        elif module == "deploy_watch":
+            r["watch"] = {"window": 1, "elapsed": 1.0, "passed": True, "signals": [{"name": "probe", "errors": 0}]}
+        if p["fail"]:
+            open(mark, "w").close()
+            m.fail_json(msg="the %s of %s failed" % (p["step"], p["app"]), **r)
+        m.exit_json(**r)
+    ''',
+}
+
+
+class TestRolloutCallbackRole(unittest.TestCase):
+    """The callback with a role of the new shape: item timing, the items'
+    modules, and the count of the role's own tasks per host."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.playbook = shutil.which('ansible-playbook')
+        if cls.playbook is None:
+            raise unittest.SkipTest('no ansible-playbook on PATH')
+
+    def setUp(self):
+        self.dir = tempfile.mkdtemp()
+        self.addCleanup(shutil.rmtree, self.dir)
+        for name, text in ROLE_FILES.items():
+            path = os.path.join(self.dir, name)
+            os.makedirs(os.path.dirname(path), exist_ok=True)
+            with open(path, 'w') as f:
+                f.write(textwrap.dedent(text).lstrip())
+        # The real callback, beside the stand-in role.
+        here = os.path.dirname(os.path.abspath(__file__))
+        plugins = os.path.join(here, '..', '..', '..', '..', 'plugins')
+        dst = os.path.join(self.dir, 'coll', 'ansible_collections', 'zerodowntime', 'rolling', 'plugins')
+        os.makedirs(dst)
+        for d in ('callback', 'plugin_utils'):
+            os.symlink(os.path.realpath(os.path.join(plugins, d)), os.path.join(dst, d))
+
+    def test_items_and_role_tasks(self):
+        e = dict((k, v) for k, v in os.environ.items() if not k.startswith(('ANSIBLE_', 'ZDT_')))
+        e.update(ANSIBLE_CALLBACKS_ENABLED='zerodowntime.rolling.rollout', ANSIBLE_NOCOLOR='1',
+                 ANSIBLE_LOCALHOST_WARNING='false', ANSIBLE_RETRY_FILES_ENABLED='false',
+                 ANSIBLE_COLLECTIONS_PATH=os.path.join(self.dir, 'coll'),
+                 ZDT_ROLLOUT_JSON=os.path.join(self.dir, 'rollout.json'))
+        p = subprocess.run([self.playbook, '-i', 'inventory.yml', 'deploy.yml'], cwd=self.dir, env=e,
+                           stdout=subprocess.PIPE, stderr=subprocess.PIPE, universal_newlines=True, timeout=300, check=False)
+        self.assertEqual(p.returncode, 2, 'ansible-playbook: want exit 2 (app-2 fails)\n' + p.stdout + p.stderr)
+        self.assertNotIn('rollout', p.stderr.lower(), p.stderr)
+        with open(os.path.join(self.dir, 'rollout.json')) as f:
+            doc = json.load(f)
+        h1, h2, h3 = doc['hosts']
+        out = p.stdout
+        # The check item's 3 s are no step's; without item timing the
+        # drain would read the whole task's time, more than 3 s.
+        self.assertEqual(sorted(h1['phases']['deploy']), ['deploy', 'drain', 'register', 'verify', 'watch'], out)
+        self.assertLess(h1['phases']['deploy']['drain'], 3, out)
+        self.assertGreaterEqual(h1['phases']['deploy']['deploy'], 0.2, out)
+        self.assertEqual((h1['status'], h1['version_after']), ('ok', 'v2'))
+        self.assertEqual(h1['load_balancers'], [{'kind': 'haproxy', 'name': 'web', 'on': 'lb1'}])
+        self.assertEqual(h1['watch'][0]['passed'], True)
+        # Validation, take out, the include, put back; not the user's two.
+        self.assertEqual(h1['tasks'], {'deploy': 4})
+        # app-2: its verify item failed, the register and watch items
+        # were skipped; the rescue's include, its skipped task and its fail
+        # task count too.
+        self.assertEqual((h2['status'], h2['failed_phase'], h2['failed_step']), ('failed', 'deploy', 'verify'))
+        self.assertNotIn('register', h2['phases']['deploy'])
+        self.assertEqual(h2['tasks'], {'deploy': 6, 'rollback': 1})
+        # app-3: stopped by its check, untouched as before.
+        self.assertEqual((h3['status'], h3['touched'], h3['failed_step']), ('failed', False, None))
+        self.assertEqual(h3['tasks'], {'deploy': 2})
+        self.assertEqual(doc['untouched'], ['app-3'])
+        self.assertEqual(doc['failed']['step'], 'verify')
+        self.assertIn('\nrole tasks per host: app-1 4, app-2 6 + 1 rollback, app-3 2\n', out)
+
+
 if __name__ == '__main__':
     unittest.main()

@@ -31,6 +31,66 @@ class Run:
         self.s.task_result(host, self.n, status, self.t, step=step, phase=phase, action=action,
                            result=result or {}, ignore_errors=ignore_errors)
 
+    def loop(self, host, step, items, status='ok', phase='deploy', ignore_errors=False, per_item=True):
+        """One rollout_step task over items, each (seconds, status, result),
+        ending 0.05 s after its last item's result, as a run of the role's
+        take-out or put-back task sends them (per_item False: as if the
+        callback saw no item results)."""
+        self.n += 1
+        self.s.task_start(host, self.n, step, phase, self.t)
+        for seconds, item_status, result in items:
+            self.t += seconds
+            if per_item:
+                self.s.item_result(host, self.n, item_status, self.t, phase=phase, result=result)
+        self.t += 0.05
+        results = [i[2] for i in items]
+        self.s.task_result(host, self.n, status, self.t, step=step, phase=phase,
+                           action='zerodowntime.rolling.rollout_step', ignore_errors=ignore_errors,
+                           result={'results': results, 'changed': any(r.get('changed') for r in results)})
+
+
+def item(step, module=None, host='app-1', **keys):
+    """A rollout_step item's result: the item, its step and module, and
+    the module's own keys."""
+    r = dict(keys, zdt_step=step, item={'step': step, 'host': host, 'label': step + ' on ' + host})
+    if module:
+        r['zdt_module'] = module
+    return r
+
+
+def take_out(host='app-1', lbs=('lb1', 'lb2')):
+    """The take-out loop's items: checks, baseline, a drain on each HAProxy
+    host; their times 0.6 s, 0.5 s, then 0.3 s and 0.2 s."""
+    items = [(0.6, 'ok', item('check', host=host)),
+             (0.5, 'ok', item('baseline', 'deploy_watch', host=host, baseline={'median_ms': 3}))]
+    for lb, seconds in zip(lbs, (0.3, 0.2)):
+        r = item('drain', 'haproxy_maint', host=lb, changed=True, backends=[{'backend': 'web', 'server': host}])
+        r['item']['wait'] = 5
+        items.append((seconds, 'ok', r))
+    return items
+
+
+def put_back(host='app-1', new='v2', fail_at=None):
+    """The put-back loop's items: verify 0.2 s, registers 0.4 s and 0.1 s,
+    the watch 10 s and the canary pause 5 s; from fail_at on, the item
+    fails and those after it are skipped."""
+    register = [item('register', 'haproxy_maint', host=lb, changed=True,
+                     backends=[{'backend': 'web', 'server': host}]) for lb in ('lb1', 'lb2')]
+    items = [(0.2, item('verify', 'deploy_verify', host=host, **verify(new))),
+             (0.4, register[0]), (0.1, register[1]),
+             (10.0, item('watch', 'deploy_watch', host='lb1', **WATCH)),
+             (5.0, item('pause', host=host))]
+    out, failed = [], False
+    for seconds, r in items:
+        if failed:
+            out.append((0.0, 'skipped', dict(r, skipped=True)))
+        elif r['zdt_step'] == fail_at:
+            failed = True
+            out.append((seconds, 'failed', dict(r, failed=True, msg='the %s of %s failed' % (fail_at, host))))
+        else:
+            out.append((seconds, 'ok', r))
+    return out
+
 
 def drain_haproxy(on='lb1'):
     return {'changed': True, 'results': [{'item': on, 'backends': [{'backend': 'web', 'server': 'app-1'}],
@@ -228,6 +288,141 @@ class TestSummary(unittest.TestCase):
         self.assertIn('watch app-1 passed after 10.0s of 10.0s', table)
         self.assertIn('watch app-1 FAILED after 2.0s of 10.0s', table)
         self.assertIn('  haproxy backend web, server app-1: requests=412, errors=0, error_ratio=0.0, latency_ratio=1.08, check_flaps=0\n', table)
+
+    def test_loop_items_are_timed_in_their_own_steps(self):
+        r = Run()
+        r.s.play_hosts(['app-1'])
+        r.loop('app-1', 'drain', take_out())
+        r.task('app-1', 3.0, 'deploy', action='ansible.builtin.include_tasks')
+        r.loop('app-1', 'verify', put_back())
+        doc = r.s.to_dict()
+        h = doc['hosts'][0]
+        # The checks (0.6 s), the pause (5 s) and the tasks' own ends count
+        # for no step.
+        self.assertEqual(h['phases'], {'deploy': {'baseline': 0.5, 'drain': 0.5, 'deploy': 3.0, 'verify': 0.2,
+                                                  'register': 0.5, 'watch': 10.0}})
+        self.assertEqual((h['status'], h['touched'], h['version_after']), ('ok', True, 'v2'))
+        self.assertEqual(h['load_balancers'], [{'kind': 'haproxy', 'name': 'web', 'on': 'lb1'},
+                                               {'kind': 'haproxy', 'name': 'web', 'on': 'lb2'}])
+        self.assertEqual([w['passed'] for w in h['watch']], [True])  # not the baseline
+        self.assertIsNone(doc['failed'])
+        lines = rollout.render(doc).splitlines()
+        self.assertEqual(lines[1].split()[:7], ['host', 'baseline', 'drain', 'deploy', 'verify', 'register', 'watch'])
+        self.assertEqual(lines[2].split()[:7], ['app-1', '0.5s', '0.5s', '3.0s', '0.2s', '0.5s', '10.0s'])
+
+    def test_the_host_an_item_ran_on(self):
+        # zdt_host first, then the item's host (a dict), then the item
+        # itself (a host name); a list item names no host by itself.
+        r = Run()
+        backends = [{'backend': 'web', 'server': 'app-1'}]
+        r.loop('app-1', 'drain', [
+            (0.1, 'ok', dict(item('drain', 'haproxy_maint', host='lb1'), zdt_host='lb9', backends=backends)),
+            (0.1, 'ok', dict(item('drain', 'haproxy_maint', host='lb2'), backends=backends)),
+            (0.1, 'ok', dict(item('drain', 'haproxy_maint'), item='lb3', backends=backends)),
+            (0.1, 'ok', dict(item('drain', 'haproxy_maint'), item=['drain_haproxy', 'lb4'], backends=backends)),
+        ])
+        lbs = r.s.to_dict()['hosts'][0]['load_balancers']
+        self.assertEqual([lb.get('on') for lb in lbs], ['lb9', 'lb2', 'lb3', None])
+
+    def test_without_item_results_a_loop_is_one_step(self):
+        # What the callback did before it read items, and does for loops
+        # whose items name no step: the take-out task's whole time, the
+        # checks and the baseline included, is the drain's. The test above
+        # tells the two apart.
+        r = Run()
+        r.loop('app-1', 'drain', take_out(), per_item=False)
+        r.loop('app-1', 'verify', [(0.2, 'ok', {'item': 'x', 'changed': False})])
+        h = r.s.to_dict()['hosts'][0]
+        self.assertEqual(h['phases'], {'deploy': {'drain': 1.65, 'verify': 0.25}})
+
+    def test_items_after_a_failed_item_count_for_nothing(self):
+        r = Run()
+        r.loop('app-1', 'drain', take_out())
+        r.task('app-1', 3.0, 'deploy', action='ansible.builtin.include_tasks')
+        r.loop('app-1', 'verify', put_back(fail_at='register'), status='failed')
+        r.task('app-1', 1.0, 'rollback', phase='rollback', action='command', result={'changed': True})
+        doc = r.s.to_dict()
+        h = doc['hosts'][0]
+        self.assertEqual(h['phases']['deploy'], {'baseline': 0.5, 'drain': 0.5, 'deploy': 3.0, 'verify': 0.2,
+                                                 'register': 0.4})
+        self.assertEqual(h['watch'], [])
+        # The failed item's step and message, not the task's (verify, and
+        # "One or more items failed").
+        self.assertEqual(doc['failed'], {'host': 'app-1', 'phase': 'deploy', 'step': 'register',
+                                         'reason': 'the register of app-1 failed'})
+
+    def test_ignored_item_failures_are_no_failure(self):
+        r = Run()
+        r.loop('app-1', 'drain', take_out())
+        r.loop('app-1', 'verify', put_back(fail_at='watch'), status='failed', ignore_errors=True)
+        doc = r.s.to_dict()
+        self.assertIsNone(doc['failed'])
+        # A failed item is timed in its step, as a failed task is.
+        self.assertEqual(doc['hosts'][0]['phases']['deploy']['watch'], 10.0)
+        self.assertEqual(doc['hosts'][0]['status'], 'ok')
+
+    def test_a_host_stopped_by_its_checks_is_untouched(self):
+        r = Run()
+        r.s.play_hosts(['app-1', 'app-2'])
+        items = take_out('app-2')
+        items[0] = (0.1, 'failed', dict(items[0][2], failed=True,
+                                        msg='the rollout stopped before app-2 (not touched): app-1 failed earlier'))
+        items[1:] = [(0.0, 'skipped', dict(i[2], skipped=True)) for i in items[1:]]
+        r.loop('app-2', 'drain', items, status='failed')
+        doc = r.s.to_dict()
+        h = doc['hosts'][1]
+        self.assertEqual((h['status'], h['touched'], h['failed_step'], h['failed_phase']), ('failed', False, None, None))
+        self.assertEqual(h['phases'], {})  # the checks are no step's
+        self.assertEqual(h['load_balancers'], [])
+        self.assertEqual(doc['untouched'], ['app-1', 'app-2'])
+        self.assertEqual(doc['failed'], {'host': 'app-2', 'phase': None, 'step': None, 'reason':
+                                         'the rollout stopped before app-2 (not touched): app-1 failed earlier'})
+
+    def test_the_token_write_touches_the_host(self):
+        r = Run()
+        items = take_out()
+        items[0] = (0.6, 'ok', item('check', 'deploy_token', changed=True))
+        items[2] = (0.3, 'failed', dict(items[2][2], failed=True, changed=False, msg='socket: refused'))
+        items[3] = (0.0, 'skipped', dict(items[3][2], skipped=True))
+        r.loop('app-1', 'drain', items, status='failed')
+        doc = r.s.to_dict()
+        h = doc['hosts'][0]
+        self.assertEqual((h['status'], h['touched']), ('failed', True))
+        self.assertEqual(doc['failed'], {'host': 'app-1', 'phase': 'deploy', 'step': 'drain', 'reason': 'socket: refused'})
+        # A check that changed nothing touches nothing, even with a module.
+        r = Run()
+        r.loop('app-1', 'drain', [(0.1, 'ok', item('check', 'deploy_token', changed=False))])
+        self.assertEqual(r.s.to_dict()['untouched'], ['app-1'])
+
+    def test_role_tasks_per_host(self):
+        def run(hosts, with_tasks):
+            r = Run()
+            r.s.play_hosts(hosts)
+            for h in with_tasks:
+                for phase in ['deploy'] * 4:
+                    r.s.role_task(h, phase)
+                full_host(r, h)
+            return r
+
+        r = run(['app-1', 'app-2'], ['app-1', 'app-2'])
+        doc = r.s.to_dict()
+        self.assertEqual([h['tasks'] for h in doc['hosts']], [{'deploy': 4}, {'deploy': 4}])
+        self.assertIn('\nrole tasks per host: 4 on each host\n', rollout.render(doc) + '\n')
+        r.s.role_task('app-2', 'deploy')
+        r.s.role_task('app-2', 'rollback')
+        r.s.role_task('app-2', None)
+        doc = r.s.to_dict()
+        self.assertEqual(doc['hosts'][1]['tasks'], {'deploy': 6, 'rollback': 1})
+        lines = rollout.render(doc).splitlines()
+        self.assertEqual(lines[4], 'role tasks per host: app-1 4, app-2 6 + 1 rollback')
+        # Not "on each host" when a host of the table ran none.
+        doc = run(['app-1', 'app-2', 'app-3'], ['app-1', 'app-2']).s.to_dict()
+        self.assertEqual(doc['hosts'][2]['tasks'], {})
+        self.assertIn('\nrole tasks per host: app-1 4, app-2 4\n', rollout.render(doc))
+        # No line without the role (a playbook's own tasks).
+        r = Run()
+        full_host(r, 'app-1')
+        self.assertNotIn('role tasks', rollout.render(r.s.to_dict()))
 
     def test_censored_results_are_not_read(self):
         r = Run()
