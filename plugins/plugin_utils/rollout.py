@@ -142,6 +142,9 @@ class _Host(object):
     def __init__(self, name):
         self.name = name
         self.touched = False
+        # Ended untouched by its checks (deploy_rollback_scope all, the
+        # rollout being undone): the include that ends it is no deploy.
+        self.left = False
         self.stepped = False  # ran a task of a step
         self.phases = {}  # phase -> step -> seconds
         self.tasks = {}  # phase -> tasks of the deploy role that ran
@@ -264,6 +267,8 @@ class Summary(object):
         if step in STEPS:
             self._add_time(h, step, phase, when - start)
         module = short_action(result.get('zdt_module'))
+        if result.get('zdt_end') is True:
+            h.left = True
         if step == 'check':
             # The input checks and the reach check touch nothing; the token
             # write does when it changed the host.
@@ -295,7 +300,7 @@ class Summary(object):
                     status, step, module, result = run.failed_item
                 self._stop(h, status, step, phase, module, result)
             return
-        if status == 'skipped' or result.get('skipped') is True:
+        if status == 'skipped' or result.get('skipped') is True or (h.left and not h.touched):
             return
         if step in STEPS:
             self._add_time(h, step, phase, when - run.start)

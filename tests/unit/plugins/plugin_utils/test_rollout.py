@@ -378,6 +378,22 @@ class TestSummary(unittest.TestCase):
         self.assertEqual(doc['failed'], {'host': 'app-2', 'phase': None, 'step': None, 'reason':
                                          'the rollout stopped before app-2 (not touched): app-1 failed earlier'})
 
+    def test_a_host_the_checks_end_stays_untouched(self):
+        # deploy_rollback_scope all after a failure: the check ends the
+        # host, and the include that ends it (_deploy_step deploy) is no
+        # deploy step.
+        r = Run()
+        r.s.play_hosts(['app-3'])
+        items = take_out('app-3')
+        items[0] = (0.1, 'ok', item('check', host='app-3', zdt_end=True, msg='not touched: a host failed'))
+        items[1:] = [(0.0, 'skipped', dict(i[2], skipped=True)) for i in items[1:]]
+        r.loop('app-3', 'drain', items)
+        r.task('app-3', 0.08, step='deploy', action='ansible.builtin.include_tasks')
+        doc = r.s.to_dict()
+        h = doc['hosts'][0]
+        self.assertEqual((h['status'], h['touched'], h['phases']), ('untouched', False, {}))
+        self.assertEqual(doc['untouched'], ['app-3'])
+
     def test_the_token_write_touches_the_host(self):
         r = Run()
         items = take_out()
