@@ -264,18 +264,13 @@ func isUserTask(name string) bool { return kind(name) == "user" }
 // taskCounts is the range of role/playbook tasks per host over runs: the
 // smallest and largest count any host had in any run.
 func taskCounts(runs []measured) (lo, hi int) {
-	first := true
-	for _, m := range runs {
-		l, h := benchkit.CountRange(benchkit.TasksPerHost(m.tasks, m.hostNames, isUserTask))
-		if first || l < lo {
-			lo = l
+	all := map[string]int{}
+	for i, m := range runs {
+		for host, n := range benchkit.TasksPerHost(m.tasks, m.hostNames, isUserTask) {
+			all[fmt.Sprint(i, "/", host)] = n
 		}
-		if first || h > hi {
-			hi = h
-		}
-		first = false
 	}
-	return lo, hi
+	return benchkit.CountRange(all)
 }
 
 // runLevelTasks is the range over runs of tasks that ran for none of the

@@ -97,6 +97,15 @@ FILES = {
 }
 
 
+
+def write_files(directory, files):
+    """Writes files (relative path -> indented text) under directory."""
+    for name, text in files.items():
+        path = os.path.join(directory, name)
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        with open(path, 'w') as f:
+            f.write(textwrap.dedent(text).lstrip())
+
 class TestRolloutCallback(unittest.TestCase):
 
     @classmethod
@@ -108,11 +117,7 @@ class TestRolloutCallback(unittest.TestCase):
     def setUp(self):
         self.dir = tempfile.mkdtemp()
         self.addCleanup(shutil.rmtree, self.dir)
-        for name, text in FILES.items():
-            path = os.path.join(self.dir, name)
-            os.makedirs(os.path.dirname(path), exist_ok=True)
-            with open(path, 'w') as f:
-                f.write(textwrap.dedent(text).lstrip())
+        write_files(self.dir, FILES)
 
     def run_playbook(self, **env):
         e = dict((k, v) for k, v in os.environ.items()
@@ -313,11 +318,7 @@ class TestRolloutCallbackRole(unittest.TestCase):
     def setUp(self):
         self.dir = tempfile.mkdtemp()
         self.addCleanup(shutil.rmtree, self.dir)
-        for name, text in ROLE_FILES.items():
-            path = os.path.join(self.dir, name)
-            os.makedirs(os.path.dirname(path), exist_ok=True)
-            with open(path, 'w') as f:
-                f.write(textwrap.dedent(text).lstrip())
+        write_files(self.dir, ROLE_FILES)
         # The real callback, beside the stand-in role.
         here = os.path.dirname(os.path.abspath(__file__))
         plugins = os.path.join(here, '..', '..', '..', '..', 'plugins')
