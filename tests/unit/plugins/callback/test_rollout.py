@@ -97,7 +97,6 @@ FILES = {
 }
 
 
-
 def write_files(directory, files):
     """Writes files (relative path -> indented text) under directory."""
     for name, text in files.items():
@@ -105,6 +104,7 @@ def write_files(directory, files):
         os.makedirs(os.path.dirname(path), exist_ok=True)
         with open(path, 'w') as f:
             f.write(textwrap.dedent(text).lstrip())
+
 
 class TestRolloutCallback(unittest.TestCase):
 
